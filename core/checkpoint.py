@@ -1,0 +1,218 @@
+"""Checkpoints: a folder of safetensors + JSON. The only way models are saved and loaded.
+
+    <folder>/config.json          {"format_version": 1, "model": ModelConfig, "train": {...}}
+    <folder>/model.safetensors    the weights
+    <folder>/metrics.json         evaluation results (optional)
+    <folder>/latents.safetensors  statistics the model computed: per-class mean s, a bank of codes (optional)
+    <folder>/train_state.*        optimiser and RNG state for --resume (optional; not shipped)
+
+Nothing is ever unpickled. Folders are written atomically: into a temporary sibling first, then
+renamed into place, so a killed process leaves either the old checkpoint or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import fields
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from core.models import METHODS, ModelConfig, build_model
+
+FORMAT_VERSION = 1
+CONFIG, WEIGHTS, METRICS, LATENTS = "config.json", "model.safetensors", "metrics.json", "latents.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder is missing, damaged or incompatible; the message names the problem."""
+
+
+# ----------------------------------------------------------------------------------------- writing
+
+def write_folder_atomic(path: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Create ``path`` by letting ``fill`` write into a temporary sibling folder, then swapping it in."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp, old = path.with_name(f".{path.name}.tmp"), path.with_name(f".{path.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    fill(tmp)
+    for f in tmp.iterdir():
+        with open(f, "rb") as handle:
+            os.fsync(handle.fileno())
+    if path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def recover(path: str | Path) -> Path:
+    """If a save was killed between its two renames, the previous checkpoint is at ``.<name>.old``."""
+    path = Path(path)
+    old = path.with_name(f".{path.name}.old")
+    if not path.exists() and old.is_dir():
+        os.replace(old, path)
+    return path
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def replace_file_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Let ``write`` create a temporary sibling of ``path``, then rename it over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def save_metrics(folder: str | Path, metrics: dict) -> None:
+    replace_file_atomic(Path(folder) / METRICS, lambda p: write_json(p, metrics))
+
+
+def save_latents(folder: str | Path, latents: dict[str, torch.Tensor]) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in latents.items()}
+    replace_file_atomic(Path(folder) / LATENTS, lambda p: save_file(tensors, str(p)))
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, *, train_config: dict | None = None,
+                    metrics: dict | None = None, latents: dict[str, torch.Tensor] | None = None,
+                    extra: Callable[[Path], None] | None = None) -> Path:
+    """Write ``model`` (and optional metrics, latent statistics, extra files) as a checkpoint folder."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"refusing to save non-finite weights in {bad[:5]}")
+
+    def fill(folder: Path) -> None:
+        write_json(folder / CONFIG, {"format_version": FORMAT_VERSION, "model": model.config.to_dict(),
+                                     "train": train_config or {}})
+        save_file(state, str(folder / WEIGHTS))
+        if metrics is not None:
+            write_json(folder / METRICS, metrics)
+        if latents is not None:
+            save_file({k: v.detach().cpu().contiguous() for k, v in latents.items()}, str(folder / LATENTS))
+        if extra is not None:
+            extra(folder)
+
+    return write_folder_atomic(path, fill)
+
+
+# ----------------------------------------------------------------------------------------- reading
+
+def _check_type(name: str, value, ok: bool, expected: str) -> None:
+    if not ok:
+        raise CheckpointError(f"config.json: model.{name} should be {expected}, got {value!r}")
+
+
+def parse_model_config(data: dict) -> ModelConfig:
+    """Validate the ``model`` section of config.json and build a ModelConfig from it."""
+    if not isinstance(data, dict):
+        raise CheckpointError(f"config.json: 'model' should be an object, got {type(data).__name__}")
+    known = {f.name for f in fields(ModelConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise CheckpointError(f"config.json: unknown model keys {unknown}; valid: {sorted(known)}")
+    shape = data.get("image_shape", [1, 28, 28])
+    _check_type("image_shape", shape, isinstance(shape, list) and len(shape) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape), "3 positive integers")
+    for name in ("z_dim", "s_dim", "training_steps"):
+        if name in data:
+            v = data[name]
+            _check_type(name, v, isinstance(v, int) and not isinstance(v, bool) and v >= (0 if name == "training_steps" else 1),
+                        "a positive integer" if name != "training_steps" else "a non-negative integer")
+    for name in ("method", "dataset"):
+        if name in data:
+            _check_type(name, data[name], isinstance(data[name], str), "a string")
+    if data.get("method", "ccvae") not in METHODS:
+        raise CheckpointError(f"config.json: unknown method {data['method']!r}; valid: {sorted(METHODS)}")
+    names = data.get("class_names", [])
+    _check_type("class_names", names, isinstance(names, list) and all(isinstance(n, str) for n in names), "a list of strings")
+    return ModelConfig(**data)
+
+
+def read_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint folder {path} does not exist")
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is not a checkpoint folder (expected a folder with {CONFIG} and {WEIGHTS})")
+    if not (path / CONFIG).is_file():
+        raise CheckpointError(f"{path} has no {CONFIG}; is it a checkpoint folder?")
+    try:
+        config = json.loads((path / CONFIG).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path / CONFIG} is not valid JSON: {err}") from err
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path / CONFIG} should hold a JSON object")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{path / CONFIG}: format_version missing or not an integer")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} uses checkpoint format {version}, newer than this code reads "
+                              f"({FORMAT_VERSION}); update CC-VAE Explorer")
+    if "model" not in config:
+        raise CheckpointError(f"{path / CONFIG} has no 'model' section")
+    return config
+
+
+def read_tensors(file: Path) -> dict[str, torch.Tensor]:
+    """Load a safetensors file; anything else (a pickle, a truncated file) is refused, not executed."""
+    if not file.is_file():
+        raise CheckpointError(f"{file} is missing")
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{file} is not a valid safetensors file ({err}); "
+                              "pickled .pt files are never loaded here") from err
+
+
+def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Rebuild the model saved in checkpoint folder ``path``, in inference mode, on ``device``."""
+    path = Path(path)
+    config = parse_model_config(read_config(path)["model"])
+    try:
+        model = build_model(config)
+    except ValueError as err:
+        raise CheckpointError(f"{path / CONFIG}: {err}") from err
+    state = read_tensors(path / WEIGHTS)
+    expected = model.state_dict()
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or extra:
+        raise CheckpointError(f"{path / WEIGHTS} does not match its config: missing tensors {missing[:5]}, "
+                              f"unexpected tensors {extra[:5]}")
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(f"{path / WEIGHTS}: tensor {name} has shape {tuple(tensor.shape)}, "
+                                  f"the config needs {tuple(expected[name].shape)}")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path / WEIGHTS}: tensor {name} contains NaN or inf")
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def load_metrics(path: str | Path) -> dict:
+    file = Path(path) / METRICS
+    if not file.is_file():
+        return {}
+    try:
+        data = json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{file} is not valid JSON: {err}") from err
+    return data if isinstance(data, dict) else {}
+
+
+def load_latents(path: str | Path) -> dict[str, torch.Tensor]:
+    file = Path(path) / LATENTS
+    return read_tensors(file) if file.is_file() else {}

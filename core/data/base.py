@@ -1,0 +1,41 @@
+"""The in-memory dataset every loader returns: uint8 images, integer labels, class names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+class DataError(ValueError):
+    """A dataset is missing, unreadable or unusable; the message says what and where."""
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor  # (N, C, H, W) uint8
+    labels: torch.Tensor  # (N,) int64, values 0..len(class_names)-1
+    class_names: list[str]
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise DataError(f"{self.name}: images must be a uint8 (N, C, H, W) tensor, got "
+                            f"{self.images.dtype} {tuple(self.images.shape)}")
+        if self.labels.shape != (self.images.shape[0],):
+            raise DataError(f"{self.name}: {self.images.shape[0]} images but labels of shape {tuple(self.labels.shape)}")
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
+
+    def floats(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
+        """Images as float in [0, 1]; all of them, or those at ``index``."""
+        images = self.images if index is None else self.images[index]
+        return images.float().div_(255)
+
+    def subset(self, index: torch.Tensor) -> ImageSet:
+        return ImageSet(self.images[index], self.labels[index], self.class_names, self.name)

@@ -1,0 +1,13 @@
+"""Published numbers (z test / s test accuracy, %) to print beside ours. Source: shared SCIENCE.md."""
+
+PAPER_RESULTS = {
+    # (dataset, z_dim, s_dim): {row name: (z test %, s test %)}
+    ("mnist", 16, 16): {"CC-VAE (ECCV 2018)": (17.56, 98.35), "CC-VAE (report)": (18.06, 98.29),
+                        "Mathieu et al.": (65.57, 98.58), "Szabó et al.": (48.82, 97.97)},
+    ("mnist", 32, 32): {"CC-VAE (report)": (16.96, 98.62), "Mathieu et al.": (58.97, 98.63), "Szabó et al.": (71.81, 97.98)},
+    ("mnist", 64, 64): {"CC-VAE (report)": (17.36, 98.58), "CC-VAE (ECCV 2018)": (26.55, 98.33),
+                        "Mathieu et al.": (67.29, 98.73), "Szabó et al.": (92.49, 98.60)},
+    ("mnist", 128, 128): {"CC-VAE (report)": (18.89, 98.52), "Mathieu et al.": (59.08, 98.40), "Szabó et al.": (96.74, 98.46)},
+    ("mnist", 256, 256): {"CC-VAE (report)": (18.75, 98.39), "Mathieu et al.": (58.82, 98.65), "Szabó et al.": (98.03, 98.12)},
+    ("mnist", 512, 512): {"CC-VAE (report)": (20.22, 98.27), "Mathieu et al.": (58.27, 98.32), "Szabó et al.": (98.34, 98.27)},
+}

@@ -1,0 +1,104 @@
+"""Encoder and decoder trunks, chosen from the image shape.
+
+Every method in ``core.models`` shares these trunks, so baselines are compared on the same
+network family. Instance norm is created with ``track_running_stats=False``: it always uses the
+statistics of the image it normalises, so ``train()`` and ``eval()`` compute the same function
+(the authors' code kept running statistics, which breaks swaps after ``.eval()``).
+
+Supported shapes (C, H, W):
+- (1, 28, 28): the paper's MNIST network (3 conv layers 1->16->32->64, kernel 5, stride 2).
+- (1, 64, 64) and (3, 64, 64): a 4-level conv network for faces.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+Shape = tuple[int, int, int]
+
+
+def _norm(channels: int) -> nn.Module:
+    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+
+
+class Encoder(nn.Module):
+    """x (B, C, H, W) -> (z_mu, z_logvar, s), each (B, dim)."""
+
+    def __init__(self, trunk: nn.Module, feature_dim: int, *, z_dim: int, s_dim: int):
+        super().__init__()
+        self.trunk = trunk
+        self.z_mu = nn.Linear(feature_dim, z_dim)
+        self.z_logvar = nn.Linear(feature_dim, z_dim)
+        self.s = nn.Linear(feature_dim, s_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = self.trunk(x).flatten(1)  # (B, feature_dim)
+        return self.z_mu(h), self.z_logvar(h), self.s(h)
+
+
+class Decoder(nn.Module):
+    """(z (B, z_dim), s (B, s_dim)) -> image logits (B, C, H, W)."""
+
+    def __init__(self, head: nn.Module, *, z_dim: int, s_dim: int, width: int, seed_shape: Shape):
+        super().__init__()
+        self.z_in = nn.Linear(z_dim, width)
+        self.s_in = nn.Linear(s_dim, width)
+        self.seed_shape = seed_shape
+        self.head = head
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([self.act(self.z_in(z)), self.act(self.s_in(s))], dim=1)  # (B, 2 * width)
+        return self.head(h.view(h.shape[0], *self.seed_shape))
+
+
+def _mnist28(channels: int, z_dim: int, s_dim: int) -> tuple[Encoder, Decoder]:
+    trunk = nn.Sequential(  # 28 -> 13 -> 6 -> 2
+        nn.Conv2d(channels, 16, 5, stride=2, padding=1), _norm(16), nn.ReLU(),
+        nn.Conv2d(16, 32, 5, stride=2, padding=1), _norm(32), nn.ReLU(),
+        nn.Conv2d(32, 64, 5, stride=2, padding=1), _norm(64), nn.ReLU(),
+    )
+    head = nn.Sequential(  # (128, 2, 2) -> 6 -> 14 -> 28
+        nn.ConvTranspose2d(128, 32, 4, stride=2), _norm(32), nn.LeakyReLU(0.2),
+        nn.ConvTranspose2d(32, 16, 4, stride=2), _norm(16), nn.LeakyReLU(0.2),
+        nn.ConvTranspose2d(16, channels, 4, stride=2, padding=1),
+    )
+    return (Encoder(trunk, 256, z_dim=z_dim, s_dim=s_dim),
+            Decoder(head, z_dim=z_dim, s_dim=s_dim, width=256, seed_shape=(128, 2, 2)))
+
+
+def _faces64(channels: int, z_dim: int, s_dim: int) -> tuple[Encoder, Decoder]:
+    def down(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 4, stride=2, padding=1), _norm(cout), nn.ReLU()]
+
+    def up(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1), _norm(cout), nn.LeakyReLU(0.2)]
+
+    trunk = nn.Sequential(  # 64 -> 32 -> 16 -> 8 -> 4 -> (256 * 4 * 4) -> 512
+        *down(channels, 32), *down(32, 64), *down(64, 128), *down(128, 256),
+        nn.Flatten(), nn.Linear(256 * 4 * 4, 512), nn.ReLU(),
+    )
+    head = nn.Sequential(  # (64, 4, 4) -> 8 -> 16 -> 32 -> 64
+        nn.Conv2d(64, 256, 3, padding=1), nn.LeakyReLU(0.2),
+        *up(256, 128), *up(128, 64), *up(64, 32),
+        nn.ConvTranspose2d(32, channels, 4, stride=2, padding=1),
+    )
+    return (Encoder(trunk, 512, z_dim=z_dim, s_dim=s_dim),
+            Decoder(head, z_dim=z_dim, s_dim=s_dim, width=512, seed_shape=(64, 4, 4)))
+
+
+ARCHITECTURES = {
+    (1, 28, 28): _mnist28,
+    (1, 64, 64): _faces64,
+    (3, 64, 64): _faces64,
+}
+
+
+def build_nets(image_shape: Shape, *, z_dim: int, s_dim: int) -> tuple[Encoder, Decoder]:
+    """The encoder/decoder pair for ``image_shape`` = (C, H, W)."""
+    shape = tuple(int(v) for v in image_shape)
+    if shape not in ARCHITECTURES:
+        valid = ", ".join(str(s) for s in ARCHITECTURES)
+        raise ValueError(f"no architecture for image shape {shape}; supported (C, H, W): {valid}")
+    return ARCHITECTURES[shape](shape[0], z_dim, s_dim)

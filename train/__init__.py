@@ -1,0 +1,1 @@
+"""Command-line entry points: ``python -m train`` (training), ``python -m train.evaluate``."""

@@ -1,0 +1,121 @@
+"""Evaluate a checkpoint with the Table 4.1 protocol and draw t-SNE maps of z and s.
+
+    python -m train.evaluate --checkpoint checkpoints/mnist --data-dir ../shared/data/MNIST
+
+Writes ``metrics.json`` into the checkpoint folder (or --out), ``tsne.png`` beside it, and prints a
+Markdown table with the paper's numbers. --dry-run uses 300/200 images and 2 classifier epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.checkpoint import CheckpointError, load_metrics, load_model, save_latents, save_metrics
+from core.data import DataError, load_dataset
+from core.evaluation import PAPER_RESULTS, evaluate_model, project_2d
+from core.explore import encode_all, latent_statistics
+from train.cli import hardware
+
+
+def markdown_table(metrics: dict, model_config) -> str:
+    acc = metrics["accuracy"]
+    lines = ["| model (z/s dims) | z test (sample) | z test (mean) | s test | z train | s train |",
+             "|---|---|---|---|---|---|",
+             f"| this checkpoint ({model_config.z_dim}/{model_config.s_dim}) | {acc['z_sample']['test']:.2f} | "
+             f"{acc['z_mean']['test']:.2f} | {acc['s']['test']:.2f} | {acc['z_sample']['train']:.2f} | "
+             f"{acc['s']['train']:.2f} |"]
+    for name, (z, s) in PAPER_RESULTS.get((model_config.dataset, model_config.z_dim, model_config.s_dim), {}).items():
+        lines.append(f"| {name} | {z:.2f} | n/a | {s:.2f} | | |")
+    lines.append(f"\nchance (most frequent test label): {metrics['chance_test']:.2f}%")
+    return "\n".join(lines)
+
+
+def tsne_figure(model, images: torch.Tensor, labels: torch.Tensor, class_names: list[str], path: Path,
+                seed: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    enc = encode_all(model, images)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6))
+    for ax, (name, codes) in zip(axes, (("z (posterior mean)", enc.z_mu), ("s", enc.s))):
+        xy = project_2d(codes.numpy(), "tsne", seed=seed)
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels.numpy(), cmap="tab10", s=3, alpha=0.8)
+        ax.set_title(f"t-SNE of {name}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = sc.legend_elements()[0]
+    fig.legend(handles, [class_names[int(k)] for k in torch.unique(labels)], loc="center right", title="label")
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--data-dir", default="", help="dataset folder (default: $CCVAE_DATA_DIR)")
+    parser.add_argument("--dataset", default=None, help="dataset kind (default: the checkpoint's)")
+    parser.add_argument("--epochs", type=int, default=50, help="classifier training epochs")
+    parser.add_argument("--tsne-points", type=int, default=5000, help="test images in the t-SNE maps (0: none)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
+    parser.add_argument("--out", type=Path, default=None, help="where to write metrics.json and tsne.png "
+                        "(default: the checkpoint folder)")
+    parser.add_argument("--update-latents", action="store_true",
+                        help="also recompute the checkpoint's latent statistics from the training set")
+    parser.add_argument("--dry-run", action="store_true", help="small subsets, 2 epochs, for smoke tests")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        model = load_model(args.checkpoint)
+        dataset = args.dataset or model.config.dataset
+        image_size = model.config.image_shape[1]
+        kw = dict(image_size=image_size, channels=model.config.image_shape[0])
+        train, test = (load_dataset(dataset, args.data_dir or None, split, **kw) for split in ("train", "test"))
+    except (CheckpointError, DataError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if train.image_shape != model.config.image_shape:
+        print(f"error: the data has images of shape {train.image_shape}, the model expects "
+              f"{model.config.image_shape}", file=sys.stderr)
+        return 2
+    epochs, tsne_points = args.epochs, args.tsne_points
+    if args.dry_run:
+        g = torch.Generator().manual_seed(0)
+        train = train.subset(torch.randperm(len(train), generator=g)[:300])
+        test = test.subset(torch.randperm(len(test), generator=g)[:200])
+        epochs, tsne_points = 2, min(tsne_points, 200)
+
+    t0 = time.time()
+    metrics = evaluate_model(model, train, test, epochs=epochs, seed=args.seed)
+    metrics.update({"checkpoint": str(args.checkpoint), "training_steps": model.config.training_steps,
+                    "dataset": dataset, "dry_run": args.dry_run, "hardware": hardware(),
+                    "eval_seconds": round(time.time() - t0, 1), "date": date.today().isoformat()})
+    out = args.out or args.checkpoint
+    out.mkdir(parents=True, exist_ok=True)
+    if tsne_points:
+        idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))[:tsne_points]
+        tsne_figure(model, test.images[idx], test.labels[idx], test.class_names, out / "tsne.png", args.seed)
+    save_metrics(out, (load_metrics(out) if out == args.checkpoint else {}) | {"evaluation": metrics})
+    if args.update_latents:
+        save_latents(args.checkpoint, latent_statistics(model, train.images, train.labels,
+                                                        num_classes=len(train.class_names)))
+    print(markdown_table(metrics, model.config))
+    print(f"\nsilhouette of test codes by label: z {metrics['silhouette_test']['z_mean']:.3f}, "
+          f"s {metrics['silhouette_test']['s']:.3f}; evaluated in {metrics['eval_seconds']:.0f} s on {metrics['hardware']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
