@@ -107,9 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {checkpoint} already exists; use --resume to continue it or choose another --out",
                   file=sys.stderr)
             return 2
-        config = TrainConfig(**overrides(args, TrainConfig))
-        if args.dry_run:
-            config = TrainConfig(**(asdict(config) | DRY_RUN))
+        # --dry-run sets small defaults; options given on the command line still win
+        config = TrainConfig(**((DRY_RUN if args.dry_run else {}) | overrides(args, TrainConfig)))
     try:
         config.validate()
         if config.threads:
