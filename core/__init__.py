@@ -9,14 +9,14 @@ Public API (stable; the app, the CLIs and the tests use only this):
     model.config                                       # ModelConfig: image_shape, z_dim, s_dim, dataset, ...
 """
 
-from core.checkpoint import CheckpointError, load_latents, load_metrics, load_model, save_checkpoint
+from core.checkpoint import CheckpointError, find_checkpoints, load_latents, load_metrics, load_model, save_checkpoint
 from core.data import DataError, ImageSet, load_dataset
 from core.explore import encode_all, framed_grid, latent_statistics, swap_grid
 from core.models import CCVAE, Encoding, ModelConfig, build_model, reparameterize
 from core.pairs import PairSampler
 
 __all__ = [
-    "CCVAE", "CheckpointError", "DataError", "Encoding", "ImageSet", "ModelConfig", "PairSampler", "build_model",
+    "CCVAE", "CheckpointError", "DataError", "Encoding", "find_checkpoints", "ImageSet", "ModelConfig", "PairSampler", "build_model",
     "encode_all", "framed_grid", "latent_statistics", "load_dataset", "load_latents", "load_metrics", "load_model",
     "reparameterize", "save_checkpoint", "swap_grid",
 ]

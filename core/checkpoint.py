@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors import SafetensorError
@@ -216,3 +216,11 @@ def load_metrics(path: str | Path) -> dict:
 def load_latents(path: str | Path) -> dict[str, torch.Tensor]:
     file = Path(path) / LATENTS
     return read_tensors(file) if file.is_file() else {}
+
+
+def find_checkpoints(root: str | Path) -> list[Path]:
+    """Checkpoint folders (those with a config.json) directly under ``root``, sorted by name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / CONFIG).is_file())

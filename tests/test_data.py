@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import toy_digits, write_idx
 from PIL import Image
 
-from conftest import toy_digits, write_idx
 from core.data import DataError, load_dataset, load_folder, load_mnist, read_idx
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from core import load_model
-from core.training import NonFiniteLoss, TrainConfig, Trainer
 from core.data import load_mnist
+from core.training import NonFiniteLoss, TrainConfig, Trainer
 from train.__main__ import main as train_main
 from train.evaluate import main as evaluate_main
 

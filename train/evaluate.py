@@ -14,7 +14,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from core.checkpoint import CheckpointError, load_metrics, load_model, save_latents, save_metrics

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from core.data import ImageSet
 from core.evaluation.classifier import chance_accuracy, classifier_accuracy, mlp_classifier
 from core.evaluation.paper import PAPER_RESULTS
