@@ -65,3 +65,90 @@ def latent_statistics(model, images: torch.Tensor, labels: torch.Tensor, *, num_
     return {"class_mean_s": class_mean_s, "class_counts": counts.long(),
             "bank_z_mu": enc.z_mu[bank], "bank_z_logvar": enc.z_logvar[bank], "bank_s": enc.s[bank],
             "bank_labels": labels[bank].long()}
+
+
+def _lerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+    """(D,), (D,) -> (steps, D), from a to b inclusive."""
+    t = torch.linspace(0, 1, steps, device=a.device, dtype=a.dtype)[:, None]
+    return (1 - t) * a + t * b
+
+
+INTERPOLATION_MODES = ("z", "s", "both")
+
+
+@torch.no_grad()
+def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8, mode: str = "both") -> torch.Tensor:
+    """Decode a straight line between two images (each (C, H, W)) in z, in s, or in both: (steps, C, H, W).
+
+    The factor that is not interpolated is held at image a's value (report Fig. 4.9).
+    """
+    if mode not in INTERPOLATION_MODES:
+        raise ValueError(f"unknown interpolation mode {mode!r}; valid: {', '.join(INTERPOLATION_MODES)}")
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    enc = model.encode(torch.stack([x_a, x_b]))
+    z = _lerp(enc.z_mu[0], enc.z_mu[1], steps) if mode in ("z", "both") else enc.z_mu[:1].expand(steps, -1)
+    s = _lerp(enc.s[0], enc.s[1], steps) if mode in ("s", "both") else enc.s[:1].expand(steps, -1)
+    return model.decode(z, s)
+
+
+@torch.no_grad()
+def interpolation_grid(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8) -> torch.Tensor:
+    """Cell (i, j) = Dec(z_i, s_j): z goes from a to b down the rows, s across the columns. (steps, steps, C, H, W)."""
+    enc = model.encode(torch.stack([x_a, x_b]))
+    z = _lerp(enc.z_mu[0], enc.z_mu[1], steps).repeat_interleave(steps, 0)
+    s = _lerp(enc.s[0], enc.s[1], steps).repeat(steps, 1)
+    return model.decode(z, s).view(steps, steps, *x_a.shape)
+
+
+@torch.no_grad()
+def sample_prior(model, s: torch.Tensor, *, n: int, seed: int = 0) -> torch.Tensor:
+    """For each s (K, s_dim), decode n draws of z ~ N(0, I): (K, n, C, H, W). The same z across rows."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, model.config.z_dim, generator=g).to(s.device)
+    k = s.shape[0]
+    return model.decode(z.repeat(k, 1), s.repeat_interleave(n, 0)).view(k, n, *model.config.image_shape)
+
+
+def mix(a: torch.Tensor, b: torch.Tensor, weight: float) -> torch.Tensor:
+    """(1 - weight) * a + weight * b; e.g. two class prototypes of s."""
+    return (1 - weight) * a + weight * b
+
+
+def nearest_neighbours(codes: torch.Tensor, index: int, *, k: int = 8) -> torch.Tensor:
+    """Indices of the k codes closest (Euclidean) to codes[index], itself excluded, nearest first."""
+    d = torch.cdist(codes[index:index + 1].float(), codes.float())[0]
+    d[index] = float("inf")
+    return torch.topk(d, min(k, codes.shape[0] - 1), largest=False).indices
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(..., C, H, W) float [0, 1] -> (..., H, W, C) uint8; C = 1 is kept as a single channel."""
+    return images.detach().clamp(0, 1).mul(255).round().byte().movedim(-3, -1).cpu().numpy()
+
+
+def tile(images: torch.Tensor, *, nrow: int, padding: int = 2) -> np.ndarray:
+    """(N, C, H, W) -> one uint8 RGB picture (H', W', 3) with nrow images per row."""
+    grid = make_grid(images.detach().cpu(), nrow=nrow, padding=padding, pad_value=0.5)
+    return grid.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+
+
+def export_zip(images: torch.Tensor, labels: list[str], *, prefix: str = "sample") -> bytes:
+    """A zip of PNGs (``<label>/<prefix>_<i>.png``, ImageFolder layout) plus ``labels.csv``."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    arrays = to_uint8(images)
+    rows = ["file,label"]
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, (array, label) in enumerate(zip(arrays, labels, strict=True)):
+            png = io.BytesIO()
+            Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(png, format="PNG")
+            name = f"{label}/{prefix}_{i:05d}.png"
+            zf.writestr(name, png.getvalue())
+            rows.append(f"{name},{label}")
+        zf.writestr("labels.csv", "\n".join(rows) + "\n")
+    return buf.getvalue()

@@ -1,6 +1,8 @@
-"""The real app in a real browser: `streamlit run app.py` opened by headless Chromium (Playwright).
+"""The real app in a real browser: `streamlit run app.py` driven by headless Chromium through Playwright.
 
-Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it). Marked `browser`.
+Opens every page, checks its main image appears and no traceback shows, clicks a point in the latent map
+and checks its image is shown. Screenshots go to tests/artifacts/. Needs Debian's chromium at
+/usr/bin/chromium (`.ci/run` installs it).
 """
 
 import os
@@ -14,9 +16,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
+PAGES = {  # url path -> text that appears once the page's main image is drawn
+    "": "Top row: s sources",
+    "Swap_grid": "Top row: s sources",
+    "Interpolation": "2-D grid",
+    "Latent_sliders": "Dec(z from the sliders",
+    "Random_sampling": "Rows: ",
+    "Latent_map": "Silhouette of s by label",
+    "Metrics": "this checkpoint",
+}
 
 pytestmark = pytest.mark.browser
 
@@ -27,50 +39,86 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app_url(tmp_path, mnist_dir):
-    from train.__main__ import main as train_main
-
-    assert train_main(["--dry-run", "--out", str(tmp_path / "run"), "--data-dir", str(mnist_dir)]) == 0
-    (tmp_path / "ckpts").mkdir()
-    (tmp_path / "run" / "checkpoint").rename(tmp_path / "ckpts" / "mnist")
+def start_app(checkpoint_dir: Path):
     port = free_port()
-    env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(tmp_path / "ckpts"), "OMP_NUM_THREADS": "1"}
+    env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(checkpoint_dir), "OMP_NUM_THREADS": "1"}
     env.pop("CCVAE_DATA_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
-                             "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
             urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
+            return proc, url
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
+    proc.kill()
+    raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, mnist_dir):
+    from train.__main__ import main as train_main
+    from train.evaluate import main as evaluate_main
+
+    tmp = tmp_path_factory.mktemp("browser")
+    assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir)]) == 0
+    (tmp / "ckpts").mkdir()
+    ckpt = tmp / "ckpts" / "mnist"
+    (tmp / "run" / "checkpoint").rename(ckpt)
+    assert evaluate_main(["--checkpoint", str(ckpt), "--data-dir", str(mnist_dir), "--dry-run", "--tsne-points", "0"]) == 0
+    proc, url = start_app(tmp / "ckpts")
     yield url
     proc.terminate()
     proc.wait(timeout=10)
 
 
-def test_landing_page_renders_the_swap_grid(app_url, tmp_path):
+@pytest.fixture(scope="module")
+def page(app_url):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (see .ci/run)")
     from playwright.sync_api import sync_playwright
 
+    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.get_by_text("Top row: s sources").wait_for(timeout=60_000)
-        img = page.locator("img").filter(has_not=page.locator("svg")).last
-        img.wait_for(timeout=30_000)
-        assert page.evaluate("() => [...document.images].some(i => i.naturalWidth > 200 && i.complete)")
-        assert page.get_by_text("Traceback").count() == 0
-        page.get_by_role("button", name="Shuffle rows").click()
-        page.get_by_text("Top row: s sources").wait_for(timeout=30_000)
-        page.screenshot(path=str(tmp_path / "landing.png"), full_page=True)
+        yield page
         browser.close()
-    assert (tmp_path / "landing.png").stat().st_size > 20_000
+
+
+def wait_ready(page, text: str) -> None:
+    page.get_by_text(text).first.wait_for(timeout=90_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000)
+    assert page.get_by_text("Traceback").count() == 0
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_shows_its_image(page, app_url, path):
+    page.goto(f"{app_url}/{path}")
+    wait_ready(page, PAGES[path])
+    if path == "Latent_map":
+        page.locator(".js-plotly-plot .scatterlayer .point").first.wait_for(timeout=30_000)
+    elif path != "Metrics":
+        page.wait_for_function("() => [...document.images].some(i => i.complete && i.naturalWidth >= 100)",
+                               timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / f"page_{path or 'Home'}.png"), full_page=True)
+
+
+def test_clicking_a_point_in_the_latent_map_shows_its_image(page, app_url):
+    page.goto(f"{app_url}/Latent_map")
+    wait_ready(page, "Silhouette of s by label")
+    chart = page.locator(".stPlotlyChart").last  # the s map
+    chart.scroll_into_view_if_needed()
+    point = chart.locator(".scatterlayer .point").nth(5)
+    point.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    box = point.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    page.mouse.down()
+    page.mouse.up()
+    page.get_by_text("picked in the s map").wait_for(timeout=60_000)
+    page.get_by_text("nearest neighbours in s:").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "latent_map_clicked.png"), full_page=True)

@@ -7,7 +7,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_score
 
-METHODS = ("tsne", "pca")
+METHODS = ("tsne", "umap", "pca")
 
 
 def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0) -> np.ndarray:
@@ -16,6 +16,10 @@ def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0) -> np.
     if method == "tsne":
         perplexity = min(30.0, max(2.0, (codes.shape[0] - 1) / 3))
         return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(codes)
+    if method == "umap":
+        from umap import UMAP  # imported lazily: numba compiles on first import
+
+        return UMAP(n_components=2, n_neighbors=min(15, codes.shape[0] - 1), random_state=seed).fit_transform(codes)
     if method == "pca":
         return PCA(n_components=2, random_state=seed).fit_transform(codes)
     raise ValueError(f"unknown projection {method!r}; valid: {', '.join(METHODS)}")

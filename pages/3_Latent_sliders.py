@@ -1,0 +1,114 @@
+"""Latent sliders: set z by hand, one dimension at a time, and choose s as a class prototype or a mix."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from core.explore import mix, to_uint8
+from pages.widgets import class_name, explain, page_setup, prototypes, show
+
+S_MODES = ("The start image's s", "Class prototype", "Mix two classes")
+
+
+def _query_state(z_dim: int, n: int, k: int) -> dict:
+    """Read a shared URL (?img=..&z=..&s=..&a=..&b=..&w=..); bad values fall back to defaults."""
+    q = st.query_params
+    state = {}
+    try:
+        if "img" in q:
+            state["sl_img"] = min(max(int(q["img"]), 0), n - 1)
+        if "z" in q:
+            z = [max(-3.0, min(3.0, float(v))) for v in q["z"].split(",")]
+            if len(z) == z_dim:
+                state.update({f"sl_z{i}": v for i, v in enumerate(z)})
+        if "s" in q and int(q["s"]) in range(len(S_MODES)):
+            state["sl_mode"] = S_MODES[int(q["s"])]
+        for key, name in (("a", "sl_a"), ("b", "sl_b")):
+            if key in q and int(q[key]) in range(k):
+                state[name] = int(q[key])
+        if "w" in q:
+            state["sl_w"] = max(0.0, min(1.0, float(q["w"])))
+    except ValueError:
+        st.warning("The link's settings could not be read; starting from defaults.")
+    return state
+
+
+def _set_z(values: torch.Tensor) -> None:
+    for i, v in enumerate(values.tolist()):
+        st.session_state[f"sl_z{i}"] = float(max(-3.0, min(3.0, round(v, 2))))
+
+
+def _reset(ctx) -> None:
+    with torch.no_grad():
+        _set_z(ctx.model.encode(ctx.gallery.floats(st.session_state["sl_img"])[None]).z_mu[0])
+
+
+def _randomise(ctx) -> None:
+    _set_z(torch.randn(ctx.model.config.z_dim))
+
+
+@st.fragment
+def editor(ctx, protos: torch.Tensor) -> None:
+    """Sliders and the decoded image; only this fragment reruns when a slider moves."""
+    z_dim, k = ctx.model.config.z_dim, protos.shape[0]
+    left, right = st.columns([3, 2])
+    with left:
+        b1, b2, _ = st.columns([1, 1, 3])
+        b1.button("Reset to image", on_click=_reset, args=(ctx,))
+        b2.button("Randomise z", on_click=_randomise, args=(ctx,))
+        cols = st.columns(4)
+        z = torch.tensor([cols[i % 4].slider(f"z{i}", -3.0, 3.0, step=0.05, key=f"sl_z{i}") for i in range(z_dim)])
+    with right:
+        mode = st.radio("s (the class)", S_MODES, key="sl_mode")
+        names = [class_name(ctx, i) for i in range(k)]
+        if mode == S_MODES[0]:
+            with torch.no_grad():
+                s = ctx.model.encode(ctx.gallery.floats(st.session_state["sl_img"])[None]).s[0]
+            label = f"s of image #{st.session_state['sl_img']}"
+        elif mode == S_MODES[1]:
+            a = st.selectbox("Class", range(k), format_func=names.__getitem__, key="sl_a")
+            s, label = protos[a], f"prototype of class {names[a]}"
+        else:
+            a = st.selectbox("Class A", range(k), format_func=names.__getitem__, key="sl_a")
+            b = st.selectbox("Class B", range(k), format_func=names.__getitem__, key="sl_b")
+            w = st.slider("Weight of B", 0.0, 1.0, step=0.05, key="sl_w")
+            s, label = mix(protos[a], protos[b], w), f"{1 - w:.2f} × {names[a]} + {w:.2f} × {names[b]}"
+        with torch.no_grad():
+            image = ctx.model.decode(z[None], s[None].float())[0]
+        show(to_uint8(image), width=280, caption=f"Dec(z from the sliders, {label})")
+    st.query_params.update({"img": str(st.session_state["sl_img"]), "z": ",".join(f"{v:.2f}" for v in z.tolist()),
+                            "s": str(S_MODES.index(mode)), "a": str(st.session_state.get("sl_a", 0)),
+                            "b": str(st.session_state.get("sl_b", 1 % k)), "w": f"{st.session_state.get('sl_w', 0.5):.2f}"})
+    keys = ["sl_img", "sl_mode", "sl_a", "sl_b", "sl_w"] + [f"sl_z{i}" for i in range(z_dim)]
+    st.session_state["sl_saved"] = {key: st.session_state[key] for key in keys if key in st.session_state}
+    st.caption("The address bar now holds these settings: copy it to share this exact image.")
+
+
+def main() -> None:
+    ctx = page_setup("Latent sliders", "Each slider is one dimension of **z** (in units of the prior's standard "
+                     "deviation). Pick **s** on the right.")
+    if ctx is None:
+        return
+    n, z_dim = len(ctx.gallery), ctx.model.config.z_dim
+    protos = prototypes(ctx)
+    k = protos.shape[0]
+    if st.session_state.get("sl_model") != ctx.path:  # first visit, or another model: start afresh
+        st.session_state.update({"sl_model": ctx.path, "sl_img": 0, "sl_mode": S_MODES[1], "sl_a": 0,
+                                 "sl_b": 1 % k, "sl_w": 0.5})
+        from_link = _query_state(z_dim, n, k)
+        st.session_state.update(from_link)
+        if "sl_z0" not in from_link:
+            _reset(ctx)
+    elif "sl_z0" not in st.session_state:  # back from another page, which cleared the widgets
+        st.session_state.update(st.session_state.get("sl_saved", {}))
+        if "sl_z0" not in st.session_state:
+            _reset(ctx)
+    st.number_input("Start image (gallery number)", 0, n - 1, key="sl_img", on_change=_reset, args=(ctx,))
+    editor(ctx, protos)
+    explain("z holds what the label does not: for digits, slant, width and stroke thickness. Moving one slider "
+            "should change the style but never the digit; changing s changes the digit but keeps the style. "
+            "Mixing two prototypes shows how the model morphs one class into another.")
+
+
+main()

@@ -1,0 +1,102 @@
+"""Latent map: 2-D projections of z and s, coloured by label. Click a point to see its image."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from core.evaluation import project_2d, silhouette
+from core.explore import nearest_neighbours, tile
+from pages.widgets import class_name, explain, gallery_codes, page_setup, show
+
+METHODS = {"t-SNE": "tsne", "UMAP": "umap", "PCA": "pca"}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_projection(key: str, codes: np.ndarray, method: str) -> np.ndarray:
+    return project_2d(codes, method)
+
+
+def selected_points(event) -> list[int]:
+    if not event:
+        return []
+    points = event.get("selection", {}).get("points", []) if isinstance(event, dict) else event.selection.points
+    return [int(p["customdata"][0]) for p in points if isinstance(p.get("customdata"), list) and p["customdata"]]
+
+
+def scatter(xy: np.ndarray, idx: np.ndarray, labels: list[str], title: str) -> go.Figure:
+    """One trace per label. Coordinates and customdata are plain lists: Plotly 6+ would send numpy
+    arrays to the browser as typed arrays and hand customdata back in selections as a dict."""
+    fig = go.Figure()
+    order = sorted(set(labels), key=lambda v: (len(v), v))
+    palette = px.colors.qualitative.Dark24 if len(order) > 10 else px.colors.qualitative.Plotly
+    for k, label in enumerate(order):
+        mask = np.array([lab == label for lab in labels])
+        fig.add_trace(go.Scatter(x=xy[mask, 0].tolist(), y=xy[mask, 1].tolist(), mode="markers", name=label,
+                                 customdata=[[int(i)] for i in idx[mask]], marker={"size": 4, "color": palette[k % len(palette)]},
+                                 hovertemplate="image #%{customdata[0]}<extra>" + label + "</extra>"))
+    fig.update_layout(title=title, height=460, xaxis={"visible": False}, yaxis={"visible": False},
+                      margin={"l": 0, "r": 0, "t": 40, "b": 0}, legend={"itemsizing": "constant", "title": "label"})
+    return fig
+
+
+def main() -> None:
+    ctx = page_setup("Latent map", "Each dot is one image, placed by a 2-D projection of its code and coloured by its "
+                     "label. **s** should form one island per class; **z** should be mixed.")
+    if ctx is None:
+        return
+    n_all = len(ctx.gallery)
+    with st.sidebar:
+        method = st.radio("Projection", list(METHODS), horizontal=True)
+        n = st.slider("Images", min(200, n_all), min(10_000, n_all), min(2_000, n_all), step=100)
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randperm(n_all, generator=g)[:n].sort().values
+    codes = gallery_codes(ctx)
+    z, s = codes.z_mu[idx].numpy(), codes.s[idx].numpy()
+    labels_int = ctx.gallery.labels[idx].numpy()
+    labels = [class_name(ctx, int(v)) for v in labels_int]
+    key = f"{ctx.path}|{ctx.gallery.name}|{n}"
+    with st.status(f"Projecting {n:,} codes with {method}…", expanded=False) as status:
+        xy_z = cached_projection(key + "|z", z, METHODS[method])
+        status.update(label=f"z projected; projecting s with {method}…")
+        xy_s = cached_projection(key + "|s", s, METHODS[method])
+        status.update(label=f"{method} of {n:,} codes (cached for this session)", state="complete")
+
+    if len(set(labels_int)) > 1:
+        m1, m2 = st.columns(2)
+        m1.metric("Silhouette of z by label", f"{silhouette(z, labels_int):.3f}", help="Near 0 or below: no clusters")
+        m2.metric("Silhouette of s by label", f"{silhouette(s, labels_int):.3f}", help="Towards 1: tight class clusters")
+    left, right = st.columns(2)
+    with left:
+        ev_z = st.plotly_chart(scatter(xy_z, idx.numpy(), labels, "z (posterior mean)"), on_select="rerun",
+                               selection_mode=("points", "box", "lasso"), key="map_z", width="stretch")
+    with right:
+        ev_s = st.plotly_chart(scatter(xy_s, idx.numpy(), labels, "s"), on_select="rerun",
+                               selection_mode=("points", "box", "lasso"), key="map_s", width="stretch")
+    st.caption("Click a point, or drag a box or lasso, to see the images.")
+
+    for space, event, space_codes in (("z", ev_z, codes.z_mu), ("s", ev_s, codes.s)):
+        picked = selected_points(event)
+        if len(picked) == 1:
+            i = picked[0]
+            st.subheader(f"Image #{i} (label {class_name(ctx, int(ctx.gallery.labels[i]))}), picked in the {space} map")
+            x = ctx.gallery.floats(i)[None]
+            with torch.no_grad():
+                recon = ctx.model.reconstruct(x)
+            nn = nearest_neighbours(space_codes, i, k=8)
+            show(tile(torch.cat([x, recon, ctx.gallery.floats(nn)]), nrow=10), width=800,
+                 caption=f"The image, its reconstruction, then its 8 nearest neighbours in {space}: "
+                         + ", ".join(class_name(ctx, int(ctx.gallery.labels[j])) for j in nn))
+        elif len(picked) > 1:
+            st.subheader(f"{len(picked)} images selected in the {space} map")
+            show(tile(ctx.gallery.floats(torch.tensor(picked[:120])), nrow=20), width=900,
+                 caption="Selected images" + (" (first 120)" if len(picked) > 120 else ""))
+    explain("t-SNE and UMAP keep neighbours together; PCA is a linear view. Nearest neighbours in s share the "
+            "label; nearest neighbours in z share the style across labels. The silhouette score turns the picture "
+            "into a number. Report Fig. 4.6 (t-SNE of z and s).")
+
+
+main()

@@ -1,0 +1,55 @@
+"""Metrics: the checkpoint's Table 4.1 numbers beside the published ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.evaluation import PAPER_RESULTS
+from pages.widgets import explain, page_setup
+
+
+def main() -> None:
+    ctx = page_setup("Metrics", "How much each code knows about the label (Table 4.1 protocol): an MLP "
+                     "classifier predicts the label from **z** alone and from **s** alone.")
+    if ctx is None:
+        return
+    cfg = ctx.model.config
+    ev = ctx.metrics.get("evaluation")
+    rows = []
+    if ev:
+        acc = ev["accuracy"]
+        rows.append({"model": f"this checkpoint ({Path(ctx.path).name})", "z test % (sample)": acc["z_sample"]["test"],
+                     "z test % (mean)": acc["z_mean"]["test"], "s test %": acc["s"]["test"],
+                     "z train % (sample)": acc["z_sample"]["train"], "s train %": acc["s"]["train"]})
+    for name, (z, s) in PAPER_RESULTS.get((cfg.dataset, cfg.z_dim, cfg.s_dim), {}).items():
+        rows.append({"model": name, "z test % (sample)": z, "z test % (mean)": None, "s test %": s})
+    if not rows:
+        st.info("No evaluation for this checkpoint and no published numbers for its setting. Run "
+                "`python -m train.evaluate --checkpoint <folder> --data-dir <data>`.")
+        return
+    table = pd.DataFrame(rows).set_index("model")
+    st.table(table.style.format(lambda v: "—" if pd.isna(v) else f"{v:.2f}"))
+    if ev:
+        st.caption(f"Chance (most frequent test label): {ev['chance_test']:.2f}%. Measured on {ev['num_test']:,} test "
+                   f"images, classifier trained {ev['classifier_epochs']} epochs on {ev['num_train']:,} training codes; "
+                   f"{ev.get('hardware', '')}, {ev.get('date', '')}.")
+        sil = ev.get("silhouette_test", {})
+        if sil:
+            st.write(f"Silhouette by label on test codes: z **{sil['z_mean']:.3f}**, s **{sil['s']:.3f}**.")
+    else:
+        st.warning("This checkpoint has not been evaluated; only the published numbers are shown.")
+    tr = ctx.metrics.get("training")
+    if tr:
+        st.write(f"Trained {tr['steps']:,} steps in {tr['seconds'] / 60:.0f} min on {tr['hardware']}.")
+    tsne = Path(ctx.path) / "tsne.png"
+    if tsne.is_file():
+        st.image(str(tsne), caption="t-SNE of test codes, written by the evaluation command")
+    explain("Lower is better for z (chance is about 11% on MNIST), higher for s. 'Sample' reads z after "
+            "reparameterisation as the paper does; 'mean' reads the posterior mean, which shows the class "
+            "information the sampling noise hides.")
+
+
+main()

