@@ -12,9 +12,9 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.explore import framed_grid, swap_grid, tile
+from core.explore import framed_grid, png_bytes, swap_grid, tile
 from core.gallery import one_per_class
-from pages.widgets import explain, page_setup, png_bytes, show
+from pages.widgets import explain, page_setup, show
 
 
 def model_card_ui(ctx) -> None:

@@ -133,22 +133,28 @@ def tile(images: torch.Tensor, *, nrow: int, padding: int = 2) -> np.ndarray:
     return grid.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
 
 
+def png_bytes(array: np.ndarray) -> bytes:
+    """A uint8 (H, W, 3) or (H, W, 1) picture as PNG file bytes."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array if array.shape[-1] == 3 else array[..., 0]).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def export_zip(images: torch.Tensor, labels: list[str], *, prefix: str = "sample") -> bytes:
     """A zip of PNGs (``<label>/<prefix>_<i>.png``, ImageFolder layout) plus ``labels.csv``."""
     import io
     import zipfile
 
-    from PIL import Image
-
     buf = io.BytesIO()
-    arrays = to_uint8(images)
     rows = ["file,label"]
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i, (array, label) in enumerate(zip(arrays, labels, strict=True)):
-            png = io.BytesIO()
-            Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(png, format="PNG")
+        for i, (array, label) in enumerate(zip(to_uint8(images), labels, strict=True)):
             name = f"{label}/{prefix}_{i:05d}.png"
-            zf.writestr(name, png.getvalue())
+            zf.writestr(name, png_bytes(array))
             rows.append(f"{name},{label}")
         zf.writestr("labels.csv", "\n".join(rows) + "\n")
     return buf.getvalue()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.explore import framed_grid, swap_grid
+from core.explore import framed_grid, png_bytes, swap_grid
 from core.gallery import one_per_class
-from pages.widgets import class_name, explain, page_setup, png_bytes, show, thumbnail_sheet
+from pages.widgets import class_name, explain, page_setup, show, thumbnail_sheet
 
 MODES = ("Random", "One per class", "Pick by hand")
 

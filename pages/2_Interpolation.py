@@ -8,8 +8,8 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from core.explore import INTERPOLATION_MODES, interpolate, interpolation_grid, tile, to_uint8
-from pages.widgets import class_name, explain, page_setup, png_bytes, show
+from core.explore import INTERPOLATION_MODES, interpolate, interpolation_grid, png_bytes, tile, to_uint8
+from pages.widgets import class_name, explain, page_setup, show
 
 MODE_LABELS = {"z": "z only (style changes)", "s": "s only (class changes)", "both": "both"}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.explore import export_zip, sample_prior, tile
-from pages.widgets import class_name, explain, page_setup, png_bytes, prototypes, show
+from core.explore import export_zip, png_bytes, sample_prior, tile
+from pages.widgets import class_name, explain, page_setup, prototypes, show
 
 SOURCES = ("Class prototypes (mean s of each class)", "s of chosen images")
 

@@ -6,7 +6,6 @@ calls ``page_setup()`` first, so each page also works when opened (or tested) on
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 import core
 from core.data import DataError, ImageSet
-from core.explore import tile, to_uint8
+from core.explore import to_uint8
 from core.gallery import load_gallery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,12 +153,6 @@ def show(array: np.ndarray, *, width: int = 640, caption: str | None = None) -> 
     st.image(upscale(array, width), caption=caption, output_format="PNG")
 
 
-def png_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array if array.shape[-1] == 3 else array[..., 0]).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def thumbnail_sheet(ctx: Ctx, indices: torch.Tensor, *, per_row: int = 12) -> None:
     """Numbered thumbnails, so images can be picked by their number."""
     cols = st.columns(per_row)
@@ -174,7 +167,7 @@ def explain(text: str) -> None:
         st.write(text)
 
 
-__all__ = ["Ctx", "class_name", "explain", "page_setup", "png_bytes", "show", "thumbnail_sheet", "tile", "upscale"]
+__all__ = ["Ctx", "class_name", "explain", "gallery_codes", "page_setup", "prototypes", "show", "thumbnail_sheet", "upscale"]
 
 
 @st.cache_resource(show_spinner="Encoding the sample images…", max_entries=8)
