@@ -119,7 +119,7 @@ class Trainer:
         return self.images[index.to(self.device)].float().div_(255)
 
     def step(self) -> dict[str, torch.Tensor]:
-        """One iteration; returns the unweighted loss terms (0-dim tensors, not synchronised)."""
+        """One iteration; returns the unweighted loss terms as 0-dim tensors."""
         c, model = self.config, self.model
         lr = self.learning_rate(self.step_count)
         for opt in (self.opt_forward, self.opt_reverse):

@@ -54,7 +54,7 @@ def editor(ctx, protos: torch.Tensor) -> None:
     z_dim, k = ctx.model.config.z_dim, protos.shape[0]
     left, right = st.columns([3, 2])
     with left:
-        b1, b2, _ = st.columns([1, 1, 3])
+        b1, b2, _ = st.columns([1.4, 1.4, 1])
         b1.button("Reset to image", on_click=_reset, args=(ctx,))
         b2.button("Randomise z", on_click=_randomise, args=(ctx,))
         cols = st.columns(4)

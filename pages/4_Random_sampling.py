@@ -45,7 +45,7 @@ def main() -> None:
         labels = [class_name(ctx, int(ctx.gallery.labels[i])) for i in idx]
     samples = sample_prior(ctx.model, s, n=n, seed=seed)  # (rows, n, C, H, W)
     grid = tile(samples.flatten(0, 1), nrow=n)
-    show(grid, width=900, caption="Rows: " + ", ".join(labels) + ". Columns: z ~ N(0, I), the same draw down each column.")
+    show(grid, width=720, caption="Rows: " + ", ".join(labels) + ". Columns: z ~ N(0, I), the same draw down each column.")
     st.download_button("Download grid (PNG)", png_bytes(grid), "samples.png", "image/png")
 
     st.subheader("Export an augmented dataset")

@@ -5,21 +5,13 @@ and checks its image is shown. Screenshots go to tests/artifacts/. Needs Debian'
 /usr/bin/chromium (`.ci/run` installs it).
 """
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from train.browser import CHROMIUM, FLAGS, ROOT, running_app
+
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
 PAGES = {  # url path -> text that appears once the page's main image is drawn
     "": "Top row: s sources",
     "Swap_grid": "Top row: s sources",
@@ -33,30 +25,6 @@ PAGES = {  # url path -> text that appears once the page's main image is drawn
 pytestmark = pytest.mark.browser
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(checkpoint_dir: Path):
-    port = free_port()
-    env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(checkpoint_dir), "OMP_NUM_THREADS": "1"}
-    env.pop("CCVAE_DATA_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, mnist_dir):
     from train.__main__ import main as train_main
@@ -68,10 +36,8 @@ def app_url(tmp_path_factory, mnist_dir):
     ckpt = tmp / "ckpts" / "mnist"
     (tmp / "run" / "checkpoint").rename(ckpt)
     assert evaluate_main(["--checkpoint", str(ckpt), "--data-dir", str(mnist_dir), "--dry-run", "--tsne-points", "0"]) == 0
-    proc, url = start_app(tmp / "ckpts")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running_app(tmp / "ckpts", threads=1) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/mnist"))
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the app uses up to 2)")
+    parser.add_argument("--browser", action="store_true",
+                        help="also time full round trips in headless Chromium: key press on a slider -> new image shown")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
@@ -89,7 +91,43 @@ def main(argv: list[str] | None = None) -> int:
     for name, ours, base in results:
         extra = f"{base:.1f} | {base / ours:.1f}x" if base else "| "
         print(f"| {name} | {ours:.1f} | {extra} |")
+    if args.browser:
+        browser_round_trips(args.checkpoint, args.repeats)
     return 0
+
+
+def browser_round_trips(checkpoint: Path, repeats: int) -> None:
+    """Start `streamlit run app.py`, press ArrowRight on a slider, time until the new image is in the page."""
+    from playwright.sync_api import sync_playwright
+
+    from train.browser import CHROMIUM, FLAGS, running_app
+
+    with running_app(checkpoint.resolve().parent) as url:
+        cases = [("Latent_sliders", "z0", "Dec(z from the sliders"), ("Swap_grid", "Rows", "Top row: s sources")]
+        print("\n| round trip in Chromium (key press -> new image shown) | median (ms) | p95 (ms) |\n|---|---|---|")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for path, slider_label, ready in cases:
+                page.goto(f"{url}/{path}")
+                page.get_by_text(ready).first.wait_for(timeout=120_000)
+                image = page.locator("[data-testid='stImage'] img").last if path == "Latent_sliders" else \
+                    page.locator("[data-testid='stMain'] [data-testid='stImage'] img").first
+                thumb = page.get_by_role("slider", name=slider_label).first
+                times = []
+                for i in range(repeats):
+                    before = image.get_attribute("src")
+                    thumb.focus()
+                    t0 = time.perf_counter()
+                    page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+                    page.wait_for_function("([sel, old]) => { const im = document.querySelectorAll(sel); "
+                                           "return im.length && [...im].some(i => i.src && !i.src.endsWith(old) && i.complete); }",
+                                           arg=["[data-testid='stImage'] img", before.split("/")[-1]], timeout=30_000)
+                    times.append(1000 * (time.perf_counter() - t0))
+                times.sort()
+                print(f"| {path.replace('_', ' ').lower()}: move the '{slider_label}' slider | {statistics.median(times):.0f} | "
+                      f"{times[int(0.95 * (len(times) - 1))]:.0f} |")
+            browser.close()
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: the checkpoint folder)")
     parser.add_argument("--update-latents", action="store_true",
                         help="also recompute the checkpoint's latent statistics from the training set")
-    parser.add_argument("--dry-run", action="store_true", help="small subsets, 2 epochs, for smoke tests")
+    parser.add_argument("--max-train", type=int, default=0, help="use a random subset of this many training images (0: all)")
+    parser.add_argument("--max-test", type=int, default=0, help="use a random subset of this many test images (0: all)")
+    parser.add_argument("--dry-run", action="store_true", help="300/200 images, 2 epochs, for smoke tests")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -89,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the data has images of shape {train.image_shape}, the model expects "
               f"{model.config.image_shape}", file=sys.stderr)
         return 2
-    epochs, tsne_points = args.epochs, args.tsne_points
+    epochs, tsne_points, max_train, max_test = args.epochs, args.tsne_points, args.max_train, args.max_test
     if args.dry_run:
-        g = torch.Generator().manual_seed(0)
-        train = train.subset(torch.randperm(len(train), generator=g)[:300])
-        test = test.subset(torch.randperm(len(test), generator=g)[:200])
-        epochs, tsne_points = 2, min(tsne_points, 200)
+        epochs, tsne_points, max_train, max_test = 2, min(tsne_points, 200), 300, 200
+    g = torch.Generator().manual_seed(args.seed)
+    if 0 < max_train < len(train):
+        train = train.subset(torch.randperm(len(train), generator=g)[:max_train])
+    if 0 < max_test < len(test):
+        test = test.subset(torch.randperm(len(test), generator=g)[:max_test])
 
     t0 = time.time()
     metrics = evaluate_model(model, train, test, epochs=epochs, seed=args.seed)

@@ -38,6 +38,7 @@ class Ctx:
     latents: dict
     metrics: dict
     gallery: ImageSet
+    data_dir: str  # "" when the gallery is not a local dataset
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
@@ -127,14 +128,15 @@ def page_setup(title: str, intro: str = "") -> Ctx | None:
         gallery = cached_gallery(path, _mtime(path), data_dir)
     except DataError as err:
         st.sidebar.warning(f"Dataset folder not used: {err}")
+        data_dir = ""
         try:
-            gallery = cached_gallery(path, _mtime(path), "")
+            gallery = cached_gallery(path, _mtime(path), data_dir)
         except DataError as err2:
             st.error(f"No sample images for this model: {err2}")
             return None
     st.sidebar.caption(f"{model.config.dataset} · z {model.config.z_dim} / s {model.config.s_dim} · "
                        f"{model.config.training_steps:,} steps  \nimages: {gallery.name} ({len(gallery):,})")
-    return Ctx(path, model, latents, metrics, gallery)
+    return Ctx(path, model, latents, metrics, gallery, data_dir)
 
 
 def class_name(ctx: Ctx, label: int) -> str:
@@ -171,15 +173,14 @@ __all__ = ["Ctx", "class_name", "explain", "gallery_codes", "page_setup", "proto
 
 
 @st.cache_resource(show_spinner="Encoding the sample images…", max_entries=8)
-def _gallery_codes(path: str, mtime: float, gallery_name: str, n: int):
+def _cached_codes(path: str, mtime: float, data_dir: str) -> core.Encoding:
     model, _, _ = cached_model(path, mtime)
-    return core.encode_all(model, st.session_state["_gallery_for_codes"].images)
+    return core.encode_all(model, cached_gallery(path, mtime, data_dir).images)
 
 
 def gallery_codes(ctx: Ctx) -> core.Encoding:
     """z mean, z logvar and s of every gallery image, computed once per model and gallery."""
-    st.session_state["_gallery_for_codes"] = ctx.gallery
-    return _gallery_codes(ctx.path, _mtime(ctx.path), ctx.gallery.name, len(ctx.gallery))
+    return _cached_codes(ctx.path, _mtime(ctx.path), ctx.data_dir)
 
 
 def prototypes(ctx: Ctx) -> torch.Tensor:

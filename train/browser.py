@@ -1,0 +1,61 @@
+"""Run the app and drive it from headless Chromium: shared by the browser tests and the latency benchmark.
+
+Uses Debian's ``/usr/bin/chromium`` through Playwright (never ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with CCVAE_CHECKPOINT_DIR set; yields its URL once healthy."""
+    port = free_port()
+    env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(checkpoint_dir)}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    env.pop("CCVAE_DATA_DIR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+        else:
+            proc.kill()
+        if proc.poll() is not None:
+            raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
