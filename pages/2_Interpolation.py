@@ -36,8 +36,8 @@ def main() -> None:
         steps = st.slider("Steps", 2, 16, 8)
         mode = st.radio("Interpolate", INTERPOLATION_MODES, format_func=MODE_LABELS.get, index=2)
     st.session_state.setdefault("interp_a", 0)
-    st.session_state.setdefault("interp_b", min(n - 1, 1))
-    for key, default in (("interp_a", 0), ("interp_b", min(n - 1, 1))):
+    st.session_state.setdefault("interp_b", n // 2)  # the gallery is sorted by class: another class
+    for key, default in (("interp_a", 0), ("interp_b", n // 2)):
         if st.session_state.get(key, default) >= n:  # a smaller gallery after switching model
             st.session_state[key] = default
     c1, c2, c3 = st.columns([2, 2, 1])
