@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 import torch
 
-from core.evaluation import chance_accuracy, classifier_accuracy, silhouette
+from core.evaluation import chance_accuracy, classifier_accuracy, project_2d, silhouette
 
 
 def _labels(n, seed):
@@ -44,3 +45,18 @@ def test_silhouette_separates_clusters_from_noise():
     clustered = np.eye(5)[labels] * 10 + rng.normal(size=(500, 5))
     assert silhouette(clustered, labels) > 0.5
     assert abs(silhouette(rng.normal(size=(500, 5)), labels)) < 0.1
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+def test_projections_keep_clusters_apart(method):
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    codes = rng.normal(size=(80, 8)) + labels[:, None] * 20
+    xy = project_2d(codes, method)
+    assert xy.shape == (80, 2)
+    assert silhouette(xy, labels) > 0.5
+
+
+def test_unknown_projection_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: tsne, umap, pca"):
+        project_2d(np.zeros((5, 2)), "lda")
