@@ -37,6 +37,7 @@ class TrainConfig:
     # model
     z_dim: int = 16  # unspecified factors
     s_dim: int = 16  # specified factors
+    init: str = "default"  # default (PyTorch's) | authors (N(0, 0.05) conv/linear weights, zero biases, as their code)
     # optimisation (defaults: the authors' MNIST setting)
     steps: int = 94_000  # iterations; the authors ran 100 epochs of 937 batches
     batch_size: int = 64  # pairs per iteration
@@ -63,6 +64,8 @@ class TrainConfig:
             raise ValueError(f"lr_drop_at is a fraction of steps in [0, 1], got {self.lr_drop_at}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -71,6 +74,17 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training options {unknown}")
         return cls(**data)
+
+
+INITS = ("default", "authors")
+
+
+def authors_init(module: torch.nn.Module) -> None:
+    """The authors' ``weights_init``: N(0, 0.05) weights and zero biases for Conv2d and Linear layers
+    (their ConvTranspose2d layers keep PyTorch's default)."""
+    if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+        torch.nn.init.normal_(module.weight, 0.0, 0.05)
+        torch.nn.init.zeros_(module.bias)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -96,7 +110,10 @@ class Trainer:
         torch.manual_seed(config.seed)
         model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
                                    dataset=dataset_name or data.name, class_names=list(data.class_names))
-        self.model = build_model(model_config).to(self.device).train()
+        self.model = build_model(model_config)
+        if config.init == "authors":
+            self.model.apply(authors_init)
+        self.model = self.model.to(self.device).train()
         self.images = data.images.to(self.device)  # uint8, converted per batch
         self.sampler = PairSampler(data.labels)
         self.index_gen = torch.Generator().manual_seed(config.seed)

@@ -107,3 +107,13 @@ def test_evaluate_refuses_a_broken_checkpoint(tmp_path, capsys):
     (tmp_path / "x").mkdir()
     assert evaluate_main(["--checkpoint", str(tmp_path / "x"), "--data-dir", str(tmp_path)]) == 2
     assert "has no config.json" in capsys.readouterr().err
+
+
+def test_authors_init_option(mnist_dir):
+    data = load_mnist(mnist_dir, "train")
+    trainer = Trainer(TrainConfig(init="authors"), data)
+    w = trainer.model.encoder.trunk[0].weight
+    assert abs(w.std().item() - 0.05) < 0.01
+    assert trainer.model.encoder.z_mu.bias.abs().sum() == 0
+    with pytest.raises(ValueError, match="valid: default, authors"):
+        Trainer(TrainConfig(init="xavier"), data)
