@@ -37,7 +37,7 @@ class TrainConfig:
     # model
     z_dim: int = 16  # unspecified factors
     s_dim: int = 16  # specified factors
-    init: str = "default"  # default (PyTorch's) | authors (N(0, 0.05) conv/linear weights, zero biases, as their code)
+    init: str = "authors"  # authors: N(0, 0.05) conv/linear weights, zero biases (their code) | default: PyTorch's
     # optimisation (defaults: the authors' MNIST setting)
     steps: int = 94_000  # iterations; the authors ran 100 epochs of 937 batches
     batch_size: int = 64  # pairs per iteration
