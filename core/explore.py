@@ -42,8 +42,14 @@ def framed_grid(cells: torch.Tensor, row_sources: torch.Tensor, col_sources: tor
     blank = torch.zeros_like(cells[0, :1])
     top = torch.cat([blank, col_sources.cpu()])
     body = torch.cat([torch.cat([row_sources[i:i + 1].cpu(), cells[i].cpu()]) for i in range(rows)])
-    grid = make_grid(torch.cat([top, body]), nrow=cols + 1, padding=padding, pad_value=0.5)  # (3, H', W')
-    return grid.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+    return tile(torch.cat([top, body]), nrow=cols + 1, padding=padding)
+
+
+def class_means(codes: torch.Tensor, labels: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean code of each class (K, D) and the class counts (K,); a class without samples gets zeros."""
+    onehot = torch.nn.functional.one_hot(labels.long(), num_classes).float()  # (N, K)
+    counts = onehot.sum(0)
+    return (onehot.T @ codes.float()) / counts.clamp(min=1)[:, None], counts
 
 
 @torch.no_grad()
@@ -55,9 +61,7 @@ def latent_statistics(model, images: torch.Tensor, labels: torch.Tensor, *, num_
     classes: bank_z_mu, bank_z_logvar, bank_s and bank_labels. No pixels are stored.
     """
     enc = encode_all(model, images)
-    onehot = torch.nn.functional.one_hot(labels.long(), num_classes).float()  # (N, K)
-    counts = onehot.sum(0)
-    class_mean_s = (onehot.T @ enc.s) / counts.clamp(min=1)[:, None]
+    class_mean_s, counts = class_means(enc.s, labels, num_classes)
     g = torch.Generator().manual_seed(seed)
     per_class = max(1, bank_size // num_classes)
     bank = torch.cat([idx[torch.randperm(idx.numel(), generator=g)[:per_class]]

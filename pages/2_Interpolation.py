@@ -35,10 +35,9 @@ def main() -> None:
     with st.sidebar:
         steps = st.slider("Steps", 2, 16, 8)
         mode = st.radio("Interpolate", INTERPOLATION_MODES, format_func=MODE_LABELS.get, index=2)
-    st.session_state.setdefault("interp_a", 0)
-    st.session_state.setdefault("interp_b", n // 2)  # the gallery is sorted by class: another class
+    # first visit, or a smaller gallery after switching model; B starts in another class (the gallery is sorted)
     for key, default in (("interp_a", 0), ("interp_b", n // 2)):
-        if st.session_state.get(key, default) >= n:  # a smaller gallery after switching model
+        if st.session_state.get(key, n) >= n:
             st.session_state[key] = default
     c1, c2, c3 = st.columns([2, 2, 1])
     a = int(c1.number_input("Image A (gallery number)", 0, n - 1, key="interp_a"))

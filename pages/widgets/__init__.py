@@ -18,7 +18,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 import core
 from core.data import DataError, ImageSet
-from core.explore import to_uint8
+from core.explore import class_means, to_uint8
 from core.gallery import load_gallery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,7 +187,5 @@ def prototypes(ctx: Ctx) -> torch.Tensor:
     """Per-class mean s (K, s_dim): from the checkpoint's statistics, else from the gallery."""
     if "class_mean_s" in ctx.latents:
         return ctx.latents["class_mean_s"]
-    codes, labels = gallery_codes(ctx).s, ctx.gallery.labels
-    k = int(labels.max()) + 1
-    onehot = torch.nn.functional.one_hot(labels, k).float()
-    return (onehot.T @ codes) / onehot.sum(0).clamp(min=1)[:, None]
+    labels = ctx.gallery.labels
+    return class_means(gallery_codes(ctx).s, labels, int(labels.max()) + 1)[0]
