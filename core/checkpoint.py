@@ -139,6 +139,10 @@ def parse_model_config(data: dict) -> ModelConfig:
         raise CheckpointError(f"config.json: unknown method {data['method']!r}; valid: {sorted(METHODS)}")
     names = data.get("class_names", [])
     _check_type("class_names", names, isinstance(names, list) and all(isinstance(n, str) for n in names), "a list of strings")
+    factors = data.get("factor_names", {})
+    _check_type("factor_names", factors, isinstance(factors, dict) and all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str) for n in v) for k, v in factors.items()),
+        "an object of string lists")
     return ModelConfig(**data)
 
 

@@ -22,13 +22,18 @@ def encode_all(model, images: torch.Tensor, *, batch_size: int = 1000) -> Encodi
 
 
 @torch.no_grad()
+def decode_grid(model, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Cell (i, j) = Dec(z[i], s[j]) for codes z (R, z_dim), s (C, s_dim): (R, C, *image_shape)."""
+    rows, cols = z.shape[0], s.shape[0]
+    device = next(model.parameters()).device
+    out = model.decode(z.to(device).repeat_interleave(cols, 0), s.to(device).repeat(rows, 1))
+    return out.view(rows, cols, *model.config.image_shape)
+
+
+@torch.no_grad()
 def swap_grid(model, z_images: torch.Tensor, s_images: torch.Tensor) -> torch.Tensor:
     """Cell (i, j) = Dec(z of z_images[i], s of s_images[j]): (R, C, *image_shape) in [0, 1]."""
-    ez, es = model.encode(z_images), model.encode(s_images)
-    rows, cols = ez.z_mu.shape[0], es.s.shape[0]
-    z = ez.z_mu.repeat_interleave(cols, 0)  # (R*C, z_dim)
-    s = es.s.repeat(rows, 1)  # (R*C, s_dim)
-    return model.decode(z, s).view(rows, cols, *z_images.shape[1:])
+    return decode_grid(model, model.encode(z_images).z_mu, model.encode(s_images).s)
 
 
 def framed_grid(cells: torch.Tensor, row_sources: torch.Tensor, col_sources: torch.Tensor, *,
@@ -54,21 +59,29 @@ def class_means(codes: torch.Tensor, labels: torch.Tensor, num_classes: int) -> 
 
 @torch.no_grad()
 def latent_statistics(model, images: torch.Tensor, labels: torch.Tensor, *, num_classes: int,
-                      bank_size: int = 2000, seed: int = 0) -> dict[str, torch.Tensor]:
+                      bank_size: int = 2000, seed: int = 0,
+                      factors: dict[str, tuple[torch.Tensor, int]] | None = None) -> dict[str, torch.Tensor]:
     """What a checkpoint ships instead of images: per-class mean s and a bank of codes.
 
     class_mean_s (K, s_dim), class_counts (K,), and for ``bank_size`` images drawn evenly over
-    classes: bank_z_mu, bank_z_logvar, bank_s and bank_labels. No pixels are stored.
+    classes: bank_z_mu, bank_z_logvar, bank_s and bank_labels; pixel_stats = (mean, std) of the
+    images' per-image intensity statistics (uploads are matched to them). For each other labelled
+    factor ``name`` given as (values (N,), count V), e.g. Yale B's lighting: ``factor_<name>_z_mu``
+    (V, z_dim), the mean z of each value, and ``factor_<name>_counts``. No pixels are stored.
     """
     enc = encode_all(model, images)
     class_mean_s, counts = class_means(enc.s, labels, num_classes)
+    flat = images.float().flatten(1) / (255 if images.dtype == torch.uint8 else 1)
+    extra = {"pixel_stats": torch.stack([flat.mean(1).mean(), flat.std(1).mean()])}
+    for name, (values, count) in (factors or {}).items():
+        extra[f"factor_{name}_z_mu"], extra[f"factor_{name}_counts"] = class_means(enc.z_mu, values, count)
     g = torch.Generator().manual_seed(seed)
     per_class = max(1, bank_size // num_classes)
     bank = torch.cat([idx[torch.randperm(idx.numel(), generator=g)[:per_class]]
                       for idx in (torch.nonzero(labels == k).flatten() for k in range(num_classes))])
     return {"class_mean_s": class_mean_s, "class_counts": counts.long(),
             "bank_z_mu": enc.z_mu[bank], "bank_z_logvar": enc.z_logvar[bank], "bank_s": enc.s[bank],
-            "bank_labels": labels[bank].long()}
+            "bank_labels": labels[bank].long()} | extra
 
 
 def _lerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
@@ -94,6 +107,12 @@ def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8, 
     z = _lerp(enc.z_mu[0], enc.z_mu[1], steps) if mode in ("z", "both") else enc.z_mu[:1].expand(steps, -1)
     s = _lerp(enc.s[0], enc.s[1], steps) if mode in ("s", "both") else enc.s[:1].expand(steps, -1)
     return model.decode(z, s)
+
+
+@torch.no_grad()
+def interpolate_codes(model, z: torch.Tensor, s_a: torch.Tensor, s_b: torch.Tensor, *, steps: int = 8) -> torch.Tensor:
+    """Decode z (z_dim,) with s moving in a straight line from s_a to s_b: (steps, C, H, W)."""
+    return model.decode(z[None].expand(steps, -1), _lerp(s_a, s_b, steps))
 
 
 @torch.no_grad()

@@ -29,11 +29,12 @@ TRAIN_STATE_JSON = "train_state.json"
 @dataclass
 class TrainConfig:
     # data
-    dataset: str = "mnist"  # mnist | folder (one sub-folder per class)
+    dataset: str = "mnist"  # mnist | yaleb | orl | celeba | utkface | multipie | folder (one sub-folder per class)
     data_dir: str = ""  # folder with the data; empty: $CCVAE_DATA_DIR
     image_size: int = 64  # folder datasets: images are resized to this square (28 or 64)
     channels: int = 1  # folder datasets: 1 grayscale, 3 RGB
     download: bool = False  # MNIST: let torchvision download it (needs internet)
+    factor: str = ""  # the labelled factor where there are several (utkface: age|gender|race; multipie: identity|pose|expression)
     # model
     z_dim: int = 16  # unspecified factors
     s_dim: int = 16  # specified factors
@@ -109,13 +110,16 @@ class Trainer:
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
         model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
-                                   dataset=dataset_name or data.name, class_names=list(data.class_names))
+                                   dataset=dataset_name or data.name, class_names=list(data.class_names),
+                                   factor_names=dict(data.factor_names))
         self.model = build_model(model_config)
         if config.init == "authors":
             self.model.apply(authors_init)
         self.model = self.model.to(self.device).train()
         self.images = data.images.to(self.device)  # uint8, converted per batch
-        self.sampler = PairSampler(data.labels)
+        self.sampler = PairSampler(data.labels)  # refuses labels with a single image
+        if self.sampler.num_groups < 2:
+            raise ValueError(f"{data.name}: all images have the same label; the reverse cycle needs at least 2 labels")
         self.index_gen = torch.Generator().manual_seed(config.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(config.seed + 1)
         betas = (config.beta1, config.beta2)

@@ -61,3 +61,36 @@ def tiny_model():
 
     torch.manual_seed(0)
     return build_model(ModelConfig(image_shape=(1, 28, 28), z_dim=4, s_dim=3, class_names=list("0123456789")))
+
+
+YALE_LIGHTS = ["A+000E+00", "A-035E+15", "A+050E-40", "A+110E+65", "A-070E+00", "A+020E+10"]
+
+
+def face_like(identity: int, light: int, size: int = 64) -> np.ndarray:
+    """A synthetic 'face': an oval with identity-specific eyes/mouth, lit from a light-specific side."""
+    yy, xx = (np.mgrid[0:size, 0:size] - size / 2) / (size / 2)
+    rng = np.random.default_rng(identity)
+    face = ((xx / 0.7) ** 2 + (yy / 0.9) ** 2 < 1).astype(float) * 0.7
+    ex, ey, mw = rng.uniform(0.2, 0.45), rng.uniform(-0.4, -0.15), rng.uniform(0.15, 0.45)
+    for cx in (-ex, ex):
+        face -= 0.5 * (((xx - cx) / 0.1) ** 2 + ((yy - ey) / 0.07) ** 2 < 1)
+    face -= 0.4 * ((np.abs(xx) < mw) & (np.abs(yy - 0.45) < 0.05))
+    angle = 2 * np.pi * light / len(YALE_LIGHTS)
+    shade = 0.6 + 0.4 * (np.cos(angle) * xx + np.sin(angle) * yy)
+    return (255 * np.clip(face * shade + 0.1, 0, 1)).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def yale_dir(tmp_path_factory) -> Path:
+    """A synthetic Extended Yale B (CroppedYale layout): 6 seen + 2 unseen identities x 6 lightings."""
+    from PIL import Image
+
+    from core.data import UNSEEN_YALE
+
+    root = tmp_path_factory.mktemp("yale") / "CroppedYale"
+    seen = [f"yaleB{k:02d}" for k in (1, 2, 4, 5, 6, 7)]
+    for k, ident in enumerate(seen + list(UNSEEN_YALE[:2])):
+        (root / ident).mkdir(parents=True)
+        for j, light in enumerate(YALE_LIGHTS):
+            Image.fromarray(face_like(k, j, 96)).resize((84, 96)).save(root / ident / f"{ident}_P00{light}.pgm")
+    return root.parent

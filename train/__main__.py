@@ -61,7 +61,7 @@ def synthetic_digits(n: int = 256, seed: int = 0) -> ImageSet:
 def load_training_data(config: TrainConfig, dry_run: bool) -> ImageSet:
     try:
         data = load_dataset(config.dataset, config.data_dir or None, "train", image_size=config.image_size,
-                            channels=config.channels, download=config.download)
+                            channels=config.channels, download=config.download, factor=config.factor)
     except DataError:
         if not dry_run:
             raise
@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.time() - t0
     trainer.train_seconds = seconds_before + elapsed
     trainer.model.eval()
-    latents = latent_statistics(trainer.model, data.images, data.labels, num_classes=len(data.class_names))
+    latents = latent_statistics(trainer.model, data.images, data.labels, num_classes=len(data.class_names),
+                                factors={k: (v, len(data.factor_names[k])) for k, v in data.factors.items()})
     metrics = {"training": {"steps": trainer.step_count, "seconds": round(trainer.train_seconds, 1),
                             "device": str(trainer.device), "hardware": hardware(), "images": len(data)}}
     trainer.save(checkpoint, metrics=metrics, latents=latents)

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from core.checkpoint import CheckpointError, load_metrics, load_model, save_latents, save_metrics
-from core.data import DataError, load_dataset
-from core.evaluation import PAPER_RESULTS, evaluate_model, project_2d
+from core.data import DataError, holdout_split, load_dataset
+from core.evaluation import PAPER_RESULTS, evaluate_factor, evaluate_model, project_2d
 from core.explore import encode_all, latent_statistics
 from train.cli import hardware
 
@@ -110,11 +110,29 @@ def main(argv: list[str] | None = None) -> int:
     if tsne_points:
         idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))[:tsne_points]
         tsne_figure(model, test.images[idx], test.labels[idx], test.class_names, out / "tsne.png", args.seed)
+    for factor in train.factors:  # e.g. Yale B lighting: z should predict it, s should not
+        metrics.setdefault("factors", {})[factor] = evaluate_factor(model, train, test, factor, epochs=epochs, seed=args.seed)
+    if dataset == "yaleb":  # identities never seen in training: does s still tell them apart?
+        unseen = load_dataset(dataset, args.data_dir or None, "unseen", **kw)
+        halves = [holdout_split(unseen, split, fraction=0.5, seed=args.seed) for split in ("train", "test")]
+        metrics["unseen"] = evaluate_model(model, *halves, epochs=epochs, seed=args.seed)
+        metrics["unseen"]["protocol"] = ("classifier trained on codes of half of each unseen identity's images, "
+                                         "tested on the other half; the encoder never saw these identities")
+    metrics["eval_seconds"] = round(time.time() - t0, 1)
     save_metrics(out, (load_metrics(out) if out == args.checkpoint else {}) | {"evaluation": metrics})
     if args.update_latents:
+        factors = {k: (v, len(train.factor_names[k])) for k, v in train.factors.items()}
         save_latents(args.checkpoint, latent_statistics(model, train.images, train.labels,
-                                                        num_classes=len(train.class_names)))
+                                                        num_classes=len(train.class_names), factors=factors))
     print(markdown_table(metrics, model.config))
+    for factor, result in metrics.get("factors", {}).items():
+        acc = result["accuracy"]
+        print(f"{factor} (unspecified factor) from z: {acc['z_mean']['test']:.2f}%, from s: {acc['s']['test']:.2f}% "
+              f"(chance {result['chance_test']:.2f}%)")
+    if "unseen" in metrics:
+        acc = metrics["unseen"]["accuracy"]
+        print(f"unseen identities: z sample {acc['z_sample']['test']:.2f}%, z mean {acc['z_mean']['test']:.2f}%, "
+              f"s {acc['s']['test']:.2f}% (chance {metrics['unseen']['chance_test']:.2f}%)")
     print(f"\nsilhouette of test codes by label: z {metrics['silhouette_test']['z_mean']:.3f}, "
           f"s {metrics['silhouette_test']['s']:.3f}; evaluated in {metrics['eval_seconds']:.0f} s on {metrics['hardware']}")
     return 0

@@ -12,11 +12,14 @@ from pathlib import Path
 import torch
 
 from core.data.base import DataError, ImageSet
+from core.data.faces import UNSEEN_YALE, load_celeba, load_multipie, load_orl, load_utkface, load_yale
 from core.data.folders import load_folder
 from core.data.mnist import load_mnist, read_idx
 
-DATASETS = ("mnist", "folder")
+DATASETS = ("mnist", "yaleb", "orl", "celeba", "utkface", "multipie", "folder")
 DATA_DIR_ENV = "CCVAE_DATA_DIR"
+# when $CCVAE_DATA_DIR holds several datasets, each is looked for in its usual sub-folder
+SUBFOLDERS = {"mnist": "MNIST", "yaleb": "CroppedYale", "orl": "orl_faces", "celeba": "celeba", "utkface": "UTKFace"}
 
 
 def resolve_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
@@ -27,7 +30,8 @@ def resolve_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
     if not env:
         raise DataError(f"no data folder given: pass --data-dir or set {DATA_DIR_ENV}")
     root = Path(env)
-    return root / "MNIST" if dataset == "mnist" and (root / "MNIST").is_dir() else root
+    sub = SUBFOLDERS.get(dataset)
+    return root / sub if sub and (root / sub).is_dir() else root
 
 
 def holdout_split(data: ImageSet, split: str, *, fraction: float = 0.1, seed: int = 0) -> ImageSet:
@@ -43,17 +47,36 @@ def holdout_split(data: ImageSet, split: str, *, fraction: float = 0.1, seed: in
 
 
 def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train", *, image_size: int = 64,
-                 channels: int = 1, download: bool = False) -> ImageSet:
-    """Load ``split`` ("train" or "test") of a named dataset."""
-    if split not in ("train", "test"):
-        raise ValueError(f"unknown split {split!r}; valid: train, test")
+                 channels: int = 1, download: bool = False, factor: str = "") -> ImageSet:
+    """Load ``split`` of a named dataset: "train" or "test"; Yale B also has "unseen" (held-out identities).
+
+    ``factor`` picks the labelled factor where a dataset has several (UTKFace: age, gender, race;
+    MultiPIE: identity, pose, expression). Datasets without an official split get a fixed
+    per-class 10% test holdout (``holdout_split``).
+    """
+    valid = ("train", "test", "unseen") if dataset == "yaleb" else ("train", "test")
+    if split not in valid:
+        raise ValueError(f"unknown split {split!r} for {dataset}; valid: {', '.join(valid)}")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    root = resolve_data_dir(data_dir, dataset)
     if dataset == "mnist":
-        return load_mnist(resolve_data_dir(data_dir, dataset), split, download=download)
-    if dataset == "folder":
-        full = load_folder(resolve_data_dir(data_dir, dataset), size=image_size, channels=channels)
-        return holdout_split(full, split)
-    raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+        return load_mnist(root, split, download=download)
+    if dataset == "yaleb":
+        return load_yale(root, split, size=image_size)
+    if dataset == "orl":
+        full = load_orl(root, size=image_size)
+    elif dataset == "celeba":
+        full = load_celeba(root, size=image_size, channels=channels)
+    elif dataset == "utkface":
+        full = load_utkface(root, factor=factor or "gender", size=image_size, channels=channels)
+    elif dataset == "multipie":
+        full = load_multipie(root, factor=factor or "identity", size=image_size, channels=channels)
+    else:
+        full = load_folder(root, size=image_size, channels=channels)
+    return holdout_split(full, split)
 
 
-__all__ = ["DATASETS", "DATA_DIR_ENV", "DataError", "ImageSet", "holdout_split", "load_dataset", "load_folder",
-           "load_mnist", "read_idx", "resolve_data_dir"]
+__all__ = ["DATASETS", "DATA_DIR_ENV", "UNSEEN_YALE", "DataError", "ImageSet", "holdout_split", "load_celeba",
+           "load_dataset", "load_folder", "load_mnist", "load_multipie", "load_orl", "load_utkface", "load_yale",
+           "read_idx", "resolve_data_dir"]

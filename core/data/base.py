@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -17,6 +17,9 @@ class ImageSet:
     labels: torch.Tensor  # (N,) int64, values 0..len(class_names)-1
     class_names: list[str]
     name: str
+    # optional per-image factors besides the label, e.g. {"lighting": (N,) int64}, with value names
+    factors: dict[str, torch.Tensor] = field(default_factory=dict)
+    factor_names: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -38,4 +41,5 @@ class ImageSet:
         return images.float().div_(255)
 
     def subset(self, index: torch.Tensor) -> ImageSet:
-        return ImageSet(self.images[index], self.labels[index], self.class_names, self.name)
+        return ImageSet(self.images[index], self.labels[index], self.class_names, self.name,
+                        {k: v[index] for k, v in self.factors.items()}, self.factor_names)

@@ -31,5 +31,21 @@ def evaluate_model(model, train: ImageSet, test: ImageSet, *, epochs: int = 50, 
     }
 
 
-__all__ = ["PAPER_RESULTS", "chance_accuracy", "classifier_accuracy", "evaluate_model", "mlp_classifier",
+def evaluate_factor(model, train: ImageSet, test: ImageSet, factor: str, *, epochs: int = 50, seed: int = 0) -> dict:
+    """How well z (mean) and s predict another labelled factor (e.g. Yale B lighting), in %.
+
+    For a good split the roles reverse: z should predict the unspecified factor, s should not.
+    """
+    model.eval()
+    tr, te = encode_all(model, train.images), encode_all(model, test.images)
+    y_tr, y_te = train.factors[factor], test.factors[factor]
+    k = len(train.factor_names[factor])
+    common = dict(num_classes=k, epochs=epochs, seed=seed)
+    runs = {"z_mean": classifier_accuracy(tr.z_mu, y_tr, te.z_mu, y_te, **common),
+            "s": classifier_accuracy(tr.s, y_tr, te.s, y_te, **common)}
+    return {"accuracy": {name: {split: round(100 * acc, 2) for split, acc in r.items()} for name, r in runs.items()},
+            "chance_test": round(100 * chance_accuracy(y_te), 2), "num_values": k}
+
+
+__all__ = ["PAPER_RESULTS", "evaluate_factor", "chance_accuracy", "classifier_accuracy", "evaluate_model", "mlp_classifier",
            "project_2d", "silhouette"]

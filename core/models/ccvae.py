@@ -34,6 +34,7 @@ class ModelConfig:
     method: str = "ccvae"
     dataset: str = "mnist"  # what it was trained on, for people and the app
     class_names: list[str] = field(default_factory=list)  # label index -> name
+    factor_names: dict[str, list[str]] = field(default_factory=dict)  # other labelled factors, e.g. Yale B lighting
     training_steps: int = 0  # iterations done so far
 
     def __post_init__(self) -> None:

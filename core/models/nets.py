@@ -75,17 +75,18 @@ def _faces64(channels: int, z_dim: int, s_dim: int) -> tuple[Encoder, Decoder]:
     def up(cin: int, cout: int) -> list[nn.Module]:
         return [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1), _norm(cout), nn.LeakyReLU(0.2)]
 
-    trunk = nn.Sequential(  # 64 -> 32 -> 16 -> 8 -> 4 -> (256 * 4 * 4) -> 512
-        *down(channels, 32), *down(32, 64), *down(64, 128), *down(128, 256),
-        nn.Flatten(), nn.Linear(256 * 4 * 4, 512), nn.ReLU(),
+    # widths chosen for CPU training speed (about 4x fewer multiply-adds than 32-64-128-256)
+    trunk = nn.Sequential(  # 64 -> 32 -> 16 -> 8 -> 4 -> (128 * 4 * 4) -> 256
+        *down(channels, 16), *down(16, 32), *down(32, 64), *down(64, 128),
+        nn.Flatten(), nn.Linear(128 * 4 * 4, 256), nn.ReLU(),
     )
-    head = nn.Sequential(  # (64, 4, 4) -> 8 -> 16 -> 32 -> 64
-        nn.Conv2d(64, 256, 3, padding=1), nn.LeakyReLU(0.2),
-        *up(256, 128), *up(128, 64), *up(64, 32),
-        nn.ConvTranspose2d(32, channels, 4, stride=2, padding=1),
+    head = nn.Sequential(  # (32, 4, 4) -> 8 -> 16 -> 32 -> 64
+        nn.Conv2d(32, 128, 3, padding=1), nn.LeakyReLU(0.2),
+        *up(128, 64), *up(64, 32), *up(32, 16),
+        nn.ConvTranspose2d(16, channels, 4, stride=2, padding=1),
     )
-    return (Encoder(trunk, 512, z_dim=z_dim, s_dim=s_dim),
-            Decoder(head, z_dim=z_dim, s_dim=s_dim, width=512, seed_shape=(64, 4, 4)))
+    return (Encoder(trunk, 256, z_dim=z_dim, s_dim=s_dim),
+            Decoder(head, z_dim=z_dim, s_dim=s_dim, width=256, seed_shape=(32, 4, 4)))
 
 
 ARCHITECTURES = {

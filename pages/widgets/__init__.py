@@ -94,6 +94,7 @@ NAVIGATION = [  # (file relative to the repo root, label, icon)
     ("pages/4_Random_sampling.py", "Random sampling", ":material/casino:"),
     ("pages/5_Latent_map.py", "Latent map", ":material/scatter_plot:"),
     ("pages/6_Metrics.py", "Metrics", ":material/table_chart:"),
+    ("pages/7_Few_shot.py", "Few-shot", ":material/person_add:"),
 ]
 
 

@@ -1,0 +1,247 @@
+"""From an uploaded file to the exact tensor the model sees.
+
+``load_image`` reads untrusted bytes safely (format allow-list, pixel limit checked before
+decoding, first frame of animations, EXIF orientation, every mode converted to 8-bit RGB).
+``detect_faces`` finds faces with OpenCV's bundled Haar cascades (no download), ``crop_face``
+cuts a square around one with the framing the model was trained on, levelling the eyes when both
+are found, and ``to_model_input`` converts to the model's channels and size and matches the
+training images' intensity statistics. ``prepare_upload`` chains them and reports what it did.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")  # MPO: multi-picture JPEG from phones
+MAX_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
+WORK_SIDE = 1024  # images are reduced to at most this side before detection
+
+
+class UploadError(ValueError):
+    """The upload cannot be used; the message says why in words meant for the user."""
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where the model's square crop sits relative to a detected face box (w, h): its side is
+    ``scale * w``, its centre is the box centre moved by ``dy * h`` downwards."""
+    scale: float = 1.3
+    dy: float = 0.0
+
+
+# Measured by ``python -m train.calibrate_crop``: the detector's box on Yale B's own cropped images
+# (median over the frontal-light images in which it finds a face: 32 of 38).
+YALE_FRAMING = Framing(scale=0.70, dy=0.08)
+DEFAULT_FRAMING = Framing()
+
+
+@dataclass
+class Prepared:
+    """What ``prepare_upload`` produced: the model input, the crop shown to the user, and notes."""
+    tensor: torch.Tensor  # (C, H, W) float in [0, 1], what the model encodes
+    crop: np.ndarray  # (H, W) or (H, W, 3) uint8, the same pixels for display
+    face_found: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def load_image(data: bytes, name: str = "upload") -> Image.Image:
+    """Decode untrusted image bytes to an 8-bit RGB PIL image, or raise ``UploadError``."""
+    if not data:
+        raise UploadError(f"{name} is empty (0 bytes)")
+    if len(data) > MAX_BYTES:
+        raise UploadError(f"{name} is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            if im.format not in FORMATS:
+                raise UploadError(f"{name} is a {im.format} image; accepted: JPEG, PNG, WebP, BMP, GIF, TIFF")
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise UploadError(f"{name} declares {w} x {h} pixels ({w * h / 1e6:.0f} MP); "
+                                  f"the limit is {MAX_PIXELS / 1e6:.0f} MP")
+            im.seek(0)  # animations: the first frame
+            if im.format == "JPEG":
+                im.draft("RGB", (WORK_SIDE, WORK_SIDE))  # decode big JPEGs at reduced size
+            im.load()
+    except UploadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise UploadError(f"{name} is too large to decode safely ({err})") from None
+    except UnidentifiedImageError:
+        raise UploadError(f"{name} is not an image we can read (accepted: JPEG, PNG, WebP, BMP, GIF, TIFF)") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as err:
+        raise UploadError(f"{name} is damaged or truncated and cannot be decoded ({err})") from None
+    try:
+        im = ImageOps.exif_transpose(im)
+    except Exception:  # a broken EXIF block must not lose the image  # noqa: BLE001
+        pass
+    return _to_rgb(im)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16/32-bit: rescale the used range to 8 bits
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
+        im = Image.fromarray(a.astype(np.uint8), "L")
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA"):  # transparency: composite on mid-grey
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, (128, 128, 128, 255))
+        im = Image.alpha_composite(background, im)
+    im = im.convert("RGB")
+    if max(im.size) > WORK_SIDE:
+        im.thumbnail((WORK_SIDE, WORK_SIDE), Image.BOX)
+    return im
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[int, int, int, int]  # x, y, w, h in image pixels
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None  # (left, right) eye centres, if found
+
+
+def _cascade(name: str):
+    import cv2
+
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+    if cascade.empty():
+        raise RuntimeError(f"OpenCV's bundled {name} is missing; reinstall opencv-python-headless<5")
+    return cascade
+
+
+_CASCADES: dict[str, object] = {}
+
+
+def _get(name: str):
+    if name not in _CASCADES:
+        _CASCADES[name] = _cascade(name)
+    return _CASCADES[name]
+
+
+def detect_faces(image: Image.Image) -> list[Face]:
+    """Faces in ``image``, largest first (OpenCV frontal-face Haar cascade; eyes by the eye cascade)."""
+    import cv2
+
+    gray = cv2.equalizeHist(np.asarray(image.convert("L")))
+    side = min(gray.shape)
+    boxes = _get("haarcascade_frontalface_default.xml").detectMultiScale(
+        gray, scaleFactor=1.1, minNeighbors=5, minSize=(max(20, side // 10),) * 2)
+    faces = []
+    for x, y, w, h in sorted((tuple(int(v) for v in b) for b in boxes), key=lambda b: -b[2] * b[3]):
+        upper = gray[y:y + h // 2, x:x + w]
+        eyes = _get("haarcascade_eye.xml").detectMultiScale(upper, scaleFactor=1.1, minNeighbors=5,
+                                                            minSize=(max(5, w // 10),) * 2)
+        pair = None
+        if len(eyes) >= 2:
+            two = sorted(eyes, key=lambda e: -e[2] * e[3])[:2]
+            centres = sorted(((x + ex + ew / 2, y + ey + eh / 2) for ex, ey, ew, eh in two))
+            if centres[1][0] - centres[0][0] > w / 5:  # two distinct eyes, not one found twice
+                pair = (centres[0], centres[1])
+        faces.append(Face((x, y, w, h), pair))
+    return faces
+
+
+def crop_face(image: Image.Image, face: Face, framing: Framing = DEFAULT_FRAMING) -> Image.Image:
+    """A square crop around ``face``; rotated about the face centre so the eyes are level when known."""
+    x, y, w, h = face.box
+    cx, cy = x + w / 2, y + h / 2 + framing.dy * h
+    if face.eyes:
+        (lx, ly), (rx, ry) = face.eyes
+        angle = math.degrees(math.atan2(ry - ly, rx - lx))
+        if abs(angle) < 30:
+            image = image.rotate(angle, resample=Image.BILINEAR, center=(cx, cy), fillcolor=(128, 128, 128))
+    return crop_box(image, (cx, cy), framing.scale * w)
+
+
+def crop_box(image: Image.Image, centre: tuple[float, float], side: float) -> Image.Image:
+    """A square of ``side`` pixels centred at ``centre``; parts outside the image are mid-grey."""
+    half = side / 2
+    box = (round(centre[0] - half), round(centre[1] - half), round(centre[0] + half), round(centre[1] + half))
+    return image.crop(box) if _inside(box, image.size) else _padded_crop(image, box)
+
+
+def _inside(box, size) -> bool:
+    return box[0] >= 0 and box[1] >= 0 and box[2] <= size[0] and box[3] <= size[1]
+
+
+def _padded_crop(image: Image.Image, box) -> Image.Image:
+    out = Image.new("RGB", (box[2] - box[0], box[3] - box[1]), (128, 128, 128))
+    out.paste(image, (-box[0], -box[1]))
+    return out
+
+
+def centre_square(image: Image.Image) -> Image.Image:
+    side = min(image.size)
+    return crop_box(image, (image.size[0] / 2, image.size[1] / 2), side)
+
+
+def to_model_input(crop: Image.Image, image_shape: tuple[int, int, int],
+                   pixel_stats: tuple[float, float] | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    """Resize ``crop`` to the model's (C, H, W); equalise its histogram and, given the training
+    images' (mean, std) in [0, 1], match them. Returns the tensor and the same pixels as uint8."""
+    import cv2
+
+    channels, height, width = image_shape
+    im = crop.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BOX)
+    a = np.asarray(im)
+    if channels == 1:
+        a = cv2.equalizeHist(a)
+    else:  # equalise brightness only, keep colours
+        ycc = cv2.cvtColor(a, cv2.COLOR_RGB2YCrCb)
+        ycc[..., 0] = cv2.equalizeHist(np.ascontiguousarray(ycc[..., 0]))
+        a = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+    f = a.astype(np.float32) / 255
+    if pixel_stats is not None:
+        mean, std = pixel_stats
+        f = (f - f.mean()) / max(float(f.std()), 1e-3) * std + mean
+    f = np.clip(f, 0, 1)
+    pixels = (f * 255).round().astype(np.uint8).reshape(height, width, channels)
+    tensor = torch.from_numpy(f.reshape(height, width, channels)).permute(2, 0, 1).contiguous()
+    return tensor, pixels
+
+
+def prepare_upload(data: bytes, image_shape: tuple[int, int, int], *, name: str = "upload",
+                   framing: Framing = DEFAULT_FRAMING, pixel_stats: tuple[float, float] | None = None,
+                   manual_box: tuple[float, float, float] | None = None, detect: bool = True) -> Prepared:
+    """Bytes -> model input. ``manual_box`` = (centre x, centre y, side) as fractions of the image's
+    width, height and shorter side overrides detection; ``detect=False`` uses the centre square."""
+    image = load_image(data, name)
+    notes: list[str] = []
+    face_found = False
+    if manual_box is not None:
+        fx, fy, fs = manual_box
+        crop = crop_box(image, (fx * image.size[0], fy * image.size[1]), max(8.0, fs * min(image.size)))
+        notes.append("cropped by hand")
+    elif detect:
+        faces = detect_faces(image)
+        if faces:
+            face_found = True
+            crop = crop_face(image, faces[0], framing)
+            if len(faces) > 1:
+                notes.append(f"{len(faces)} faces found; using the largest")
+            if faces[0].eyes:
+                notes.append("eyes levelled")
+        else:
+            crop = centre_square(image)
+            notes.append("no face found: using the centre of the image (crop by hand to choose)")
+    else:
+        crop = centre_square(image)
+        notes.append("whole image (centre square)")
+    tensor, pixels = to_model_input(crop, image_shape, pixel_stats)
+    return Prepared(tensor, pixels[..., 0] if image_shape[0] == 1 else pixels, face_found, notes)
+
+
+def framing_for(dataset: str) -> Framing:
+    """The crop framing that matches a model's training images (by its ``config.dataset``)."""
+    return YALE_FRAMING if dataset.startswith("yaleb") else DEFAULT_FRAMING

@@ -1,0 +1,100 @@
+"""Few-shot fine-tuning in core, and the few-shot page with an uploaded image."""
+
+import io
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import face_like
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.fewshot import fine_tune, known_styles, mean_s, reference_images
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def face_checkpoints(tmp_path_factory, yale_dir):
+    """A few-step Yale B checkpoint on synthetic faces (with lighting statistics), named yaleb."""
+    from train.__main__ import main as train_main
+
+    tmp = tmp_path_factory.mktemp("faces")
+    assert train_main(["--dry-run", "--dataset", "yaleb", "--data-dir", str(yale_dir), "--out", str(tmp / "run"),
+                       "--z-dim", "4", "--s-dim", "6", "--steps", "3"]) == 0
+    (tmp / "ckpts").mkdir()
+    (tmp / "run" / "checkpoint").rename(tmp / "ckpts" / "yaleb")
+    return tmp / "ckpts"
+
+
+def test_checkpoint_stores_lighting_codes_and_pixel_statistics(face_checkpoints):
+    import core
+
+    model = core.load_model(face_checkpoints / "yaleb")
+    latents = core.load_latents(face_checkpoints / "yaleb")
+    assert model.config.factor_names["lighting"][0] == "A-070E+00"
+    assert latents["factor_lighting_z_mu"].shape == (6, 4) and latents["pixel_stats"].shape == (2,)
+    z, names = known_styles(model, latents)
+    assert z.shape == (6, 4) and names[0] == "lighting A-070E+00"
+
+
+def test_fine_tune_changes_a_copy_only(face_checkpoints):
+    import core
+
+    model = core.load_model(face_checkpoints / "yaleb")
+    latents = core.load_latents(face_checkpoints / "yaleb")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    new = torch.from_numpy(face_like(40, 2)).float().div(255)[None, None].repeat(3, 1, 1, 1)
+    refs, labels = reference_images(model, latents, count=16)
+    assert refs.shape == (16, 1, 64, 64) and labels.shape == (16,)
+    calls = []
+    tuned = fine_tune(model, new, refs, labels, steps=4, batch_size=4, callback=lambda step, terms: calls.append(step))
+    assert calls == [1, 2, 3, 4]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "the shared model changed"
+    assert any(not torch.equal(before[k], v) for k, v in tuned.state_dict().items())
+    assert mean_s(tuned, new).shape == (6,) and not tuned.training
+    with pytest.raises(ValueError, match="at least 1"):
+        fine_tune(model, new, refs, labels, steps=0)
+
+
+def png(array) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).convert("RGB").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def fewshot_page(face_checkpoints, monkeypatch):
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(face_checkpoints))
+    monkeypatch.delenv("CCVAE_DATA_DIR", raising=False)
+    at = AppTest.from_file(str(ROOT / "pages" / "7_Few_shot.py"), default_timeout=120).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_page_without_uploads_shows_stored_identities(fewshot_page):
+    at = fewshot_page
+    assert "Upload 1 to 10 photos" in at.info[0].value
+    assert len(at.get("imgs")) + len(at.get("image")) >= 1
+
+
+def test_page_with_upload_crops_renders_and_fine_tunes(fewshot_page, face_checkpoints):
+    import core
+
+    at = fewshot_page
+    shared_before = core.load_model(face_checkpoints / "yaleb").state_dict()
+    at.file_uploader[0].set_value([("me.png", png(face_like(50, 1, 128)), "image/png"),
+                                   ("broken.png", b"not an image", "image/png")]).run()
+    assert not at.exception, at.exception
+    assert any("broken.png is not an image" in e.value for e in at.error)
+    subheaders = [h.value for h in at.subheader]
+    assert "What the model sees" in subheaders and "Mixed with known identities" in subheaders
+    at.slider[0].set_value(10).run()  # fewest steps
+    fine = [b for b in at.button if b.label == "Fine-tune"][0]
+    fine.click().run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert any("private copy" in c for c in captions) or "fewshot_model" in at.session_state
+    assert "fewshot_model" in at.session_state
+    for k, v in core.load_model(face_checkpoints / "yaleb").state_dict().items():
+        assert torch.equal(shared_before[k], v)
