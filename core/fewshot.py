@@ -56,10 +56,11 @@ def reference_images(model, latents: dict[str, torch.Tensor], count: int = 256,
 
 
 def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_labels: torch.Tensor, *,
-              steps: int = 100, batch_size: int = 16, lr: float = 2e-4, seed: int = 0,
-              callback: Callable[[int, dict[str, float]], None] | None = None):
+              labels: torch.Tensor | None = None, steps: int = 100, batch_size: int = 16, lr: float = 2e-4,
+              seed: int = 0, callback: Callable[[int, dict[str, float]], None] | None = None):
     """Return a fine-tuned copy of ``model`` that has learnt the class of ``images`` (n, C, H, W).
 
+    ``labels`` (n,) groups the new images into several new classes; by default they are one class.
     Each step: a forward-cycle update on ``batch_size`` same-label pairs (half among the new images,
     half among the references), then a reverse-cycle update of the encoder on new/reference pairs.
     ``callback(step, terms)`` is called after every step (progress bars, stop buttons).
@@ -79,12 +80,16 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
     opt_forward = torch.optim.Adam(tuned.parameters(), lr=lr)
     opt_reverse = torch.optim.Adam(tuned.encoder.parameters(), lr=lr)
     n, m, half = images.shape[0], references.shape[0], max(1, batch_size // 2)
+    labels = torch.zeros(n, dtype=torch.long) if labels is None else labels.long().cpu()
+    new_groups = [torch.nonzero(labels == k).flatten() for k in torch.unique(labels)]
     by_label = [torch.nonzero(reference_labels == k).flatten() for k in torch.unique(reference_labels)]
     by_label = [idx for idx in by_label if idx.numel() >= 2]
     with torch.enable_grad():
         for step in range(1, steps + 1):
-            a, b = torch.randint(n, (half,), generator=g), torch.randint(n, (half,), generator=g)
-            x1, x2 = [images[a]], [images[b]]
+            group = [new_groups[k] for k in torch.randint(len(new_groups), (half,), generator=g).tolist()]
+            a = torch.stack([idx[torch.randint(idx.numel(), (1,), generator=g)][0] for idx in group])
+            b = torch.stack([idx[torch.randint(idx.numel(), (1,), generator=g)][0] for idx in group])
+            x1, x2 = [images[a]], [images[b]]  # same new class (a single image pairs with itself)
             if by_label:
                 groups = torch.randint(len(by_label), (half,), generator=g)
                 for k in groups.tolist():

@@ -98,3 +98,29 @@ def test_page_with_upload_crops_renders_and_fine_tunes(fewshot_page, face_checkp
     assert "fewshot_model" in at.session_state
     for k, v in core.load_model(face_checkpoints / "yaleb").state_dict().items():
         assert torch.equal(shared_before[k], v)
+
+
+def test_fewshot_experiment_script(tmp_path, mnist_dir, yale_dir, face_checkpoints):
+    """The experiment CLI end to end on tiny data: MNIST withheld digit, unseen Yale B identities, ORL."""
+    import json
+    import shutil
+
+    from train.fewshot import main as fewshot_main
+
+    data = tmp_path / "data"
+    shutil.copytree(mnist_dir / "MNIST", data / "MNIST")
+    shutil.copytree(yale_dir / "CroppedYale", data / "CroppedYale")
+    for k in range(1, 4):
+        for j in range(1, 5):
+            (data / "orl_faces" / f"s{k}").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(face_like(60 + k, j % 3, 112)).resize((92, 112)).save(data / "orl_faces" / f"s{k}" / f"{j}.pgm")
+    out = tmp_path / "out"
+    assert fewshot_main(["--data-dir", str(data), "--out", str(out), "--face-checkpoint", str(face_checkpoints / "yaleb"),
+                         "--mnist-steps", "3", "--fewshot-steps", "2", "--epochs", "1", "--classifier-images", "200"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [r["shots"] for r in results["mnist"]["rows"]] == [0, 1, 10]
+    assert [r["shots"] for r in results["faces"]["yaleb_unseen"]["rows"]] == [0, 1, 10]
+    assert [r["shots"] for r in results["faces"]["orl"]["rows"]] == [0, 1, 4]
+    assert all(0 <= r["s"] <= 100 for r in results["faces"]["orl"]["rows"])
+    assert (out / "mnist_withheld7_10shot.png").is_file() and (out / "yaleb_unseen_1shot.png").is_file()
+    assert "| shots of 7 |" in (out / "results.md").read_text()
