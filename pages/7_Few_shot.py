@@ -15,7 +15,6 @@ import streamlit as st
 import torch
 
 from core.data import UNSEEN_YALE, DataError, load_dataset
-from core.evaluation import project_2d
 from core.explore import decode_grid, interpolate_codes, png_bytes, tile
 from core.fewshot import DEFAULT_STEPS, MAX_IMAGES, MAX_STEPS, fine_tune, known_styles, mean_s, reference_images
 from core.upload import UploadError, framing_for, prepare_upload
@@ -67,6 +66,8 @@ def uploads_ui(ctx) -> tuple[torch.Tensor, list[np.ndarray], list[str]] | None:
                                             pixel_stats=stats, manual_box=box, detect=mode == CROP_MODES[0])
             except UploadError as err:
                 cache[key] = err
+        while len(cache) > 2 * MAX_IMAGES:  # bounded per-session memory: forget the oldest crops
+            cache.pop(next(iter(cache)))
         result = cache[key]
         if isinstance(result, UploadError):
             st.error(str(result))
@@ -151,7 +152,7 @@ def main() -> None:
     before = outputs(model, ctx, s_zero, styles, style_names, "Zero-shot")
 
     st.subheader("Few-shot: fine-tune a private copy")
-    steps = st.slider("Fine-tuning steps", 10, MAX_STEPS, DEFAULT_STEPS, step=10,
+    steps = st.slider("Fine-tuning steps", 10, MAX_STEPS, DEFAULT_STEPS, step=10, key="fewshot_steps",
                       help=f"At most {MAX_STEPS}. The copy lives in this browser session only.")
     key = (hashlib.sha1(x.numpy().tobytes()).hexdigest(), steps, ctx.path)
     tuned = st.session_state.get("fewshot_model")
@@ -211,20 +212,22 @@ def main() -> None:
     st.subheader("Where the new identity falls on the identity map")
     bank_s, bank_labels = ctx.latents.get("bank_s"), ctx.latents.get("bank_labels")
     if bank_s is not None:
-        codes = torch.cat([bank_s, mean_s(ctx.model, x)[None]]).numpy()
-        xy = project_2d(codes, "pca" if codes.shape[0] < 50 else "tsne", seed=0)
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=0).fit(bank_s.numpy())  # a linear map: the new point lands exactly
+        xy, star = pca.transform(bank_s.numpy()), pca.transform(mean_s(ctx.model, x)[None].numpy())
         fig = go.Figure()
-        fig.add_scatter(x=xy[:-1, 0], y=xy[:-1, 1], mode="markers", name="known identities (stored codes)",
+        fig.add_scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name="known identities (stored codes)",
                         marker=dict(size=5, color=bank_labels.numpy(), colorscale="Turbo", opacity=0.6),
                         text=[names_known[int(k)] if int(k) < len(names_known) else str(int(k)) for k in bank_labels])
-        fig.add_scatter(x=xy[-1:, 0], y=xy[-1:, 1], mode="markers", name="your images (mean s)",
+        fig.add_scatter(x=star[:, 0], y=star[:, 1], mode="markers", name="your images (mean s)",
                         marker=dict(size=16, symbol="star", color="black"))
-        fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10))
-        st.plotly_chart(fig, use_container_width=True)
+        fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="PC 1 of s", yaxis_title="PC 2 of s")
+        st.plotly_chart(fig, width="stretch")
     explain("The first grids decode the new identity's s with each stored z, so the lighting (or style) comes from the "
             "model and the identity from your photos. Fine-tuning trains a private copy on your images for a few "
             "steps; compare before and after. The map places the mean s of your images among the stored identity "
-            "codes (t-SNE, computed from the shared model). Report Fig. 4.14-4.16.")
+            "codes (the first two principal components of s, from the shared model). Report Fig. 4.14-4.16.")
 
 
 main()

@@ -20,6 +20,7 @@ PAGES = {  # url path -> text that appears once the page's main image is drawn
     "Random_sampling": "Rows: ",
     "Latent_map": "Silhouette of s by label",
     "Metrics": "this checkpoint",
+    "Few_shot": "Upload 1 to 10 photos",
 }
 
 pytestmark = pytest.mark.browser
@@ -88,3 +89,21 @@ def test_clicking_a_point_in_the_latent_map_shows_its_image(page, app_url):
     page.get_by_text("picked in the s map").wait_for(timeout=60_000)
     page.get_by_text("nearest neighbours in s:").wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "latent_map_clicked.png"), full_page=True)
+
+
+def test_uploading_an_image_on_the_few_shot_page_shows_the_result_grid(page, app_url, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"
+    yy, xx = np.mgrid[0:120, 0:100]
+    Image.fromarray((255 * ((xx - 50) ** 2 / 35 ** 2 + (yy - 60) ** 2 / 50 ** 2 < 1)).astype(np.uint8)).save(photo)
+    page.goto(f"{app_url}/Few_shot")
+    wait_ready(page, "Upload 1 to 10 photos")
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    page.get_by_text("What the model sees").wait_for(timeout=90_000)
+    wait_ready(page, "Mixed with known identities")
+    assert page.get_by_text("no face found").count() >= 1  # an ellipse is not a face: the page says so
+    page.wait_for_function("() => [...document.images].filter(i => i.complete && i.naturalWidth >= 100).length >= 3",
+                           timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "few_shot_uploaded.png"), full_page=True)

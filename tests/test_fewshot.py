@@ -89,7 +89,7 @@ def test_page_with_upload_crops_renders_and_fine_tunes(fewshot_page, face_checkp
     assert any("broken.png is not an image" in e.value for e in at.error)
     subheaders = [h.value for h in at.subheader]
     assert "What the model sees" in subheaders and "Mixed with known identities" in subheaders
-    at.slider[0].set_value(10).run()  # fewest steps
+    at.slider(key="fewshot_steps").set_value(10).run()  # fewest steps
     fine = [b for b in at.button if b.label == "Fine-tune"][0]
     fine.click().run()
     assert not at.exception, at.exception
@@ -124,3 +124,28 @@ def test_fewshot_experiment_script(tmp_path, mnist_dir, yale_dir, face_checkpoin
     assert all(0 <= r["s"] <= 100 for r in results["faces"]["orl"]["rows"])
     assert (out / "mnist_withheld7_10shot.png").is_file() and (out / "yaleb_unseen_1shot.png").is_file()
     assert "| shots of 7 |" in (out / "results.md").read_text()
+
+
+def test_sessions_are_isolated_and_the_shared_model_is_untouched(face_checkpoints, monkeypatch):
+    """Session A uploads and fine-tunes; session B, open at the same time, sees none of it, and the
+    shared cached model renders exactly as before."""
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(face_checkpoints))
+    monkeypatch.delenv("CCVAE_DATA_DIR", raising=False)
+
+    def page(name):
+        at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=120).run()
+        assert not at.exception, at.exception
+        return at
+
+    b_before = [img.url for el in page("1_Swap_grid.py").get("image") for img in el.proto.imgs]
+    a, b = page("7_Few_shot.py"), page("7_Few_shot.py")
+    a.file_uploader[0].set_value(("a.png", png(face_like(70, 3, 128)), "image/png")).run()
+    a.slider(key="fewshot_steps").set_value(10).run()  # fewest fine-tuning steps
+    [x for x in a.button if x.label == "Fine-tune"][0].click().run()
+    assert "fewshot_model" in a.session_state and a.session_state["fewshot_prepared"]
+    b.run()
+    assert "fewshot_model" not in b.session_state
+    assert "fewshot_prepared" not in b.session_state or not b.session_state["fewshot_prepared"]
+    assert "What the model sees" not in [h.value for h in b.subheader]
+    b_after = [img.url for el in page("1_Swap_grid.py").get("image") for img in el.proto.imgs]
+    assert b_before == b_after  # media ids hash the image bytes: same pictures from the shared model

@@ -139,7 +139,8 @@ def markdown(results: dict) -> str:
         m = results["mnist"]
         lines += [f"MNIST, digit {m['withheld']} withheld ({m['base_steps']} training steps; shots added by "
                   f"{m['fewshot_steps']} fine-tuning steps):", "",
-                  f"| shots of {m['withheld']} | s acc. on {m['withheld']}s | s acc. (all) | z acc. on {m['withheld']}s | z acc. (all) |",
+                  f"| shots of {m['withheld']} | s acc. on {m['withheld']}s | s acc. (all) "
+                  f"| z acc. on {m['withheld']}s | z acc. (all) |",
                   "|---|---|---|---|---|"]
         lines += [f"| {r['shots']} | {r['s_withheld']:.2f} | {r['s']:.2f} | {r['z_mean_withheld']:.2f} | {r['z_mean']:.2f} |"
                   for r in m["rows"]]
