@@ -30,6 +30,13 @@ def free_port() -> int:
 @contextmanager
 def running_app(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator[str]:
     """`streamlit run app.py` on a free port with CCVAE_CHECKPOINT_DIR set; yields its URL once healthy."""
+    with running_app_process(checkpoint_dir, threads=threads) as (url, _):
+        yield url
+
+
+@contextmanager
+def running_app_process(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like ``running_app``, also yielding the server process (for memory measurements)."""
     port = free_port()
     env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(checkpoint_dir)}
     if threads:
@@ -52,7 +59,7 @@ def running_app(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator
             proc.kill()
         if proc.poll() is not None:
             raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -23,7 +23,7 @@ from core.gallery import load_gallery
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_DIR = Path(os.environ.get("CCVAE_CHECKPOINT_DIR", ROOT / "checkpoints"))
-DEFAULT = "mnist"
+DEFAULT = os.environ.get("CCVAE_DEFAULT_CHECKPOINT", "mnist")  # the model a new session opens
 OTHER = "Other folder…"
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
