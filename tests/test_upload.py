@@ -117,6 +117,13 @@ def test_model_input_matches_requested_statistics():
     assert rgb.shape == (3, 64, 64) and 0 <= rgb.min() and rgb.max() <= 1
 
 
+def test_model_input_without_equalisation_keeps_the_pixels():
+    gray = gradient(64, 64, "L")
+    tensor, pixels = to_model_input(gray, (1, 64, 64), equalize=False)
+    assert np.array_equal(pixels[..., 0], np.asarray(gray))
+    assert torch.equal(tensor[0], torch.from_numpy(np.array(gray)).float() / 255)
+
+
 def test_no_face_falls_back_to_centre_square_and_says_so():
     prepared = prepare_upload(encode(gradient(), "PNG"), SHAPE)
     assert not prepared.face_found and "no face found" in prepared.notes[0]

@@ -28,28 +28,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with CCVAE_CHECKPOINT_DIR set; yields its URL once healthy."""
-    with running_app_process(checkpoint_dir, threads=threads) as (url, _):
+def serving(command: list[str], port: int, *, health: str = "/", env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run the web server ``command`` (listening on ``port``); yield its URL once ``health`` answers, stop it after."""
+    with serving_process(command, port, health=health, env=env) as (url, _):
         yield url
 
 
 @contextmanager
-def running_app_process(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Like ``running_app``, also yielding the server process (for memory measurements)."""
-    port = free_port()
-    env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(checkpoint_dir)}
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
-    env.pop("CCVAE_DATA_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def serving_process(command: list[str], port: int, *, health: str = "/",
+                    env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like ``serving``, also yielding the server process (for memory measurements)."""
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
             try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                urllib.request.urlopen(url + health, timeout=1)
                 break
             except OSError:
                 if proc.poll() is not None:
@@ -58,7 +52,7 @@ def running_app_process(checkpoint_dir: Path, *, threads: int | None = None) -> 
         else:
             proc.kill()
         if proc.poll() is not None:
-            raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
+            raise RuntimeError(f"the server ({' '.join(command[1:3])}) did not start: " + proc.stdout.read().decode()[-2000:])
         yield url, proc
     finally:
         proc.terminate()
@@ -66,3 +60,24 @@ def running_app_process(checkpoint_dir: Path, *, threads: int | None = None) -> 
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def running_app(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with CCVAE_CHECKPOINT_DIR set; yields its URL once healthy."""
+    with running_app_process(checkpoint_dir, threads=threads) as (url, _):
+        yield url
+
+
+@contextmanager
+def running_app_process(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like ``running_app``, also yielding the server process."""
+    port = free_port()
+    env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(checkpoint_dir)}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    env.pop("CCVAE_DATA_DIR", None)
+    with serving_process([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+                          "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                         port, health="/_stcore/health", env=env) as (url, proc):
+        yield url, proc

@@ -1,7 +1,8 @@
 """Widgets shared by every page: the model picker, gallery access, image display helpers.
 
 Lives under ``pages/`` but in a sub-folder, so Streamlit does not list it as a page. Every page
-calls ``page_setup()`` first, so each page also works when opened (or tested) on its own.
+calls ``page_setup()`` first (``page_header()`` where it needs no model: Train live), so each page
+also works when opened (or tested) on its own.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from core.explore import class_means, to_uint8
 from core.gallery import load_gallery
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKPOINT_DIR = Path(os.environ.get("CCVAE_CHECKPOINT_DIR", ROOT / "checkpoints"))
 DEFAULT = os.environ.get("CCVAE_DEFAULT_CHECKPOINT", "mnist")  # the model a new session opens
 OTHER = "Other folder…"
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+if "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins (the browser tests use 1 on a busy machine)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @dataclass
@@ -52,6 +53,12 @@ def cached_gallery(path: str, mtime: float, data_dir: str) -> ImageSet:
     return load_gallery(model, latents, data_dir=data_dir or None)
 
 
+def checkpoint_dir() -> Path:
+    """$CCVAE_CHECKPOINT_DIR, else the repository's checkpoints/. Read on every call, not once at import:
+    tests run pages with different folders in one process."""
+    return Path(os.environ.get("CCVAE_CHECKPOINT_DIR", ROOT / "checkpoints"))
+
+
 def _mtime(path: str) -> float:
     """Part of the cache key, so a checkpoint rewritten on disk is loaded again."""
     try:
@@ -66,7 +73,7 @@ def _remember(key: str) -> None:
 
 def model_picker_ui() -> str | None:
     """Sidebar: pick a checkpoint (shared by all pages through session state)."""
-    names = [p.name for p in core.find_checkpoints(CHECKPOINT_DIR)]
+    names = [p.name for p in core.find_checkpoints(checkpoint_dir())]
     options = names + [OTHER]
     current = st.session_state.get("checkpoint", DEFAULT if DEFAULT in names else options[0])
     st.sidebar.selectbox("Model", options, index=options.index(current) if current in options else 0,
@@ -76,7 +83,7 @@ def model_picker_ui() -> str | None:
         st.sidebar.text_input("Checkpoint folder", value=st.session_state.get("other_path", ""), key="_other_path",
                               on_change=_remember, args=("_other_path",), placeholder="/path/to/checkpoint")
         return st.session_state.get("_other_path") or None
-    return str(CHECKPOINT_DIR / st.session_state["checkpoint"])
+    return str(checkpoint_dir() / st.session_state["checkpoint"])
 
 
 def data_dir_ui() -> str:
@@ -95,6 +102,7 @@ NAVIGATION = [  # (file relative to the repo root, label, icon)
     ("pages/5_Latent_map.py", "Latent map", ":material/scatter_plot:"),
     ("pages/6_Metrics.py", "Metrics", ":material/table_chart:"),
     ("pages/7_Few_shot.py", "Few-shot", ":material/person_add:"),
+    ("pages/8_Train_live.py", "Train live", ":material/model_training:"),
 ]
 
 
@@ -108,13 +116,18 @@ def navigation_ui() -> None:
     st.sidebar.divider()
 
 
-def page_setup(title: str, intro: str = "") -> Ctx | None:
-    """Page config, title and the sidebar; returns the loaded model or None (after saying why)."""
+def page_header(title: str, intro: str = "") -> None:
+    """Page config, the page links and the title: what every page starts with."""
     st.set_page_config(page_title=f"{title} · CC-VAE Explorer", page_icon="🔀", layout="wide")
     navigation_ui()
     st.title(title)
     if intro:
         st.write(intro)
+
+
+def page_setup(title: str, intro: str = "") -> Ctx | None:
+    """The page header and the sidebar; returns the loaded model or None (after saying why)."""
+    page_header(title, intro)
     path = model_picker_ui()
     data_dir = data_dir_ui()
     if not path:
@@ -170,7 +183,8 @@ def explain(text: str) -> None:
         st.write(text)
 
 
-__all__ = ["Ctx", "class_name", "explain", "gallery_codes", "page_setup", "prototypes", "show", "thumbnail_sheet", "upscale"]
+__all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "explain", "gallery_codes", "page_header", "page_setup", "prototypes",
+           "show", "thumbnail_sheet", "upscale"]
 
 
 @st.cache_resource(show_spinner="Encoding the sample images…", max_entries=8)

