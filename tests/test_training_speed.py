@@ -92,3 +92,13 @@ def test_bench_runs_ours_and_the_baseline_and_writes_json(tmp_path, mnist_dir):
     assert ours["it_per_s"] > 0 and baseline["it_per_s"] > 0 and ours["speedup_vs_baseline"] > 0
     assert set(ours["phase_ms"]) == {"data", "forward", "reverse", "optimiser"}
     assert 0 < result["peak_rss_mb_cpu_training"] < 4000
+
+
+def test_bench_maps_times_each_projection_and_the_cache(tmp_path):
+    out = tmp_path / "maps.json"
+    assert bench_main(["--maps", "--map-points", "200", "--checkpoint", str(tmp_path / "none"), "--out", str(out)]) == 0
+    maps = json.loads(out.read_text())["maps"]
+    assert {(r["method"], r["codes"]) for r in maps["rows"]} == {("tsne", "z"), ("tsne", "s"), ("umap", "z"), ("umap", "s")}
+    assert all(r["seconds"] > 0 for r in maps["rows"]) and maps["cache_hit_ms"] < 1000
+    s_map = [r for r in maps["rows"] if r["codes"] == "s"]
+    assert all(r["silhouette_2d"] > 0.3 for r in s_map)  # the clustered codes stay clustered on the map

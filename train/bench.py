@@ -3,6 +3,7 @@
     python -m train.bench --data-dir ../shared/data/MNIST                 # batch 64 and 256, CPU (and CUDA if present)
     python -m train.bench --data-dir ../shared/data/MNIST --threads 1 --out bench.json
     python -m train.bench --maps --data-dir ../shared/data/MNIST          # t-SNE / UMAP of 10,000 codes instead
+    python -m train.bench --maps --map-baselines --data-dir ../shared/data/MNIST   # ... and the previous implementations
 
 Ours is ``core.training.Trainer``: pairs drawn by index from uint8 images held as one tensor. The
 baseline, measured in the same run on the same model, losses and optimisers, feeds the step the way
@@ -10,6 +11,8 @@ the authors' code does: a torch ``Dataset`` whose ``__getitem__`` turns one imag
 through PIL and picks its same-class partner with Python's ``random``, and a ``DataLoader`` that is
 drawn three times per iteration (one batch of pairs for the forward cycle, two for the reverse cycle).
 Without --data-dir (or when MNIST is not there) both use synthetic 28x28 images of 10 classes.
+On CUDA the baseline runs in fp32 as the authors' code does; ours with bf16 autocast, channels_last
+and cudnn.benchmark (torch.compile only with ``python -m train --compile``, not here).
 
 Each iteration is split into phases: data (sample pairs, make float batches), forward cycle (loss
 and backward), reverse cycle (loss and backward), optimiser (both Adam steps). On CUDA the phase
@@ -240,8 +243,8 @@ def training_peak_rss_mb(data_dir: str | None, batch: int, steps: int, threads: 
 
 # ------------------------------------------------------------------------------------------ maps
 
-def map_codes(data_dir: str | None, checkpoint: Path, n: int) -> tuple[dict[str, np.ndarray], str]:
-    """z mean and s of ``n`` MNIST test images under ``checkpoint``, or clustered random codes."""
+def map_codes(data_dir: str | None, checkpoint: Path, n: int) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
+    """z mean and s of ``n`` MNIST test images under ``checkpoint``, or clustered random codes; and labels."""
     from core.checkpoint import load_model
     from core.explore import encode_all
 
@@ -252,27 +255,49 @@ def map_codes(data_dir: str | None, checkpoint: Path, n: int) -> tuple[dict[str,
         test = None
     if test is not None and (checkpoint / "model.safetensors").is_file():
         codes = encode_all(load_model(checkpoint), test.images[:n])
-        return {"z": codes.z_mu.numpy(), "s": codes.s.numpy()}, f"{checkpoint} on {min(n, len(test)):,} MNIST test images"
+        return ({"z": codes.z_mu.numpy(), "s": codes.s.numpy()}, test.labels[:n].numpy(),
+                f"{checkpoint} on {min(n, len(test)):,} MNIST test images")
     rng = np.random.default_rng(0)
     centres = rng.normal(scale=4.0, size=(10, 16))
     labels = rng.integers(0, 10, n)
     return ({"z": rng.normal(size=(n, 16)).astype(np.float32),
-             "s": (centres[labels] + rng.normal(size=(n, 16))).astype(np.float32)}, f"{n:,} random codes (10 clusters)")
+             "s": (centres[labels] + rng.normal(size=(n, 16))).astype(np.float32)}, labels, f"{n:,} random codes (10 clusters)")
+
+
+def previous_projection(codes: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
+    """The maps as ``project_2d`` made them before: scikit-learn's t-SNE and UMAP's defaults."""
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(30.0, max(2.0, (codes.shape[0] - 1) / 3))
+        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(codes)
+    from umap import UMAP
+
+    return UMAP(n_components=2, n_neighbors=min(15, codes.shape[0] - 1), random_state=seed).fit_transform(codes)
 
 
 def bench_maps(args: argparse.Namespace) -> dict:
     import tempfile
+    import warnings
+
+    from sklearn.metrics import silhouette_score
 
     from core.evaluation.projection import cached_projection, project_2d
 
-    codes, source = map_codes(args.data_dir, args.checkpoint, args.map_points)
+    codes, labels, source = map_codes(args.data_dir, args.checkpoint, args.map_points)
+    impls = [("ours", project_2d)] + ([("previous", previous_projection)] if args.map_baselines else [])
     rows = []
-    for method in ("tsne", "umap"):
-        for name, c in codes.items():
-            t0 = time.perf_counter()
-            project_2d(c, method)
-            first = time.perf_counter() - t0
-            rows.append({"method": method, "codes": name, "points": len(c), "seconds": round(first, 2)})
+    for impl, fn in impls:
+        for method in ("tsne", "umap"):
+            for name, c in codes.items():
+                t0, c0 = time.perf_counter(), time.process_time()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    xy = fn(c, method)
+                rows.append({"implementation": impl, "method": method, "codes": name, "points": len(c),
+                             "seconds": round(time.perf_counter() - t0, 2), "cpu_seconds": round(time.process_time() - c0, 2),
+                             "silhouette_2d": round(float(silhouette_score(xy, labels, sample_size=5000, random_state=0)), 3)})
+                print(rows[-1], file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:  # a cache hit: the map is read back from <checkpoint>/maps/
         folder = Path(tmp)
         (folder / "model.safetensors").write_bytes(b"weights")
@@ -284,11 +309,14 @@ def bench_maps(args: argparse.Namespace) -> dict:
 
 
 def maps_table(result: dict) -> str:
-    lines = [f"Codes: {result['source']}.", "", "| projection | codes | points | seconds |", "|---|---|---|---|"]
+    lines = [f"Codes: {result['source']}. The first UMAP call of a process includes numba's compilation.", "",
+             "| implementation | projection | codes | points | seconds | CPU seconds | silhouette of the map by label |",
+             "|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['method']} | {r['codes']} | {r['points']:,} | {r['seconds']:.1f} |")
-    lines.append(f"| any, read back from `<checkpoint>/maps/` | s | {result['rows'][0]['points']:,} | "
-                 f"{result['cache_hit_ms'] / 1000:.3f} |")
+        lines.append(f"| {r['implementation']} | {r['method']} | {r['codes']} | {r['points']:,} | {r['seconds']:.1f} | "
+                     f"{r['cpu_seconds']:.1f} | {r['silhouette_2d']:.3f} |")
+    lines.append(f"| ours, read back from `<checkpoint>/maps/` | any | s | {result['rows'][0]['points']:,} | "
+                 f"{result['cache_hit_ms'] / 1000:.3f} | | |")
     return "\n".join(lines)
 
 
@@ -306,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
     parser.add_argument("--maps", action="store_true", help="time t-SNE and UMAP of --map-points codes instead")
     parser.add_argument("--map-points", type=int, default=10_000)
+    parser.add_argument("--map-baselines", action="store_true",
+                        help="with --maps: also time the previous maps (scikit-learn t-SNE, UMAP defaults); minutes")
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/mnist"), help="encodes the codes for --maps")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
     args = parser.parse_args(argv)
