@@ -5,16 +5,28 @@ and decoder on same-label pairs, then a reverse-cycle update of the encoder alon
 on different-label pairs. Pairs are drawn by index from images held in memory (on the GPU when
 training there), so no data loader or per-sample Python work sits in the loop.
 The command line (``python -m train``) wraps this with progress bars, logs and checkpoints.
+
+Speed: ``step()`` never waits for the GPU (losses come back as device tensors; on CUDA the NaN check
+is deferred to ``check_finite()``, which the command line calls when it logs and before it saves).
+On CUDA it also uses bf16 autocast, channels_last, cudnn.benchmark and, with ``compile``, torch.compile.
+
+Several processes (``torchrun``): each rank draws its own ``batch_size`` pairs with generators seeded
+from (seed, rank), so the global batch is ``batch_size x world size``. After each cycle's backward the
+gradients (and the loss terms, for logging and the NaN check) are averaged over ranks in one
+``all_reduce``; every rank then applies the same Adam update, so parameters stay identical without
+a DistributedDataParallel wrapper, which fits the two optimisers over different parameter sets.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from core import losses
 from core.checkpoint import CheckpointError, read_tensors, save_checkpoint
@@ -24,6 +36,11 @@ from core.pairs import PairSampler
 
 TRAIN_STATE = "train_state.safetensors"
 TRAIN_STATE_JSON = "train_state.json"
+
+
+def _rng_key(name: str, rank: int) -> str:
+    """Where rank ``rank``'s generator state is saved; rank 0 keeps the single-process names."""
+    return f"rng/{name}" if rank == 0 else f"rng/{name}/{rank}"
 
 
 @dataclass
@@ -41,7 +58,7 @@ class TrainConfig:
     init: str = "authors"  # authors: N(0, 0.05) conv/linear weights, zero biases (their code) | default: PyTorch's
     # optimisation (defaults: the authors' MNIST setting)
     steps: int = 94_000  # iterations; the authors ran 100 epochs of 937 batches
-    batch_size: int = 64  # pairs per iteration
+    batch_size: int = 64  # pairs per iteration and process; under torchrun the global batch is this x world size
     lr: float = 1e-4  # Adam learning rate, both optimisers
     beta1: float = 0.9
     beta2: float = 0.999
@@ -53,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # CPU threads for torch; 0 leaves torch's default
+    compile: bool = False  # CUDA only: torch.compile the encoder and decoder (a slow first step; ignored on the CPU)
     log_every: int = 100  # steps between scalar logs
     image_every: int = 2000  # steps between swap-grid images in TensorBoard
     checkpoint_every: int = 1000  # steps between checkpoints
@@ -92,22 +110,40 @@ class NonFiniteLoss(RuntimeError):
     """Raised when a loss becomes NaN or inf; the message names the step and every loss term."""
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``local_rank`` (torchrun): "auto" and "cuda" mean this process's GPU, cuda:<local_rank>."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device cuda requested but no CUDA GPU is available")
+    if device.type == "cuda" and device.index is None and local_rank is not None:
+        device = torch.device("cuda", local_rank)
     return device
 
 
-class Trainer:
-    """Owns the model, both optimisers, the pair sampler and the random generators."""
+RANK_SEED_STRIDE = 1_000_003  # rank r's generators start from seed + r * stride; rank 0 keeps the single-process streams
 
-    def __init__(self, config: TrainConfig, data: ImageSet, *, dataset_name: str | None = None):
+
+def rank_seed(seed: int, rank: int) -> int:
+    return seed + RANK_SEED_STRIDE * rank
+
+
+class Trainer:
+    """Owns the model, both optimisers, the pair sampler and the random generators.
+
+    ``rank`` and ``world_size`` (torchrun): this process's share of the global batch; with
+    ``world_size`` > 1 the default process group must be initialised. A process with ``rank`` r and
+    ``world_size`` 1 draws exactly what rank r of a distributed run draws (used to check one).
+    """
+
+    def __init__(self, config: TrainConfig, data: ImageSet, *, dataset_name: str | None = None,
+                 rank: int = 0, world_size: int = 1, local_rank: int | None = None):
         config.validate()
-        self.config = config
-        self.device = pick_device(config.device)
+        if world_size > 1 and not (dist.is_available() and dist.is_initialized()):
+            raise ValueError(f"world_size {world_size} needs an initialised torch.distributed process group")
+        self.config, self.rank, self.world_size = config, rank, world_size
+        self.device = pick_device(config.device, local_rank if world_size > 1 else None)
         torch.manual_seed(config.seed)
         model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
                                    dataset=dataset_name or data.name, class_names=list(data.class_names),
@@ -116,17 +152,40 @@ class Trainer:
         if config.init == "authors":
             self.model.apply(authors_init)
         self.model = self.model.to(self.device).train()
+        self.on_gpu = self.device.type == "cuda"
+        self.memory_format = torch.channels_last if self.on_gpu else torch.contiguous_format
+        if self.on_gpu:
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
+            self.model = self.model.to(memory_format=self.memory_format)
+        if world_size > 1:
+            self._broadcast_parameters()
         self.images = data.images.to(self.device)  # uint8, converted per batch
         self.sampler = PairSampler(data.labels)  # refuses labels with a single image
         if self.sampler.num_groups < 2:
             raise ValueError(f"{data.name}: all images have the same label; the reverse cycle needs at least 2 labels")
-        self.index_gen = torch.Generator().manual_seed(config.seed)
-        self.noise_gen = torch.Generator(self.device).manual_seed(config.seed + 1)
+        self.index_gen = torch.Generator().manual_seed(rank_seed(config.seed, rank))
+        self.noise_gen = torch.Generator(self.device).manual_seed(rank_seed(config.seed, rank) + 1)
         betas = (config.beta1, config.beta2)
         self.opt_forward = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=betas)
         self.opt_reverse = torch.optim.Adam(self.model.encoder.parameters(), lr=config.lr, betas=betas)
         self.train_seconds = 0.0  # wall time of all runs so far, kept across --resume
-        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext())
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.on_gpu else nullcontext()
+        if config.compile:
+            if self.on_gpu:  # in place, so parameter names (and checkpoints) stay those of the plain model
+                self.model.encoder.compile()
+                self.model.decoder.compile()
+            else:
+                warnings.warn("compile is used on CUDA only; training on the CPU without it", stacklevel=2)
+        # reading a loss value waits for the GPU, so on CUDA non-finite losses are only recorded here
+        # and reported by check_finite(); on the CPU there is nothing to wait for and step() checks at once
+        self.check_every_step = not self.on_gpu
+        self._nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        self._checked_step = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that logs and writes checkpoints."""
+        return self.rank == 0
 
     @property
     def step_count(self) -> int:
@@ -137,48 +196,109 @@ class Trainer:
         return self.config.lr * (0.1 if drop else 1.0)
 
     def batch(self, index: torch.Tensor) -> torch.Tensor:
-        return self.images[index.to(self.device)].float().div_(255)
+        """Images at ``index`` (a CPU tensor) as floats in [0, 1], (B, C, H, W) on the training device."""
+        if self.on_gpu:  # a pinned copy does not wait for the GPU to finish its queue
+            index = index.pin_memory().to(self.device, non_blocking=True)
+        return self.images[index].float().div_(255).contiguous(memory_format=self.memory_format)
 
-    def step(self) -> dict[str, torch.Tensor]:
-        """One iteration; returns the unweighted loss terms as 0-dim tensors."""
-        c, model = self.config, self.model
+    def same_label_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = self.sampler.same_pairs(self.config.batch_size, self.index_gen)
+        return self.batch(a), self.batch(b)
+
+    def different_label_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = self.sampler.different_pairs(self.config.batch_size, self.index_gen)
+        return self.batch(a), self.batch(b)
+
+    def set_learning_rate(self) -> None:
         lr = self.learning_rate(self.step_count)
         for opt in (self.opt_forward, self.opt_reverse):
             for group in opt.param_groups:
                 group["lr"] = lr
 
-        a, b = self.sampler.same_pairs(c.batch_size, self.index_gen)
+    def forward_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Forward-cycle loss on same-label pairs and its gradients (all parameters), averaged over ranks."""
+        c = self.config
         with self.autocast:
-            fwd = losses.forward_cycle_loss(model, self.batch(a), self.batch(b), generator=self.noise_gen,
+            fwd = losses.forward_cycle_loss(self.model, x1, x2, generator=self.noise_gen,
                                             reconstruction_weight=c.reconstruction_weight, kl_weight=c.kl_weight)
-        self._check_finite(fwd.total, reconstruction=fwd.reconstruction, kl=fwd.kl)
         self.opt_forward.zero_grad(set_to_none=True)
         fwd.total.backward()
-        self.opt_forward.step()
+        return self._after_backward(self.model.parameters(), fwd.total,
+                                    {"reconstruction": fwd.reconstruction, "kl": fwd.kl})
 
-        a, b = self.sampler.different_pairs(c.batch_size, self.index_gen)
+    def reverse_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Reverse-cycle loss on different-label pairs and its gradients (encoder only), averaged over ranks."""
         with self.autocast:
-            rev = losses.reverse_cycle_loss(model, self.batch(a), self.batch(b), weight=c.reverse_weight,
+            rev = losses.reverse_cycle_loss(self.model, x1, x2, weight=self.config.reverse_weight,
                                             generator=self.noise_gen)
-        self._check_finite(rev.total, reverse_cycle=rev.l1)
         self.opt_reverse.zero_grad(set_to_none=True)
         rev.total.backward()
+        return self._after_backward(self.model.encoder.parameters(), rev.total, {"reverse_cycle": rev.l1})
+
+    def step(self) -> dict[str, torch.Tensor]:
+        """One iteration; returns the unweighted loss terms as 0-dim tensors (means over all ranks)."""
+        self.set_learning_rate()
+        terms = self.forward_cycle(*self.same_label_batch())
+        self.opt_forward.step()
+        terms |= self.reverse_cycle(*self.different_label_batch())
         self.opt_reverse.step()
-        terms = {"reconstruction": fwd.reconstruction.detach(), "kl": fwd.kl.detach(), "reverse_cycle": rev.l1.detach()}
-        model.config.training_steps += 1
+        self.model.config.training_steps += 1
         return terms
 
-    def _check_finite(self, total: torch.Tensor, **terms: torch.Tensor) -> None:
-        if not torch.isfinite(total):
+    def _after_backward(self, params, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Average gradients and loss terms over ranks (one all_reduce), then check the loss is finite."""
+        values = [total.detach().float(), *(t.detach().float() for t in terms.values())]
+        if self.world_size > 1:
+            grads = [p.grad for p in params if p.grad is not None]  # the same set on every rank
+            flat = torch.cat([g.flatten() for g in grads] + [v.reshape(1) for v in values])
+            dist.all_reduce(flat)
+            flat /= self.world_size
+            offset = 0
+            for g in grads:
+                g.copy_(flat[offset:offset + g.numel()].view_as(g))
+                offset += g.numel()
+            values = list(flat[offset:])
+        total, terms = values[0], dict(zip(terms, values[1:]))
+        if not self.check_every_step:
+            self._nonfinite |= ~torch.isfinite(total)
+        elif not torch.isfinite(total):
             values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
             raise NonFiniteLoss(f"non-finite loss at step {self.step_count + 1}: {values}; "
                                 "the last checkpoint is kept; try a lower --lr")
+        return terms
+
+    def check_finite(self) -> None:
+        """Raise NonFiniteLoss if a loss since the last check was NaN or inf (waits for the GPU)."""
+        if bool(self._nonfinite):
+            raise NonFiniteLoss(f"non-finite loss between step {self._checked_step + 1} and step {self.step_count}; "
+                                "the last checkpoint is kept; try a lower --lr")
+        self._checked_step = self.step_count
+
+    def _broadcast_parameters(self) -> None:
+        """Start every rank from rank 0's weights (they are built from the same seed; this makes sure)."""
+        params = [p.data for p in self.model.parameters()]
+        flat = torch.cat([p.flatten() for p in params])
+        dist.broadcast(flat, 0)
+        offset = 0
+        for p in params:
+            p.copy_(flat[offset:offset + p.numel()].view_as(p))
+            offset += p.numel()
 
     # ------------------------------------------------------------------------------- checkpoints
 
     def save(self, path: str | Path, *, metrics: dict | None = None, latents: dict | None = None) -> Path:
-        """Write a checkpoint folder that can be loaded with ``core.load_model`` and resumed from."""
-        tensors, meta = {}, {"step": self.step_count, "train_seconds": self.train_seconds, "optimizers": {}}
+        """Write a checkpoint folder that can be loaded with ``core.load_model`` and resumed from.
+
+        Under torchrun every rank must call it (it gathers each rank's generators); only rank 0 writes.
+        """
+        if not self.check_every_step:
+            self.check_finite()
+        generators = self._gather_generator_states()
+        path = Path(path)
+        if not self.is_main:
+            return path
+        tensors, meta = {}, {"step": self.step_count, "train_seconds": self.train_seconds, "optimizers": {},
+                             "world_size": self.world_size}
         for name, opt in (("forward", self.opt_forward), ("reverse", self.opt_reverse)):
             sd = opt.state_dict()
             meta["optimizers"][name] = {"param_groups": sd["param_groups"],
@@ -187,8 +307,9 @@ class Trainer:
                 for key, value in st.items():
                     tensors[f"{name}/{i}/{key}"] = torch.as_tensor(value).detach().cpu()
         tensors["rng/torch"] = torch.get_rng_state()
-        tensors["rng/index"] = self.index_gen.get_state()
-        tensors["rng/noise"] = self.noise_gen.get_state().cpu()
+        for rank, (index_state, noise_state) in enumerate(generators):
+            tensors[_rng_key("index", rank)] = index_state
+            tensors[_rng_key("noise", rank)] = noise_state
 
         def extra(folder: Path) -> None:
             from safetensors.torch import save_file
@@ -198,6 +319,15 @@ class Trainer:
 
         return save_checkpoint(path, self.model, train_config=asdict(self.config), metrics=metrics,
                                latents=latents, extra=extra)
+
+    def _gather_generator_states(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(index, noise) generator states of every rank, in rank order (a collective under torchrun)."""
+        mine = (self.index_gen.get_state(), self.noise_gen.get_state().cpu())
+        if self.world_size == 1:
+            return [mine]
+        states = [None] * self.world_size
+        dist.all_gather_object(states, mine)
+        return states
 
     def resume(self, path: str | Path) -> None:
         """Restore weights, optimiser moments, step count and random state from a checkpoint folder."""
@@ -223,6 +353,15 @@ class Trainer:
             opt.load_state_dict({"state": state, "param_groups": m["param_groups"]})
         self.train_seconds = float(meta.get("train_seconds", 0.0))
         torch.set_rng_state(tensors["rng/torch"])
-        self.index_gen.set_state(tensors["rng/index"])
-        self.noise_gen.set_state(tensors["rng/noise"])
+        index_key, noise_key = _rng_key("index", self.rank), _rng_key("noise", self.rank)
+        if index_key in tensors:
+            self.index_gen.set_state(tensors[index_key])
+            self.noise_gen.set_state(tensors[noise_key])
+        else:  # a run resumed on more processes than it was saved from: fresh streams for the new ranks
+            seed = rank_seed(self.config.seed, self.rank) + 2 * self.step_count
+            self.index_gen.manual_seed(seed)
+            self.noise_gen.manual_seed(seed + 1)
+            warnings.warn(f"{path} was saved by {meta.get('world_size', 1)} process(es); rank {self.rank} starts "
+                          f"new random streams at step {self.step_count}", stacklevel=2)
+        self._checked_step = self.step_count
         self.model.train()

@@ -8,16 +8,11 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from core.evaluation import project_2d, silhouette
+from core.evaluation import cached_projection, silhouette
 from core.explore import nearest_neighbours, tile
 from pages.widgets import class_name, explain, gallery_codes, page_setup, show
 
 METHODS = {"t-SNE": "tsne", "UMAP": "umap", "PCA": "pca"}
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def cached_projection(key: str, codes: np.ndarray, method: str) -> np.ndarray:
-    return project_2d(codes, method)
 
 
 def selected_points(event) -> list[int]:
@@ -58,12 +53,12 @@ def main() -> None:
     z, s = codes.z_mu[idx].numpy(), codes.s[idx].numpy()
     labels_int = ctx.gallery.labels[idx].numpy()
     labels = [class_name(ctx, int(v)) for v in labels_int]
-    key = f"{ctx.path}|{ctx.gallery.name}|{n}"
     with st.status(f"Projecting {n:,} codes with {method}…", expanded=False) as status:
-        xy_z = cached_projection(key + "|z", z, METHODS[method])
+        # computed once per checkpoint, gallery and size, then read back from <checkpoint>/maps/
+        xy_z = cached_projection(ctx.path, f"z-{ctx.gallery.name}", z, METHODS[method])
         status.update(label=f"z projected; projecting s with {method}…")
-        xy_s = cached_projection(key + "|s", s, METHODS[method])
-        status.update(label=f"{method} of {n:,} codes (cached for this session)", state="complete")
+        xy_s = cached_projection(ctx.path, f"s-{ctx.gallery.name}", s, METHODS[method])
+        status.update(label=f"{method} of {n:,} codes (kept beside the checkpoint: instant next time)", state="complete")
 
     if len(set(labels_int)) > 1:
         m1, m2 = st.columns(2)

@@ -4,6 +4,10 @@
     python -m train --dataset folder --data-dir my_images --image-size 64 --out runs/mine
     python -m train --out runs/mnist --resume                                    # continue a killed run
     python -m train --dry-run --out /tmp/smoke                                   # a few steps on tiny data
+    torchrun --nproc_per_node=4 -m train --data-dir ../shared/data/MNIST --out runs/mnist4   # 4 GPUs, global batch 4 x 64
+
+Under torchrun each process trains on its own --batch-size pairs and gradients are averaged over
+processes (NCCL on GPUs, gloo on the CPU); only rank 0 prints, logs and writes checkpoints.
 
 Writes ``<out>/checkpoint/`` (atomically, every --checkpoint-every steps), TensorBoard logs in
 ``<out>/tb/`` and ``<out>/train_config.json``. When training ends, the checkpoint gets the model's
@@ -14,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from core.checkpoint import CheckpointError, recover
@@ -90,51 +96,90 @@ def log_swap_grid(writer, trainer: Trainer, data: ImageSet, step: int) -> None:
     writer.add_image("swap_grid (rows: z source, columns: s source)", grid, step, dataformats="HWC")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def init_distributed(device: str) -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; starts the process group when there
+    are several processes: NCCL when they train on GPUs, gloo on the CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, 0
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    on_gpu = torch.cuda.is_available() and not device.startswith("cpu")
+    if on_gpu:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group("nccl" if on_gpu else "gloo")
+    return rank, world, local_rank
+
+
+def run_config(args: argparse.Namespace) -> TrainConfig | None:
+    """The options of this run: the saved ones with --resume, else the defaults; the command line wins."""
     out: Path = args.out
-    checkpoint = out / "checkpoint"
     config_file = out / "train_config.json"
     if args.resume:
-        recover(checkpoint)
         if not config_file.is_file():
             print(f"error: nothing to resume in {out} (no train_config.json)", file=sys.stderr)
-            return 2
+            return None
         saved = json.loads(config_file.read_text())
-        config = TrainConfig.from_dict(saved | overrides(args, TrainConfig))
-    else:
-        if (checkpoint / "model.safetensors").exists():
-            print(f"error: {checkpoint} already exists; use --resume to continue it or choose another --out",
-                  file=sys.stderr)
-            return 2
-        # --dry-run sets small defaults; options given on the command line still win
-        config = TrainConfig(**((DRY_RUN if args.dry_run else {}) | overrides(args, TrainConfig)))
+        return TrainConfig.from_dict(saved | overrides(args, TrainConfig))
+    if (out / "checkpoint" / "model.safetensors").exists():
+        print(f"error: {out / 'checkpoint'} already exists; use --resume to continue it or choose another --out",
+              file=sys.stderr)
+        return None
+    # --dry-run sets small defaults; options given on the command line still win
+    return TrainConfig(**((DRY_RUN if args.dry_run else {}) | overrides(args, TrainConfig)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = run_config(args)
+    if config is None:
+        return 2
+    try:
+        rank, world, local_rank = init_distributed(config.device)
+        return train(args, config, rank, world, local_rank)
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, local_rank: int) -> int:
+    out: Path = args.out
+    checkpoint = out / "checkpoint"
+    main_rank = rank == 0
+    if args.resume and main_rank:
+        recover(checkpoint)
+    if world > 1:
+        dist.barrier()
     try:
         config.validate()
         if config.threads:
             torch.set_num_threads(config.threads)
         data = load_training_data(config, args.dry_run)
-        trainer = Trainer(config, data, dataset_name=config.dataset if data.name != "synthetic" else "synthetic")
+        trainer = Trainer(config, data, dataset_name=config.dataset if data.name != "synthetic" else "synthetic",
+                          rank=rank, world_size=world, local_rank=local_rank)
         if args.resume:
             trainer.resume(checkpoint)
     except (DataError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)
-    config_file.write_text(json.dumps(asdict(config), indent=2) + "\n")
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
 
-    writer = tensorboard_writer(out / "tb")
-    print(f"training on {trainer.device} with {len(data)} images {data.image_shape}, "
-          f"{trainer.sampler.num_groups} classes; steps {trainer.step_count} -> {config.steps}", flush=True)
+    writer = tensorboard_writer(out / "tb") if main_rank else None
+    if main_rank:
+        processes = f" x {world} processes (global batch {config.batch_size * world})" if world > 1 else ""
+        print(f"training on {trainer.device}{processes} with {len(data)} images {data.image_shape}, "
+              f"{trainer.sampler.num_groups} classes; steps {trainer.step_count} -> {config.steps}", flush=True)
     start, t0, seconds_before = trainer.step_count, time.time(), trainer.train_seconds
-    bar = tqdm(total=config.steps, initial=start, dynamic_ncols=True, mininterval=2.0)
+    bar = tqdm(total=config.steps, initial=start, dynamic_ncols=True, mininterval=2.0, disable=not main_rank)
     try:
         while trainer.step_count < config.steps:
             terms = trainer.step()
             step = trainer.step_count
             bar.update(1)
             if step % config.log_every == 0:
-                values = {k: v.item() for k, v in terms.items()}
+                trainer.check_finite()
+                values = dict(zip(terms, torch.stack(list(terms.values())).tolist()))  # one wait for the GPU
                 bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()})
                 if writer:
                     for k, v in values.items():
@@ -152,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         bar.close()
+        if world > 1:  # the ranks stop at different points, so a save (a collective) could hang
+            print(f"interrupted; the last checkpoint in {checkpoint} is kept; continue with --resume", file=sys.stderr)
+            return 130
         trainer.train_seconds = seconds_before + time.time() - t0
         trainer.save(checkpoint)
         print(f"interrupted at step {trainer.step_count}; saved {checkpoint}; continue with --resume", file=sys.stderr)
@@ -159,14 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     elapsed = time.time() - t0
     trainer.train_seconds = seconds_before + elapsed
-    trainer.model.eval()
-    latents = latent_statistics(trainer.model, data.images, data.labels, num_classes=len(data.class_names),
-                                factors={k: (v, len(data.factor_names[k])) for k, v in data.factors.items()})
-    metrics = {"training": {"steps": trainer.step_count, "seconds": round(trainer.train_seconds, 1),
-                            "device": str(trainer.device), "hardware": hardware(), "images": len(data)}}
-    trainer.save(checkpoint, metrics=metrics, latents=latents)
+    latents, metrics = None, None
+    if main_rank:
+        trainer.model.eval()
+        latents = latent_statistics(trainer.model, data.images, data.labels, num_classes=len(data.class_names),
+                                    factors={k: (v, len(data.factor_names[k])) for k, v in data.factors.items()})
+        metrics = {"training": {"steps": trainer.step_count, "seconds": round(trainer.train_seconds, 1),
+                                "device": str(trainer.device), "hardware": hardware(), "images": len(data),
+                                "processes": world, "global_batch": config.batch_size * world}}
+    try:
+        trainer.save(checkpoint, metrics=metrics, latents=latents)
+    except NonFiniteLoss as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
     if writer:
         writer.close()
+    if not main_rank:
+        return 0
     print(f"done: {trainer.step_count} steps ({trainer.step_count - start} this run) in {elapsed:.0f} s "
           f"on {trainer.device}; checkpoint at {checkpoint}")
     return 0

@@ -1,0 +1,89 @@
+"""Latent maps are computed once per checkpoint, kept in <checkpoint>/maps/, and made again for new weights."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.evaluation import projection
+from core.evaluation.projection import cached_projection, map_file
+
+
+@pytest.fixture
+def calls(monkeypatch) -> list[str]:
+    """Replace the projection with a cheap one that records each call."""
+    made: list[str] = []
+
+    def fake(codes, method="tsne", *, seed=0):
+        made.append(method)
+        return np.asarray(codes, dtype=np.float32)[:, :2] * 2 + seed
+    monkeypatch.setattr(projection, "project_2d", fake)
+    return made
+
+
+@pytest.fixture
+def checkpoint(tmp_path) -> Path:
+    (tmp_path / "model.safetensors").write_bytes(b"weights v1")
+    return tmp_path
+
+
+def codes(seed: int = 0, n: int = 50) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, 4)).astype(np.float32)
+
+
+def test_a_map_is_written_then_read_back_without_recomputing(checkpoint, calls):
+    first = cached_projection(checkpoint, "z", codes(), "tsne")
+    file = map_file(checkpoint, "z", codes(), "tsne")
+    assert calls == ["tsne"] and file.is_file() and file.parent == checkpoint / "maps"
+    assert file.name.startswith("tsne_z_50_seed0_")
+    again = cached_projection(checkpoint, "z", codes(), "tsne")
+    assert calls == ["tsne"]  # read back, not computed
+    np.testing.assert_array_equal(first, again)
+    # other codes, another method or another seed get their own file
+    cached_projection(checkpoint, "z", codes(1), "tsne")
+    cached_projection(checkpoint, "z", codes(), "umap")
+    cached_projection(checkpoint, "z", codes(), "tsne", seed=1)
+    assert calls == ["tsne", "tsne", "umap", "tsne"]
+    assert len(list((checkpoint / "maps").glob("*.npy"))) == 4
+
+
+def test_new_weights_invalidate_every_map(checkpoint, calls):
+    cached_projection(checkpoint, "z", codes(), "tsne")
+    cached_projection(checkpoint, "s", codes(1), "tsne")
+    weights = checkpoint / "model.safetensors"
+    st = weights.stat()
+    weights.write_bytes(b"weights v2")  # same size: only the modification time tells
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    cached_projection(checkpoint, "z", codes(), "tsne")
+    assert calls == ["tsne", "tsne", "tsne"]
+    assert [p.name for p in (checkpoint / "maps").glob("*.npy")] == [map_file(checkpoint, "z", codes(), "tsne").name]
+    cached_projection(checkpoint, "z", codes(), "tsne")
+    assert len(calls) == 3
+
+
+def test_a_damaged_map_is_made_again(checkpoint, calls):
+    cached_projection(checkpoint, "z", codes(), "pca")
+    map_file(checkpoint, "z", codes(), "pca").write_bytes(b"not a numpy file")
+    xy = cached_projection(checkpoint, "z", codes(), "pca")
+    assert calls == ["pca", "pca"] and xy.shape == (50, 2)
+
+
+def test_a_read_only_checkpoint_still_gets_its_map(checkpoint, calls, monkeypatch):
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    xy = cached_projection(checkpoint, "z", codes(), "tsne")
+    assert xy.shape == (50, 2) and not (checkpoint / "maps").exists()
+    cached_projection(checkpoint, "z", codes(), "tsne")
+    assert calls == ["tsne", "tsne"]  # nothing kept, so computed each time
+
+
+def test_real_projection_through_the_cache_and_unknown_method(checkpoint):
+    xy = cached_projection(checkpoint, "z", codes(), "pca")
+    np.testing.assert_allclose(xy, projection.project_2d(codes(), "pca"), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="valid: tsne, umap, pca"):
+        cached_projection(checkpoint, "z", codes(), "lda")

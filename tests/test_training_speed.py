@@ -1,0 +1,104 @@
+"""The fast training step: phases that compose step(), the NaN check deferred on GPUs, CUDA-only options,
+and the benchmark command on tiny data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from core import losses
+from core.data import load_mnist
+from core.training import NonFiniteLoss, TrainConfig, Trainer
+from train.__main__ import main as train_main
+from train.bench import main as bench_main
+
+SMALL = dict(batch_size=8, z_dim=4, s_dim=4, steps=10)
+
+
+def test_the_phases_compose_step_exactly(mnist_dir):
+    """The benchmark times step() cut into phases; they must be the same calls in the same order."""
+    data = load_mnist(mnist_dir, "train")
+    whole, phased = Trainer(TrainConfig(**SMALL), data), Trainer(TrainConfig(**SMALL), data)
+    for _ in range(2):
+        whole.step()
+        phased.set_learning_rate()
+        phased.forward_cycle(*phased.same_label_batch())
+        phased.opt_forward.step()
+        phased.reverse_cycle(*phased.different_label_batch())
+        phased.opt_reverse.step()
+        phased.model.config.training_steps += 1
+    for (k, a), b in zip(whole.model.state_dict().items(), phased.model.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_deferred_nan_check_reports_at_the_next_check_and_refuses_to_save(tmp_path, mnist_dir, monkeypatch):
+    """On a GPU step() does not read the loss; check_finite() (at logging) and save() report a NaN."""
+    trainer = Trainer(TrainConfig(**SMALL), load_mnist(mnist_dir, "train"))
+    trainer.check_every_step = False  # what a CUDA device sets
+    trainer.step()
+    trainer.check_finite()
+    real = losses.forward_cycle_loss
+
+    def poisoned(*args, **kwargs):
+        t = real(*args, **kwargs)
+        return t._replace(total=t.total * float("nan"))
+    monkeypatch.setattr(losses, "forward_cycle_loss", poisoned)
+    trainer.step()  # does not raise: nothing waits for the device here
+    trainer.step()
+    with pytest.raises(NonFiniteLoss, match="between step 2 and step 3"):
+        trainer.check_finite()
+    with pytest.raises(NonFiniteLoss):
+        trainer.save(tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_compile_is_cuda_only_and_skipped_cleanly_on_the_cpu(mnist_dir):
+    with pytest.warns(UserWarning, match="CUDA only"):
+        trainer = Trainer(TrainConfig(**SMALL, compile=True, device="cpu"), load_mnist(mnist_dir, "train"))
+    trainer.step()
+    assert trainer.memory_format == torch.contiguous_format and trainer.check_every_step
+
+
+def test_compile_flag_on_the_command_line(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match="CUDA only"):
+        assert train_main(["--dry-run", "--out", str(out), "--data-dir", str(mnist_dir), "--compile", "--device", "cpu"]) == 0
+    assert json.loads((out / "train_config.json").read_text())["compile"] is True
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_cuda_step_never_waits_for_the_gpu(mnist_dir):
+    trainer = Trainer(TrainConfig(**SMALL, device="cuda"), load_mnist(mnist_dir, "train"))
+    trainer.step()  # warm-up: cuDNN autotuning and pinned-memory allocation
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            trainer.step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    trainer.check_finite()
+
+
+def test_bench_runs_ours_and_the_baseline_and_writes_json(tmp_path, mnist_dir):
+    out = tmp_path / "bench.json"
+    assert bench_main(["--data-dir", str(mnist_dir), "--batch-sizes", "8", "--steps", "2", "--warmup", "1",
+                       "--rounds", "1", "--devices", "cpu", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    ours, baseline = result["training"]
+    assert ours["implementation"].startswith("ours") and baseline["implementation"].startswith("baseline")
+    assert ours["it_per_s"] > 0 and baseline["it_per_s"] > 0 and ours["speedup_vs_baseline"] > 0
+    assert set(ours["phase_ms"]) == {"data", "forward", "reverse", "optimiser"}
+    assert 0 < result["peak_rss_mb_cpu_training"] < 4000
+
+
+def test_bench_maps_times_each_projection_and_the_cache(tmp_path):
+    out = tmp_path / "maps.json"
+    assert bench_main(["--maps", "--map-points", "200", "--checkpoint", str(tmp_path / "none"), "--out", str(out)]) == 0
+    maps = json.loads(out.read_text())["maps"]
+    assert {(r["method"], r["codes"]) for r in maps["rows"]} == {("tsne", "z"), ("tsne", "s"), ("umap", "z"), ("umap", "s")}
+    assert all(r["seconds"] > 0 for r in maps["rows"]) and maps["cache_hit_ms"] < 1000
+    s_map = [r for r in maps["rows"] if r["codes"] == "s"]
+    assert all(r["silhouette_2d"] > 0.3 for r in s_map)  # the clustered codes stay clustered on the map
