@@ -10,6 +10,7 @@ training images' intensity statistics. ``prepare_upload`` chains them and report
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import warnings
@@ -111,6 +112,7 @@ class Face:
     eyes: tuple[tuple[float, float], tuple[float, float]] | None  # (left, right) eye centres, if found
 
 
+@functools.cache  # one classifier per cascade file, loaded on first use
 def _cascade(name: str):
     import cv2
 
@@ -120,27 +122,18 @@ def _cascade(name: str):
     return cascade
 
 
-_CASCADES: dict[str, object] = {}
-
-
-def _get(name: str):
-    if name not in _CASCADES:
-        _CASCADES[name] = _cascade(name)
-    return _CASCADES[name]
-
-
 def detect_faces(image: Image.Image) -> list[Face]:
     """Faces in ``image``, largest first (OpenCV frontal-face Haar cascade; eyes by the eye cascade)."""
     import cv2
 
     gray = cv2.equalizeHist(np.asarray(image.convert("L")))
     side = min(gray.shape)
-    boxes = _get("haarcascade_frontalface_default.xml").detectMultiScale(
+    boxes = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(
         gray, scaleFactor=1.1, minNeighbors=5, minSize=(max(20, side // 10),) * 2)
     faces = []
     for x, y, w, h in sorted((tuple(int(v) for v in b) for b in boxes), key=lambda b: -b[2] * b[3]):
         upper = gray[y:y + h // 2, x:x + w]
-        eyes = _get("haarcascade_eye.xml").detectMultiScale(upper, scaleFactor=1.1, minNeighbors=5,
+        eyes = _cascade("haarcascade_eye.xml").detectMultiScale(upper, scaleFactor=1.1, minNeighbors=5,
                                                             minSize=(max(5, w // 10),) * 2)
         pair = None
         if len(eyes) >= 2:

@@ -112,10 +112,14 @@ def stored_demo(ctx, styles: torch.Tensor, style_names: list[str]) -> None:
          caption=f"Columns: identities {', '.join(names[:n_id])}. Rows: {', '.join(style_names[i] for i in pick.tolist())}.")
 
 
-def outputs(model, ctx, s_new: torch.Tensor, styles: torch.Tensor, style_names: list[str], title: str) -> np.ndarray:
+def every_style(model, s_new: torch.Tensor, styles: torch.Tensor) -> np.ndarray:
+    """One picture of the identity ``s_new`` decoded with each stored z."""
+    return tile(decode_grid(model, styles, s_new[None])[:, 0], nrow=min(16, styles.shape[0]))
+
+
+def outputs(model, s_new: torch.Tensor, styles: torch.Tensor, style_names: list[str], title: str) -> np.ndarray:
     """The new identity under every stored style; returns the picture for before/after use."""
-    grid = decode_grid(model, styles, s_new[None])[:, 0]
-    picture = tile(grid, nrow=min(16, grid.shape[0]))
+    picture = every_style(model, s_new, styles)
     show(picture, width=900, caption=f"{title}: the new identity with each stored z ({style_names[0]} … {style_names[-1]}).")
     return picture
 
@@ -149,7 +153,7 @@ def main() -> None:
 
     s_zero = mean_s(model, x)
     st.subheader("Zero-shot: the mean s of your images")
-    before = outputs(model, ctx, s_zero, styles, style_names, "Zero-shot")
+    before = outputs(model, s_zero, styles, style_names, "Zero-shot")
 
     st.subheader("Few-shot: fine-tune a private copy")
     steps = st.slider("Fine-tuning steps", 10, MAX_STEPS, DEFAULT_STEPS, step=10, key="fewshot_steps",
@@ -184,8 +188,7 @@ def main() -> None:
         with left:
             show(before, width=440, caption="Before (zero-shot, shared model)")
         with right:
-            after = tile(decode_grid(tuned_model, styles, s_tuned[None])[:, 0], nrow=min(16, styles.shape[0]))
-            show(after, width=440, caption=f"After {steps} fine-tuning steps (your private copy)")
+            show(every_style(tuned_model, s_tuned, styles), width=440, caption=f"After {steps} fine-tuning steps (your private copy)")
         model, s_new = tuned_model, s_tuned
     else:
         s_new = s_zero
