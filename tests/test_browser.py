@@ -118,5 +118,6 @@ def test_train_live_shows_progress_and_stops_when_asked(page, app_url):
     page.get_by_text("Reconstruction (pixel MSE)").wait_for(timeout=180_000)  # the charts appear after the first step
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped at step").wait_for(timeout=180_000)
+    page.get_by_text("s test accuracy").first.wait_for(timeout=180_000)  # the evaluation renders after the stop message
     assert page.get_by_text("s test accuracy").count() == 1 and page.get_by_text("Traceback").count() == 0
     page.screenshot(path=str(ARTIFACTS / "train_live_stopped.png"), full_page=True)
