@@ -112,5 +112,5 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
                 raise FloatingPointError(f"fine-tuning diverged at step {step} (loss is NaN or inf); try fewer steps")
             if callback is not None:
                 callback(step, {"reconstruction": fwd.reconstruction.item(), "kl": fwd.kl.item(),
-                                "reverse_cycle": rev.l1.item()})
+                                "reverse_cycle": rev.distance.item()})
     return tuned.eval()

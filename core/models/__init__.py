@@ -1,8 +1,10 @@
 """Models: one module per method, sharing the trunks in ``nets``."""
 
+from core.models.baselines import Mathieu, Szabo
 from core.models.ccvae import CCVAE, Encoding, ModelConfig, reparameterize
+from core.models.nets import PairDiscriminator
 
-METHODS = {"ccvae": CCVAE}
+METHODS = {"ccvae": CCVAE, "mathieu": Mathieu, "szabo": Szabo}
 
 
 def build_model(config: ModelConfig):
@@ -12,4 +14,5 @@ def build_model(config: ModelConfig):
     return METHODS[config.method](config)
 
 
-__all__ = ["CCVAE", "Encoding", "METHODS", "ModelConfig", "build_model", "reparameterize"]
+__all__ = ["CCVAE", "Encoding", "METHODS", "Mathieu", "ModelConfig", "PairDiscriminator", "Szabo", "build_model",
+           "reparameterize"]

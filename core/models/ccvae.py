@@ -31,7 +31,7 @@ class ModelConfig:
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W)
     z_dim: int = 16  # unspecified factors (style, lighting, pose)
     s_dim: int = 16  # specified factors (class, identity)
-    method: str = "ccvae"
+    method: str = "ccvae"  # ccvae | mathieu | szabo (core.models.METHODS)
     dataset: str = "mnist"  # what it was trained on, for people and the app
     class_names: list[str] = field(default_factory=list)  # label index -> name
     factor_names: dict[str, list[str]] = field(default_factory=dict)  # other labelled factors, e.g. Yale B lighting
@@ -53,10 +53,13 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
 class CCVAE(nn.Module):
     """Cycle-consistent VAE; images are float tensors in [0, 1] of shape (B, C, H, W)."""
 
+    stochastic = True  # z has a Gaussian posterior (False: a deterministic code, see core.models.baselines)
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.encoder, self.decoder = build_nets(config.image_shape, z_dim=config.z_dim, s_dim=config.s_dim)
+        self.encoder, self.decoder = build_nets(config.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
+                                                stochastic=self.stochastic)
 
     def encode(self, x: torch.Tensor) -> Encoding:
         if x.dim() != 4 or tuple(x.shape[1:]) != self.config.image_shape:

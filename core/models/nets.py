@@ -5,6 +5,8 @@ network family. Instance norm is created with ``track_running_stats=False``: it 
 statistics of the image it normalises, so ``train()`` and ``eval()`` compute the same function
 (the authors' code kept running statistics, which breaks swaps after ``.eval()``).
 
+``PairDiscriminator`` is the image-pair discriminator of the adversarial baselines and variants.
+
 Supported shapes (C, H, W):
 - (1, 28, 28): the paper's MNIST network (3 conv layers 1->16->32->64, kernel 5, stride 2).
 - (1, 64, 64) and (3, 64, 64): a 4-level conv network for faces.
@@ -22,19 +24,28 @@ def _norm(channels: int) -> nn.Module:
     return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
 
 
-class Encoder(nn.Module):
-    """x (B, C, H, W) -> (z_mu, z_logvar, s), each (B, dim)."""
+DETERMINISTIC_LOGVAR = -30.0  # what a deterministic encoder reports as log-variance: sigma ~ 3e-7
 
-    def __init__(self, trunk: nn.Module, feature_dim: int, *, z_dim: int, s_dim: int):
+
+class Encoder(nn.Module):
+    """x (B, C, H, W) -> (z_mu, z_logvar, s), each (B, dim).
+
+    ``stochastic=False`` (Szabó et al.'s autoencoder) has no log-variance head; it reports the
+    constant ``DETERMINISTIC_LOGVAR``, so a reparameterised sample equals the mean to ~1e-7.
+    """
+
+    def __init__(self, trunk: nn.Module, feature_dim: int, *, z_dim: int, s_dim: int, stochastic: bool = True):
         super().__init__()
         self.trunk = trunk
         self.z_mu = nn.Linear(feature_dim, z_dim)
-        self.z_logvar = nn.Linear(feature_dim, z_dim)
+        self.z_logvar = nn.Linear(feature_dim, z_dim) if stochastic else None
         self.s = nn.Linear(feature_dim, s_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = self.trunk(x).flatten(1)  # (B, feature_dim)
-        return self.z_mu(h), self.z_logvar(h), self.s(h)
+        z_mu = self.z_mu(h)
+        z_logvar = self.z_logvar(h) if self.z_logvar is not None else torch.full_like(z_mu, DETERMINISTIC_LOGVAR)
+        return z_mu, z_logvar, self.s(h)
 
 
 class Decoder(nn.Module):
@@ -53,7 +64,7 @@ class Decoder(nn.Module):
         return self.head(h.view(h.shape[0], *self.seed_shape))
 
 
-def _mnist28(channels: int, z_dim: int, s_dim: int) -> tuple[Encoder, Decoder]:
+def _mnist28(channels: int, z_dim: int, s_dim: int, stochastic: bool) -> tuple[Encoder, Decoder]:
     trunk = nn.Sequential(  # 28 -> 13 -> 6 -> 2
         nn.Conv2d(channels, 16, 5, stride=2, padding=1), _norm(16), nn.ReLU(),
         nn.Conv2d(16, 32, 5, stride=2, padding=1), _norm(32), nn.ReLU(),
@@ -64,11 +75,11 @@ def _mnist28(channels: int, z_dim: int, s_dim: int) -> tuple[Encoder, Decoder]:
         nn.ConvTranspose2d(32, 16, 4, stride=2), _norm(16), nn.LeakyReLU(0.2),
         nn.ConvTranspose2d(16, channels, 4, stride=2, padding=1),
     )
-    return (Encoder(trunk, 256, z_dim=z_dim, s_dim=s_dim),
+    return (Encoder(trunk, 256, z_dim=z_dim, s_dim=s_dim, stochastic=stochastic),
             Decoder(head, z_dim=z_dim, s_dim=s_dim, width=256, seed_shape=(128, 2, 2)))
 
 
-def _faces64(channels: int, z_dim: int, s_dim: int) -> tuple[Encoder, Decoder]:
+def _faces64(channels: int, z_dim: int, s_dim: int, stochastic: bool) -> tuple[Encoder, Decoder]:
     def down(cin: int, cout: int) -> list[nn.Module]:
         return [nn.Conv2d(cin, cout, 4, stride=2, padding=1), _norm(cout), nn.ReLU()]
 
@@ -85,7 +96,7 @@ def _faces64(channels: int, z_dim: int, s_dim: int) -> tuple[Encoder, Decoder]:
         *up(128, 64), *up(64, 32), *up(32, 16),
         nn.ConvTranspose2d(16, channels, 4, stride=2, padding=1),
     )
-    return (Encoder(trunk, 256, z_dim=z_dim, s_dim=s_dim),
+    return (Encoder(trunk, 256, z_dim=z_dim, s_dim=s_dim, stochastic=stochastic),
             Decoder(head, z_dim=z_dim, s_dim=s_dim, width=256, seed_shape=(32, 4, 4)))
 
 
@@ -96,10 +107,41 @@ ARCHITECTURES = {
 }
 
 
-def build_nets(image_shape: Shape, *, z_dim: int, s_dim: int) -> tuple[Encoder, Decoder]:
-    """The encoder/decoder pair for ``image_shape`` = (C, H, W)."""
+def _check_shape(image_shape: Shape) -> Shape:
     shape = tuple(int(v) for v in image_shape)
     if shape not in ARCHITECTURES:
         valid = ", ".join(str(s) for s in ARCHITECTURES)
         raise ValueError(f"no architecture for image shape {shape}; supported (C, H, W): {valid}")
-    return ARCHITECTURES[shape](shape[0], z_dim, s_dim)
+    return shape
+
+
+def build_nets(image_shape: Shape, *, z_dim: int, s_dim: int, stochastic: bool = True) -> tuple[Encoder, Decoder]:
+    """The encoder/decoder pair for ``image_shape`` = (C, H, W)."""
+    shape = _check_shape(image_shape)
+    return ARCHITECTURES[shape](shape[0], z_dim, s_dim, stochastic)
+
+
+class PairDiscriminator(nn.Module):
+    """(a, b), each (B, C, H, W) -> logits (B, 2): class 1 "b belongs with a" (same class), 0 "b is a fake".
+
+    The pair discriminator of Mathieu et al. and Szabó et al., as in the authors' reimplementations:
+    the two images stacked as channels, three (28x28) or four (64x64) strided convolutions with
+    instance norm and LeakyReLU(0.2), one linear layer.
+    """
+
+    def __init__(self, image_shape: Shape):
+        super().__init__()
+        c, h, _ = _check_shape(image_shape)
+
+        def down(cin: int, cout: int, k: int, p: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, k, stride=2, padding=p), _norm(cout), nn.LeakyReLU(0.2)]
+
+        if h == 28:  # 28 -> 13 -> 6 -> 2: 128 * 2 * 2 = 512 features (the authors' network)
+            layers = [*down(2 * c, 32, 5, 1), *down(32, 64, 5, 1), *down(64, 128, 5, 1)]
+        else:  # 64 -> 32 -> 16 -> 8 -> 4
+            layers = [*down(2 * c, 16, 4, 1), *down(16, 32, 4, 1), *down(32, 64, 4, 1), *down(64, 32, 4, 1)]
+        self.conv = nn.Sequential(*layers)
+        self.output = nn.Linear(512, 2)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.output(self.conv(torch.cat([a, b], dim=1)).flatten(1))
