@@ -1,8 +1,9 @@
 """Models: one module per method, sharing the trunks in ``nets``."""
 
 from core.models.ccvae import CCVAE, Encoding, ModelConfig, reparameterize
+from core.models.drgan import DRGAN
 
-METHODS = {"ccvae": CCVAE}
+METHODS = {"ccvae": CCVAE, "drgan": DRGAN}
 
 
 def build_model(config: ModelConfig):
@@ -12,4 +13,4 @@ def build_model(config: ModelConfig):
     return METHODS[config.method](config)
 
 
-__all__ = ["CCVAE", "Encoding", "METHODS", "ModelConfig", "build_model", "reparameterize"]
+__all__ = ["CCVAE", "DRGAN", "Encoding", "METHODS", "ModelConfig", "build_model", "reparameterize"]
