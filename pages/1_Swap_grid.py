@@ -1,11 +1,15 @@
-"""Swap grid (report Fig. 4.1/4.8): z from the row images, s from the column images."""
+"""Swap grid (report Fig. 4.1/4.8): z from the row images, s from the column images.
+
+For a DR-GAN checkpoint (report 4.0.3.1), which has no separate style code, a pose grid instead:
+each row an input image, each column a target pose.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 import torch
 
-from core.explore import framed_grid, png_bytes, swap_grid
+from core.explore import framed_grid, framed_rows, png_bytes, pose_grid, swap_grid
 from core.gallery import one_per_class
 from pages.widgets import class_name, explain, page_setup, show, thumbnail_sheet
 
@@ -31,8 +35,44 @@ def sources_ui(ctx, which: str, n: int, seed: int, candidates: torch.Tensor) -> 
     return torch.tensor(picked)
 
 
+def pose_grid_ui(ctx) -> None:
+    """DR-GAN: rows are input images, columns the model's poses."""
+    model = ctx.model
+    factor, poses = model.pose_factor.replace("_", " "), model.pose_names
+    st.write(f"Each row is one input image; each column renders its identity feature f at one target {factor}.")
+    with st.sidebar:
+        n_rows = st.slider("Rows", 2, 12, 6, key="pose_rows")
+        seed = int(st.number_input("Seed", 0, 10_000, 0, help="Which images are used", key="pose_seed"))
+        noise_seed = int(st.number_input("Noise seed (0: zero noise)", 0, 10_000, 0, key="pose_noise",
+                                         help="DR-GAN's decoder also reads a noise vector; 0 uses its mean"))
+    mode = st.radio("Input images", MODES[:2], horizontal=True, key="pose_mode")
+    if mode == "Random":
+        rows = torch.randperm(len(ctx.gallery), generator=torch.Generator().manual_seed(seed))[:n_rows]
+    else:
+        rows = one_per_class(ctx.gallery, seed=seed)[:n_rows]
+    noise = None
+    if noise_seed:
+        noise = model.sample_noise(1, torch.Generator(next(model.parameters()).device).manual_seed(noise_seed))[0]
+    x = ctx.gallery.floats(rows)
+    grid = framed_rows(pose_grid(model, x, list(range(len(poses))), noise=noise), x)
+    show(grid, width=120 * (len(poses) + 1), caption=f"Left column: inputs. Then one column per {factor}: "
+         f"{', '.join(poses)}.")
+    st.caption("Why not a swap grid? DR-GAN has no separate style code: its encoder gives one identity feature f, "
+               f"and the {factor} is an input of the decoder, so there is no z to take from one image and no s to "
+               "take from another. What the pose code does not describe stays in f.")
+    st.download_button("Download PNG", png_bytes(grid), file_name="pose_grid.png", mime="image/png")
+    explain(f"DR-GAN (Tran et al., CVPR 2017; report 4.0.3.1) renders an image's identity at a chosen {factor}. "
+            "A good model keeps each row one person and makes each column show its "
+            f"{factor}. Compare the CC-VAE's swap grid, where the style comes from another image rather than "
+            "from a label.")
+
+
 def main() -> None:
-    ctx = page_setup("Swap grid", "Every cell is decoded from the **z of its row** and the **s of its column**.")
+    ctx = page_setup("Swap grid")
+    if ctx is not None and ctx.model.config.method == "drgan":
+        pose_grid_ui(ctx)
+        return
+    st.write("Every cell is decoded from the **z of its row** and the **s of its column**.")
     if ctx is None:
         return
     with st.sidebar:

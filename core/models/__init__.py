@@ -1,10 +1,13 @@
-"""Models: one module per method, sharing the trunks in ``nets``."""
+"""Models: one module per method. The CC-VAE and its two baselines share the trunks in ``nets``;
+DR-GAN (a pose-conditioned GAN with no z/s split) has its own networks."""
 
 from core.models.baselines import Mathieu, Szabo
 from core.models.ccvae import CCVAE, Encoding, ModelConfig, reparameterize
+from core.models.drgan import DRGAN
 from core.models.nets import PairDiscriminator
 
-METHODS = {"ccvae": CCVAE, "mathieu": Mathieu, "szabo": Szabo}
+METHODS = {"ccvae": CCVAE, "mathieu": Mathieu, "szabo": Szabo, "drgan": DRGAN}
+SPLIT_METHODS = ("ccvae", "mathieu", "szabo")  # models with encode -> (z_mu, z_logvar, s) and decode(z, s)
 
 
 def build_model(config: ModelConfig):
@@ -14,5 +17,5 @@ def build_model(config: ModelConfig):
     return METHODS[config.method](config)
 
 
-__all__ = ["CCVAE", "Encoding", "METHODS", "Mathieu", "ModelConfig", "PairDiscriminator", "Szabo", "build_model",
-           "reparameterize"]
+__all__ = ["CCVAE", "DRGAN", "Encoding", "METHODS", "Mathieu", "ModelConfig", "PairDiscriminator", "SPLIT_METHODS",
+           "Szabo", "build_model", "reparameterize"]
