@@ -67,12 +67,13 @@ def _rng_key(name: str, rank: int) -> str:
 @dataclass
 class TrainConfig:
     # data
-    dataset: str = "mnist"  # mnist | yaleb | orl | celeba | utkface | multipie | folder (one sub-folder per class)
+    dataset: str = "mnist"  # mnist | yaleb | orl | celeba | utkface | multipie | sprites | folder (one sub-folder per class)
     data_dir: str = ""  # folder with the data; empty: $CCVAE_DATA_DIR
     image_size: int = 64  # folder datasets: images are resized to this square (28 or 64)
     channels: int = 1  # folder datasets: 1 grayscale, 3 RGB
     download: bool = False  # MNIST: let torchvision download it (needs internet)
-    factor: str = ""  # the labelled factor where there are several (utkface: age|gender|race; multipie: identity|pose|expression)
+    factor: str = ""  # the labelled factor where there are several (utkface: age|gender|race; multipie: identity|pose|expression;
+    # sprites: identity|action|view|sex|body|armor|hair|arms|greaves|weapon)
     # model
     z_dim: int = 16  # unspecified factors
     s_dim: int = 16  # specified factors

@@ -55,7 +55,7 @@ def test_idx_with_a_lying_header_is_refused(tmp_path):
 
 
 def test_unknown_dataset_and_split():
-    with pytest.raises(ValueError, match="valid: mnist, yaleb, orl, celeba, utkface, multipie, folder"):
+    with pytest.raises(ValueError, match="valid: mnist, yaleb, orl, celeba, utkface, multipie, sprites, folder"):
         load_dataset("cifar", "x")
     with pytest.raises(ValueError, match="valid: train, test"):
         load_dataset("mnist", "x", "val")

@@ -74,6 +74,8 @@ def load_training_data(config: TrainConfig, dry_run: bool) -> ImageSet:
         return synthetic_digits()
     if dry_run:
         data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:256])
+        # with many labels (Sprites: 500 characters) some get one image; same-label pairs need two
+        data = data.subset(torch.nonzero(torch.bincount(data.labels)[data.labels] >= 2).flatten())
     return data
 
 

@@ -15,11 +15,15 @@ from core.data.base import DataError, ImageSet
 from core.data.faces import UNSEEN_YALE, load_celeba, load_multipie, load_orl, load_utkface, load_yale
 from core.data.folders import load_folder
 from core.data.mnist import load_mnist, read_idx
+from core.data.sprites import load_sprites
 
-DATASETS = ("mnist", "yaleb", "orl", "celeba", "utkface", "multipie", "folder")
+DATASETS = ("mnist", "yaleb", "orl", "celeba", "utkface", "multipie", "sprites", "folder")
 DATA_DIR_ENV = "CCVAE_DATA_DIR"
 # when $CCVAE_DATA_DIR holds several datasets, each is looked for in its usual sub-folder
-SUBFOLDERS = {"mnist": "MNIST", "yaleb": "CroppedYale", "orl": "orl_faces", "celeba": "celeba", "utkface": "UTKFace"}
+SUBFOLDERS = {"mnist": "MNIST", "yaleb": "CroppedYale", "orl": "orl_faces", "celeba": "celeba", "utkface": "UTKFace",
+              "sprites": "sprites"}
+# splits besides train/test: identities never used in training ("unseen"), Sprites' validation characters ("val")
+SPLITS = {"yaleb": ("train", "test", "unseen"), "sprites": ("train", "test", "unseen", "val")}
 
 
 def resolve_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
@@ -48,13 +52,15 @@ def holdout_split(data: ImageSet, split: str, *, fraction: float = 0.1, seed: in
 
 def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train", *, image_size: int = 64,
                  channels: int = 1, download: bool = False, factor: str = "") -> ImageSet:
-    """Load ``split`` of a named dataset: "train" or "test"; Yale B also has "unseen" (held-out identities).
+    """Load ``split`` of a named dataset: "train" or "test"; Yale B and Sprites also have "unseen"
+    (held-out identities), Sprites "val" (its validation characters).
 
     ``factor`` picks the labelled factor where a dataset has several (UTKFace: age, gender, race;
-    MultiPIE: identity, pose, expression). Datasets without an official split get a fixed
-    per-class 10% test holdout (``holdout_split``).
+    MultiPIE: identity, pose, expression; Sprites: identity, action, view or an attribute, see
+    ``core.data.sprites``). Datasets without an official split get a fixed per-class 10% test
+    holdout (``holdout_split``). Sprites images are always (3, 64, 64): ``channels`` does not apply.
     """
-    valid = ("train", "test", "unseen") if dataset == "yaleb" else ("train", "test")
+    valid = SPLITS.get(dataset, ("train", "test"))
     if split not in valid:
         raise ValueError(f"unknown split {split!r} for {dataset}; valid: {', '.join(valid)}")
     if dataset not in DATASETS:
@@ -64,6 +70,10 @@ def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train"
         return load_mnist(root, split, download=download)
     if dataset == "yaleb":
         return load_yale(root, split, size=image_size)
+    if dataset == "sprites":
+        if image_size != 64:
+            raise ValueError(f"Sprites images are 60x60, padded to 64x64; image_size must be 64, got {image_size}")
+        return load_sprites(root, split, factor=factor or "identity")
     if dataset == "orl":
         full = load_orl(root, size=image_size)
     elif dataset == "celeba":
@@ -77,6 +87,6 @@ def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train"
     return holdout_split(full, split)
 
 
-__all__ = ["DATASETS", "DATA_DIR_ENV", "UNSEEN_YALE", "DataError", "ImageSet", "holdout_split", "load_celeba",
-           "load_dataset", "load_folder", "load_mnist", "load_multipie", "load_orl", "load_utkface", "load_yale",
-           "read_idx", "resolve_data_dir"]
+__all__ = ["DATASETS", "DATA_DIR_ENV", "SPLITS", "UNSEEN_YALE", "DataError", "ImageSet", "holdout_split", "load_celeba",
+           "load_dataset", "load_folder", "load_mnist", "load_multipie", "load_orl", "load_sprites", "load_utkface",
+           "load_yale", "read_idx", "resolve_data_dir"]
