@@ -68,7 +68,7 @@ def pose_grid_ui(ctx) -> None:
 
 
 def main() -> None:
-    ctx = page_setup("Swap grid")
+    ctx = page_setup("Swap grid", split_only=False)
     if ctx is not None and ctx.model.config.method == "drgan":
         pose_grid_ui(ctx)
         return

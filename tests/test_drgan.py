@@ -259,3 +259,13 @@ def test_swap_page_shows_a_pose_grid_for_a_drgan_checkpoint(drgan_checkpoints, m
     assert not at.exception and at.get("image")[0].proto.imgs[0].url != first
     at.radio(key="pose_mode").set_value("One per class").run()
     assert not at.exception
+
+
+@pytest.mark.parametrize("page", ["app.py", "pages/2_Interpolation.py", "pages/3_Latent_sliders.py",
+                                  "pages/4_Random_sampling.py", "pages/5_Latent_map.py", "pages/7_Few_shot.py"])
+def test_pages_that_need_a_z_s_split_explain_instead_of_failing(page, drgan_checkpoints, monkeypatch):
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(drgan_checkpoints))
+    monkeypatch.delenv("CCVAE_DATA_DIR", raising=False)
+    at = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert any("has none" in i.value and "Swap grid" in i.value for i in at.info), [i.value for i in at.info]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import CheckpointError, load_model, read_config, replace_file_atomic, write_json
+from core.checkpoint import CheckpointError, load_metrics, load_model, read_config, replace_file_atomic, save_metrics, write_json
 from core.data import DataError, load_dataset
 from core.evaluation import PAPER_RESULTS, PAPER_VARIANTS, evaluate_model
 from train import __main__ as train_cli
@@ -106,6 +106,16 @@ def run_cell(name: str, options: dict, args: argparse.Namespace, data) -> dict:
                      "evaluation": metrics}
 
 
+def store_metrics(checkpoint: Path, result: dict) -> None:
+    """Put a cell's evaluation beside its weights too, so the app (Metrics, Compare) shows it."""
+    if "evaluation" not in result or not (checkpoint / "config.json").is_file():
+        return
+    metrics = load_metrics(checkpoint)
+    if "evaluation" not in metrics:
+        save_metrics(checkpoint, metrics | {"evaluation": result["evaluation"] | {
+            "hardware": result["hardware"], "date": result["date"], "note": "python -m train.sweep evaluation"}})
+
+
 def run_sweep(cells: dict[str, dict], args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     try:
@@ -122,6 +132,7 @@ def run_sweep(cells: dict[str, dict], args: argparse.Namespace) -> int:
                       f"{schedule(args)}; choose another --out (and --runs) or delete it", file=sys.stderr)
                 return 2
             print(f"[{i}/{len(cells)}] {name}: done earlier, skipped", flush=True)
+            store_metrics(args.runs / name / "checkpoint", previous)
             continue
         print(f"[{i}/{len(cells)}] {name}: training {options}", flush=True)
         try:
@@ -130,6 +141,7 @@ def run_sweep(cells: dict[str, dict], args: argparse.Namespace) -> int:
             print(f"error: {name}: {err}", file=sys.stderr)
             return 2
         replace_file_atomic(file, lambda p, r=result: write_json(p, r))
+        store_metrics(args.runs / name / "checkpoint", result)
         acc = result.get("evaluation", {}).get("accuracy")
         summary = f"z {acc['z_sample']['test']} / s {acc['s']['test']}" if acc else result["failed"]
         print(f"[{i}/{len(cells)}] {name}: {summary} -> {file}", flush=True)

@@ -21,6 +21,7 @@ import core
 from core.data import DataError, ImageSet
 from core.explore import class_means, to_uint8
 from core.gallery import load_gallery
+from core.models import SPLIT_METHODS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = os.environ.get("CCVAE_DEFAULT_CHECKPOINT", "mnist")  # the model a new session opens
@@ -103,6 +104,7 @@ NAVIGATION = [  # (file relative to the repo root, label, icon)
     ("pages/6_Metrics.py", "Metrics", ":material/table_chart:"),
     ("pages/7_Few_shot.py", "Few-shot", ":material/person_add:"),
     ("pages/8_Train_live.py", "Train live", ":material/model_training:"),
+    ("pages/9_Compare.py", "Compare", ":material/compare:"),
 ]
 
 
@@ -125,8 +127,11 @@ def page_header(title: str, intro: str = "") -> None:
         st.write(intro)
 
 
-def page_setup(title: str, intro: str = "") -> Ctx | None:
-    """The page header and the sidebar; returns the loaded model or None (after saying why)."""
+def page_setup(title: str, intro: str = "", *, split_only: bool = True) -> Ctx | None:
+    """The page header and the sidebar; returns the loaded model or None (after saying why).
+
+    ``split_only``: the page encodes to (z, s) and decodes; a model without that split (DR-GAN) gets
+    an explanation instead of an error."""
     page_header(title, intro)
     path = model_picker_ui()
     data_dir = data_dir_ui()
@@ -148,8 +153,15 @@ def page_setup(title: str, intro: str = "") -> Ctx | None:
         except DataError as err2:
             st.error(f"No sample images for this model: {err2}")
             return None
-    st.sidebar.caption(f"{model.config.dataset} · z {model.config.z_dim} / s {model.config.s_dim} · "
-                       f"{model.config.training_steps:,} steps  \nimages: {gallery.name} ({len(gallery):,})")
+    cfg = model.config
+    dims = f"noise {cfg.z_dim} / f {cfg.s_dim}" if cfg.method not in SPLIT_METHODS else f"z {cfg.z_dim} / s {cfg.s_dim}"
+    st.sidebar.caption(f"{cfg.method} · {cfg.dataset} · {dims} · {cfg.training_steps:,} steps  \n"
+                       f"images: {gallery.name} ({len(gallery):,})")
+    if split_only and cfg.method not in SPLIT_METHODS:
+        st.info(f"This page works on a z/s split, and this is a {cfg.method.upper()} model, which has none (one "
+                "identity feature and a pose code). Open **Swap grid** to see it render each input at every pose, "
+                "or pick another model in the sidebar.")
+        return None
     return Ctx(path, model, latents, metrics, gallery, data_dir)
 
 

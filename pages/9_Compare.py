@@ -1,0 +1,162 @@
+"""Compare: two or more checkpoints side by side on the same images: swap grids, metrics, latent maps.
+
+The fair comparison the baselines exist for (report Table 4.1 and Figs. 4.1/4.6): every model gets
+the same row (z) and column (s) images, its metrics come from the same evaluator, and its maps
+project the codes of the same test images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+import torch
+
+import core
+from core.evaluation import cached_projection, silhouette
+from core.explore import framed_grid, swap_grid
+from core.gallery import one_per_class
+from core.models import SPLIT_METHODS
+from pages.widgets import DEFAULT, _mtime, cached_gallery, cached_model, checkpoint_dir, explain, page_header, show
+
+METHOD_NAMES = {"ccvae": "CC-VAE", "mathieu": "Mathieu et al.", "szabo": "Szabó et al."}
+
+
+def candidates_ui() -> dict[str, str]:
+    """Checkpoint name -> folder: the shipped ones, plus the checkpoints under extra folders the user names."""
+    found = {p.name: str(p) for p in core.find_checkpoints(checkpoint_dir())}
+    extra = st.sidebar.text_input("More checkpoint folders", key="compare_extra", placeholder="runs/authors, runs/sweep",
+                                  help="Comma-separated folders that hold checkpoint folders (e.g. the imported "
+                                       "authors' checkpoints or sweep cells); each run folder's checkpoint/ counts too.")
+    for root in (Path(r.strip()) for r in extra.split(",") if r.strip()):
+        if not root.is_dir():
+            st.sidebar.warning(f"{root} is not a folder")
+            continue
+        for p in core.find_checkpoints(root):
+            found.setdefault(p.name, str(p))
+        for run in sorted(q for q in root.iterdir() if (q / "checkpoint" / "config.json").is_file()):
+            found.setdefault(run.name, str(run / "checkpoint"))
+    return found
+
+
+def default_selection(found: dict[str, str]) -> list[str]:
+    """The default model and up to three others that read the same kind of images."""
+    shapes = {}
+    for name, path in found.items():
+        try:
+            shapes[name] = tuple(core.checkpoint.read_config(path)["model"].get("image_shape", ()))
+        except core.CheckpointError:
+            continue
+    first = DEFAULT if DEFAULT in shapes else next(iter(shapes), None)
+    if first is None:
+        return []
+    return [first] + [n for n in shapes if n != first and shapes[n] == shapes[first]][:3]
+
+
+def load(path: str):
+    model, latents, metrics = cached_model(path, _mtime(path))
+    return model, metrics
+
+
+def metrics_row(name: str, model, metrics: dict) -> dict:
+    cfg = model.config
+    row = {"checkpoint": name, "method": METHOD_NAMES.get(cfg.method, cfg.method), "z / s": f"{cfg.z_dim} / {cfg.s_dim}",
+           "steps": cfg.training_steps}
+    ev = metrics.get("evaluation")
+    if ev:
+        acc = ev["accuracy"]
+        row |= {"z test % (sample)": acc["z_sample"]["test"], "z test % (mean)": acc["z_mean"]["test"],
+                "s test %": acc["s"]["test"], "chance %": ev["chance_test"]}
+    return row
+
+
+def main() -> None:
+    page_header("Compare", "Pick two or more models: each gets **the same source images**, and their swap grids, "
+                "metrics and latent maps are shown side by side.")
+    found = candidates_ui()
+    names = list(found)
+    default = default_selection(found)
+    picked = st.multiselect("Models", names, default=default, key="compare_models")
+    if len(picked) < 2:
+        st.info("Pick at least two models. More to compare with: the authors' published checkpoints "
+                "(`python -m train.import_reference --reference-dir <reference> --out runs/authors`, then add "
+                "`runs/authors` in the sidebar) or the cells of a sweep (`runs/sweep`).")
+        return
+    models, failed = {}, []
+    for name in picked:
+        try:
+            models[name] = load(found[name])
+        except core.CheckpointError as err:
+            failed.append(f"{name}: {err}")
+    for message in failed:
+        st.error(f"Cannot open {message}")
+    unsplit = [n for n, (m, _) in models.items() if m.config.method not in SPLIT_METHODS]
+    if unsplit:
+        st.warning(f"Left out (no z/s split to compare): {', '.join(unsplit)}.")
+    models = {n: v for n, v in models.items() if n not in unsplit}
+    shapes = {m.config.image_shape for m, _ in models.values()}
+    if len(models) < 2:
+        st.info("Fewer than two comparable models left.")
+        return
+    if len(shapes) > 1:
+        st.error("These models read images of different shapes "
+                 f"({', '.join(f'{n}: {m.config.image_shape}' for n, (m, _) in models.items())}); pick models "
+                 "trained on the same kind of data.")
+        return
+    first = picked[0] if picked[0] in models else next(iter(models))
+    gallery = cached_gallery(found[first], _mtime(found[first]), "")
+    with st.sidebar:
+        n = st.slider("Grid size", 3, 10, 6, key="compare_n")
+        seed = int(st.number_input("Seed", 0, 10_000, 0, key="compare_seed", help="Which images are used"))
+        points = st.slider("Images in the maps", 200, min(3000, len(gallery)), min(1000, len(gallery)), step=100,
+                           key="compare_points")
+    rows = torch.randperm(len(gallery), generator=torch.Generator().manual_seed(seed))[:n]
+    cols = one_per_class(gallery, seed=seed)[:n]
+    z_src, s_src = gallery.floats(rows), gallery.floats(cols)
+    st.caption(f"Source images: {gallery.name}, shared by every model (rows give z, columns give s).")
+
+    st.subheader("Swap grids")
+    for chunk in range(0, len(models), 3):
+        columns = st.columns(3)
+        for col, (name, (model, _)) in zip(columns, list(models.items())[chunk:chunk + 3]):
+            with col:
+                grid = framed_grid(swap_grid(model, z_src, s_src), z_src, s_src)
+                show(grid, width=420, caption=f"{name} ({METHOD_NAMES.get(model.config.method, model.config.method)})")
+
+    st.subheader("Metrics (Table 4.1 protocol)")
+    table = pd.DataFrame([metrics_row(name, m, metrics) for name, (m, metrics) in models.items()]).set_index("checkpoint")
+    st.dataframe(table, width="stretch")
+    if table.drop(columns=["method", "z / s", "steps"]).isna().all(axis=None):
+        st.caption("No evaluation stored with these checkpoints: run `python -m train.evaluate --checkpoint <folder>`.")
+
+    st.subheader("Latent maps (PCA of the same test images)")
+    idx = torch.randperm(len(gallery), generator=torch.Generator().manual_seed(0))[:points].sort().values
+    labels = gallery.labels[idx].numpy()
+    for space in ("s", "z"):
+        columns = st.columns(min(3, len(models)))
+        for k, (name, (model, _)) in enumerate(models.items()):
+            codes = core.encode_all(model, gallery.images[idx])
+            values = (codes.s if space == "s" else codes.z_mu).numpy()
+            xy = cached_projection(found[name], f"{space}-compare-{gallery.name}", values, "pca")
+            fig = px.scatter(x=xy[:, 0], y=xy[:, 1], color=[_label(gallery, int(v)) for v in labels],
+                             title=f"{space} · {name} · silhouette {silhouette(values, labels):.2f}", height=360)
+            fig.update_traces(marker={"size": 3})
+            fig.update_layout(margin={"l": 0, "r": 0, "t": 40, "b": 0}, showlegend=k == 0, xaxis={"visible": False},
+                              yaxis={"visible": False})
+            with columns[k % len(columns)]:
+                st.plotly_chart(fig, width="stretch", key=f"map-{space}-{name}")
+    explain("The same rows and columns go through every model. In a good split each row keeps one style and each "
+            "column one class; in a leaky one (a baseline whose z carries the class) the rows change class too. "
+            "The table measures that leak: z test accuracy near chance is good, s near 100% is good. The maps show "
+            "it: s should form one island per class, z should be mixed. Latent maps use PCA here so they are quick "
+            "for several models; the Latent map page has t-SNE and UMAP for one.")
+
+
+def _label(gallery, label: int) -> str:
+    names = gallery.class_names
+    return names[label] if 0 <= label < len(names) else str(label)
+
+
+main()
