@@ -11,10 +11,33 @@ from core.evaluation import PAPER_RESULTS
 from pages.widgets import explain, page_setup
 
 
+def drgan_ui(ctx) -> None:
+    """DR-GAN: what its one identity feature f knows (identity and pose), beside an untrained encoder's."""
+    probe = ctx.metrics.get("feature_probe")
+    if not probe:
+        st.info("Not measured yet: `python -m train.drgan --evaluate <checkpoint> --data-dir <data>`.")
+        return
+    rows = []
+    for name, result in (("trained encoder", probe), ("untrained encoder (same shape)", probe.get("untrained_encoder"))):
+        if result:
+            rows.append({"features": name, "identity test %": result["identity"]["test"],
+                         f"{probe['pose']['factor']} test %": result["pose"]["test"]})
+    st.table(pd.DataFrame(rows).set_index("features").style.format("{:.2f}"))
+    st.caption(f"Chance: identity {probe['identity']['chance_test']:.2f}%, {probe['pose']['factor']} "
+               f"{probe['pose']['chance_test']:.2f}%. The Table 4.1 classifier on f ({probe['feature_dim']} dims), "
+               f"{probe['num_test']:,} test images.")
+    explain("DR-GAN has no separate style code: its encoder gives one feature f. The classifier finds identity in f; "
+            "whatever of the pose it also finds there has no other code to live in. The untrained encoder is the "
+            "reference: random convolutional features already separate a lot.")
+
+
 def main() -> None:
     ctx = page_setup("Metrics", "How much each code knows about the label (Table 4.1 protocol): an MLP "
-                     "classifier predicts the label from **z** alone and from **s** alone.")
+                     "classifier predicts the label from **z** alone and from **s** alone.", split_only=False)
     if ctx is None:
+        return
+    if ctx.model.config.method == "drgan":
+        drgan_ui(ctx)
         return
     cfg = ctx.model.config
     ev = ctx.metrics.get("evaluation")

@@ -269,3 +269,11 @@ def test_pages_that_need_a_z_s_split_explain_instead_of_failing(page, drgan_chec
     at = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
     assert not at.exception, at.exception
     assert any("has none" in i.value and "Swap grid" in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_metrics_page_shows_the_feature_probe_or_how_to_measure_it(drgan_checkpoints, monkeypatch):
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(drgan_checkpoints))
+    monkeypatch.delenv("CCVAE_DATA_DIR", raising=False)
+    at = AppTest.from_file(str(ROOT / "pages/6_Metrics.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert any("train.drgan --evaluate" in i.value for i in at.info)
