@@ -55,6 +55,7 @@ class TrainConfig:
     # model
     z_dim: int = 16  # unspecified factors
     s_dim: int = 16  # specified factors
+    decoder: str = "plain"  # plain | pixelcnn (PixelVAE: autoregressive decoder, 1-channel images)
     init: str = "authors"  # authors: N(0, 0.05) conv/linear weights, zero biases (their code) | default: PyTorch's
     # optimisation (defaults: the authors' MNIST setting)
     steps: int = 94_000  # iterations; the authors ran 100 epochs of 937 batches
@@ -147,7 +148,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
                                    dataset=dataset_name or data.name, class_names=list(data.class_names),
-                                   factor_names=dict(data.factor_names))
+                                   factor_names=dict(data.factor_names), decoder=config.decoder)
         self.model = build_model(model_config)
         if config.init == "authors":
             self.model.apply(authors_init)

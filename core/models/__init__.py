@@ -1,6 +1,6 @@
 """Models: one module per method, sharing the trunks in ``nets``."""
 
-from core.models.ccvae import CCVAE, Encoding, ModelConfig, reparameterize
+from core.models.ccvae import CCVAE, DECODERS, Encoding, ModelConfig, reparameterize
 
 METHODS = {"ccvae": CCVAE}
 
@@ -12,4 +12,4 @@ def build_model(config: ModelConfig):
     return METHODS[config.method](config)
 
 
-__all__ = ["CCVAE", "Encoding", "METHODS", "ModelConfig", "build_model", "reparameterize"]
+__all__ = ["CCVAE", "DECODERS", "Encoding", "METHODS", "ModelConfig", "build_model", "reparameterize"]
