@@ -12,9 +12,9 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.explore import framed_grid, png_bytes, swap_grid, tile
+from core.explore import decode, framed_grid, png_bytes, swap_grid, tile
 from core.gallery import one_per_class
-from pages.widgets import explain, page_setup, show
+from pages.widgets import decoding, explain, page_setup, show
 
 
 def model_card_ui(ctx) -> None:
@@ -74,7 +74,8 @@ def main() -> None:
     g = torch.Generator().manual_seed(seed)
     rows = ctx.gallery.floats(torch.randperm(len(ctx.gallery), generator=g)[:6])
     cols = ctx.gallery.floats(one_per_class(ctx.gallery, seed=seed)[:12])
-    grid = framed_grid(swap_grid(ctx.model, rows, cols), rows, cols)
+    with decoding(ctx, "the grid") as progress:
+        grid = framed_grid(swap_grid(ctx.model, rows, cols, progress=progress), rows, cols)
     left, right = st.columns([3, 1])
     with left:
         show(grid, width=760, caption="Top row: s sources. Left column: z sources. "
@@ -97,8 +98,9 @@ def main() -> None:
 
     st.subheader("Reconstructions")
     x = ctx.gallery.floats(torch.randperm(len(ctx.gallery), generator=g)[:12])
-    with torch.no_grad():
-        recon = ctx.model.reconstruct(x)
+    with torch.no_grad(), decoding(ctx, "the reconstructions") as progress:
+        enc = ctx.model.encode(x)
+        recon = decode(ctx.model, enc.z_mu, enc.s, progress=progress)
     show(tile(torch.cat([x, recon]), nrow=12), width=760, caption="Top: images. Bottom: Dec(z mean, s) of each.")
 
 

@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from core.models import METHODS, ModelConfig, build_model
+from core.models import DECODERS, METHODS, ModelConfig, build_model
 
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS, METRICS, LATENTS = "config.json", "model.safetensors", "metrics.json", "latents.safetensors"
@@ -127,14 +127,16 @@ def parse_model_config(data: dict) -> ModelConfig:
     shape = data.get("image_shape", [1, 28, 28])
     _check_type("image_shape", shape, isinstance(shape, list) and len(shape) == 3
                 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape), "3 positive integers")
-    for name in ("z_dim", "s_dim", "training_steps"):
+    for name in ("z_dim", "s_dim", "training_steps", "pixelcnn_width", "pixelcnn_layers"):
         if name in data:
             v = data[name]
             _check_type(name, v, isinstance(v, int) and not isinstance(v, bool) and v >= (0 if name == "training_steps" else 1),
                         "a positive integer" if name != "training_steps" else "a non-negative integer")
-    for name in ("method", "dataset"):
+    for name in ("method", "dataset", "decoder"):
         if name in data:
             _check_type(name, data[name], isinstance(data[name], str), "a string")
+    if data.get("decoder", "plain") not in DECODERS:
+        raise CheckpointError(f"config.json: unknown decoder {data['decoder']!r}; valid: {list(DECODERS)}")
     if data.get("method", "ccvae") not in METHODS:
         raise CheckpointError(f"config.json: unknown method {data['method']!r}; valid: {sorted(METHODS)}")
     names = data.get("class_names", [])

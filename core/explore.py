@@ -1,4 +1,8 @@
-"""Exploration operations: tensors in, tensors out. Used by the app, the CLIs and the tests."""
+"""Exploration operations: tensors in, tensors out. Used by the app, the CLIs and the tests.
+
+Functions that decode take an optional ``progress(done, total)`` callback, passed to ``model.decode``:
+a PixelCNN decoder samples pixel by pixel and reports after each row (``is_autoregressive``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,20 @@ import torch
 from torchvision.utils import make_grid
 
 from core.models import Encoding
+from core.models.pixelcnn import Progress
+
+
+def is_autoregressive(model) -> bool:
+    """True when decoding samples pixel by pixel (the PixelCNN decoder): it takes seconds, not milliseconds."""
+    return model.config.decoder == "pixelcnn"
+
+
+@torch.no_grad()
+def decode(model, z: torch.Tensor, s: torch.Tensor, *, progress: Progress | None = None) -> torch.Tensor:
+    """Dec(z[i], s[i]) for codes z (B, z_dim), s (B, s_dim) on the model's device: (B, C, H, W) in [0, 1]."""
+    device = next(model.parameters()).device
+    z, s = z.to(device), s.to(device)
+    return model.decode(z, s) if progress is None else model.decode(z, s, progress=progress)
 
 
 @torch.no_grad()
@@ -22,18 +40,17 @@ def encode_all(model, images: torch.Tensor, *, batch_size: int = 1000) -> Encodi
 
 
 @torch.no_grad()
-def decode_grid(model, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+def decode_grid(model, z: torch.Tensor, s: torch.Tensor, *, progress: Progress | None = None) -> torch.Tensor:
     """Cell (i, j) = Dec(z[i], s[j]) for codes z (R, z_dim), s (C, s_dim): (R, C, *image_shape)."""
     rows, cols = z.shape[0], s.shape[0]
-    device = next(model.parameters()).device
-    out = model.decode(z.to(device).repeat_interleave(cols, 0), s.to(device).repeat(rows, 1))
+    out = decode(model, z.repeat_interleave(cols, 0), s.repeat(rows, 1), progress=progress)
     return out.view(rows, cols, *model.config.image_shape)
 
 
 @torch.no_grad()
-def swap_grid(model, z_images: torch.Tensor, s_images: torch.Tensor) -> torch.Tensor:
+def swap_grid(model, z_images: torch.Tensor, s_images: torch.Tensor, *, progress: Progress | None = None) -> torch.Tensor:
     """Cell (i, j) = Dec(z of z_images[i], s of s_images[j]): (R, C, *image_shape) in [0, 1]."""
-    return decode_grid(model, model.encode(z_images).z_mu, model.encode(s_images).s)
+    return decode_grid(model, model.encode(z_images).z_mu, model.encode(s_images).s, progress=progress)
 
 
 def framed_grid(cells: torch.Tensor, row_sources: torch.Tensor, col_sources: torch.Tensor, *,
@@ -94,7 +111,8 @@ INTERPOLATION_MODES = ("z", "s", "both")
 
 
 @torch.no_grad()
-def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8, mode: str = "both") -> torch.Tensor:
+def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8, mode: str = "both",
+                progress: Progress | None = None) -> torch.Tensor:
     """Decode a straight line between two images (each (C, H, W)) in z, in s, or in both: (steps, C, H, W).
 
     The factor that is not interpolated is held at image a's value (report Fig. 4.9).
@@ -106,31 +124,33 @@ def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8, 
     enc = model.encode(torch.stack([x_a, x_b]))
     z = _lerp(enc.z_mu[0], enc.z_mu[1], steps) if mode in ("z", "both") else enc.z_mu[:1].expand(steps, -1)
     s = _lerp(enc.s[0], enc.s[1], steps) if mode in ("s", "both") else enc.s[:1].expand(steps, -1)
-    return model.decode(z, s)
+    return decode(model, z, s, progress=progress)
 
 
 @torch.no_grad()
-def interpolate_codes(model, z: torch.Tensor, s_a: torch.Tensor, s_b: torch.Tensor, *, steps: int = 8) -> torch.Tensor:
+def interpolate_codes(model, z: torch.Tensor, s_a: torch.Tensor, s_b: torch.Tensor, *, steps: int = 8,
+                      progress: Progress | None = None) -> torch.Tensor:
     """Decode z (z_dim,) with s moving in a straight line from s_a to s_b: (steps, C, H, W)."""
-    return model.decode(z[None].expand(steps, -1), _lerp(s_a, s_b, steps))
+    return decode(model, z[None].expand(steps, -1), _lerp(s_a, s_b, steps), progress=progress)
 
 
 @torch.no_grad()
-def interpolation_grid(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8) -> torch.Tensor:
+def interpolation_grid(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8,
+                       progress: Progress | None = None) -> torch.Tensor:
     """Cell (i, j) = Dec(z_i, s_j): z goes from a to b down the rows, s across the columns. (steps, steps, C, H, W)."""
     enc = model.encode(torch.stack([x_a, x_b]))
     z = _lerp(enc.z_mu[0], enc.z_mu[1], steps).repeat_interleave(steps, 0)
     s = _lerp(enc.s[0], enc.s[1], steps).repeat(steps, 1)
-    return model.decode(z, s).view(steps, steps, *x_a.shape)
+    return decode(model, z, s, progress=progress).view(steps, steps, *x_a.shape)
 
 
 @torch.no_grad()
-def sample_prior(model, s: torch.Tensor, *, n: int, seed: int = 0) -> torch.Tensor:
+def sample_prior(model, s: torch.Tensor, *, n: int, seed: int = 0, progress: Progress | None = None) -> torch.Tensor:
     """For each s (K, s_dim), decode n draws of z ~ N(0, I): (K, n, C, H, W). The same z across rows."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, model.config.z_dim, generator=g).to(s.device)
     k = s.shape[0]
-    return model.decode(z.repeat(k, 1), s.repeat_interleave(n, 0)).view(k, n, *model.config.image_shape)
+    return decode(model, z.repeat(k, 1), s.repeat_interleave(n, 0), progress=progress).view(k, n, *model.config.image_shape)
 
 
 def mix(a: torch.Tensor, b: torch.Tensor, weight: float) -> torch.Tensor:

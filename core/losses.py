@@ -65,9 +65,8 @@ def forward_cycle_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
     enc = model.encode(x)
     z = reparameterize(enc.z_mu, enc.z_logvar, generator)
     s_swapped = torch.cat([enc.s[batch:], enc.s[:batch]])  # x1 gets s2, x2 gets s1
-    out = model.decode(z, s_swapped).float()
-    per_image_mse = (out - x.float()).pow(2).flatten(1).mean(1)  # (2B,)
-    reconstruction = per_image_mse.sum() / batch
+    per_image_error = model.reconstruction_error(z, s_swapped, x)  # (2B,): per-pixel MSE (plain) or NLL (pixelcnn)
+    reconstruction = per_image_error.sum() / batch
     pixels = x[0].numel()
     kl = kl_to_standard_normal(enc.z_mu.float(), enc.z_logvar.float()).sum() / (batch * pixels)
     return ForwardTerms(reconstruction_weight * reconstruction + kl_weight * kl, reconstruction, kl)

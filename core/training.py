@@ -77,6 +77,7 @@ class TrainConfig:
     # model
     z_dim: int = 16  # unspecified factors
     s_dim: int = 16  # specified factors
+    decoder: str = "plain"  # plain | pixelcnn (PixelVAE: autoregressive decoder, 1-channel images)
     init: str = "authors"  # authors: N(0, 0.05) conv/linear weights, zero biases (their code) | default: PyTorch's
     # optimisation (defaults: the authors' MNIST setting)
     steps: int = 94_000  # iterations; the authors ran 100 epochs of 937 batches
@@ -128,6 +129,8 @@ class TrainConfig:
                                        or self.reverse_reconstruction_weight):
             raise ValueError(f"the loss variants (adversarial, reverse_distance, reverse_reconstruction_weight) are "
                              f"CC-VAE options; method {self.method!r} has no reverse cycle")
+        if self.method != "ccvae" and self.decoder != "plain":
+            raise ValueError(f"the {self.decoder} decoder is a CC-VAE option; method {self.method!r} uses the plain one")
         if self.reverse_reconstruction_weight < 0 or self.adversarial_weight < 0:
             raise ValueError("loss weights must be non-negative")
 
@@ -206,7 +209,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
                                    method=config.method, dataset=dataset_name or data.name,
-                                   class_names=list(data.class_names), factor_names=dict(data.factor_names))
+                                   class_names=list(data.class_names), factor_names=dict(data.factor_names),
+                                   decoder=config.decoder)
         self.model = build_model(model_config)
         self.discriminator = PairDiscriminator(data.image_shape) if config.uses_discriminator else None
         if config.init == "authors":

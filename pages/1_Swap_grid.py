@@ -11,7 +11,7 @@ import torch
 
 from core.explore import framed_grid, framed_rows, png_bytes, pose_grid, swap_grid
 from core.gallery import one_per_class
-from pages.widgets import class_name, explain, page_setup, show, thumbnail_sheet
+from pages.widgets import class_name, decoding, explain, page_setup, show, thumbnail_sheet
 
 MODES = ("Random", "One per class", "Pick by hand")
 
@@ -90,7 +90,8 @@ def main() -> None:
         with st.expander("Images to pick from", expanded=True):
             thumbnail_sheet(ctx, candidates)
     z_src, s_src = ctx.gallery.floats(rows), ctx.gallery.floats(cols)
-    grid = framed_grid(swap_grid(ctx.model, z_src, s_src), z_src, s_src)
+    with decoding(ctx, "the grid") as progress:
+        grid = framed_grid(swap_grid(ctx.model, z_src, s_src, progress=progress), z_src, s_src)
     show(grid, width=900, caption="Top row: s sources (what digit). Left column: z sources (how it is written).")
     st.download_button("Download PNG", png_bytes(grid), file_name="swap_grid.png", mime="image/png")
     explain("Each row keeps the style of its left-most image; each column keeps the class of its top image. "

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from core.explore import INTERPOLATION_MODES, interpolate, interpolation_grid, png_bytes, tile, to_uint8
-from pages.widgets import class_name, explain, page_setup, show
+from pages.widgets import class_name, decoding, explain, page_setup, show
 
 MODE_LABELS = {"z": "z only (style changes)", "s": "s only (class changes)", "both": "both"}
 
@@ -47,7 +47,8 @@ def main() -> None:
     la, lb = (class_name(ctx, int(ctx.gallery.labels[i])) for i in (a, b))
     st.caption(f"A = #{a} (label {la}), B = #{b} (label {lb})" + (" — the same image" if a == b else ""))
 
-    strip = interpolate(ctx.model, x_a, x_b, steps=steps, mode=mode)
+    with decoding(ctx, "the strip") as progress:
+        strip = interpolate(ctx.model, x_a, x_b, steps=steps, mode=mode, progress=progress)
     strip_img = tile(torch.cat([x_a[None], strip, x_b[None]]), nrow=steps + 2)
     show(strip_img, width=900, caption=f"A, then {steps} decodings interpolating {MODE_LABELS[mode]}, then B.")
     d1, d2 = st.columns(2)
@@ -55,7 +56,8 @@ def main() -> None:
     d2.download_button("Download animation (GIF)", gif_bytes(to_uint8(strip)), "interpolation.gif", "image/gif")
 
     st.subheader("2-D grid: z changes down, s changes across")
-    grid = interpolation_grid(ctx.model, x_a, x_b, steps=steps)
+    with decoding(ctx, "the grid") as progress:
+        grid = interpolation_grid(ctx.model, x_a, x_b, steps=steps, progress=progress)
     grid_img = tile(grid.flatten(0, 1), nrow=steps)
     show(grid_img, width=min(900, 80 * steps), caption="Top-left: z and s of A. Bottom-right: z and s of B. "
          "Moving right changes only s (the class); moving down changes only z (the style).")

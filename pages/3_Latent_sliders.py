@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.explore import mix, to_uint8
-from pages.widgets import class_name, explain, page_setup, prototypes, show
+from core.explore import decode, mix, to_uint8
+from pages.widgets import class_name, decoding, explain, page_setup, prototypes, show
 
 S_MODES = ("The start image's s", "Class prototype", "Mix two classes")
 
@@ -74,8 +74,8 @@ def editor(ctx, protos: torch.Tensor) -> None:
             b = st.selectbox("Class B", range(k), format_func=names.__getitem__, key="sl_b")
             w = st.slider("Weight of B", 0.0, 1.0, step=0.05, key="sl_w")
             s, label = mix(protos[a], protos[b], w), f"{1 - w:.2f} × {names[a]} + {w:.2f} × {names[b]}"
-        with torch.no_grad():
-            image = ctx.model.decode(z[None], s[None].float())[0]
+        with decoding(ctx, "the image") as progress:
+            image = decode(ctx.model, z[None], s[None].float(), progress=progress)[0]
         show(to_uint8(image), width=280, caption=f"Dec(z from the sliders, {label})")
     st.query_params.update({"img": str(st.session_state["sl_img"]), "z": ",".join(f"{v:.2f}" for v in z.tolist()),
                             "s": str(S_MODES.index(mode)), "a": str(st.session_state.get("sl_a", 0)),

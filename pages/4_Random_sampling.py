@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from core.explore import export_zip, png_bytes, sample_prior, tile
-from pages.widgets import class_name, explain, page_setup, prototypes, show
+from pages.widgets import class_name, decoding, explain, page_setup, prototypes, show
 
 SOURCES = ("Class prototypes (mean s of each class)", "s of chosen images")
 
@@ -43,7 +43,8 @@ def main() -> None:
         with torch.no_grad():
             s = ctx.model.encode(ctx.gallery.floats(torch.tensor(idx))).s
         labels = [class_name(ctx, int(ctx.gallery.labels[i])) for i in idx]
-    samples = sample_prior(ctx.model, s, n=n, seed=seed)  # (rows, n, C, H, W)
+    with decoding(ctx, "the samples") as progress:
+        samples = sample_prior(ctx.model, s, n=n, seed=seed, progress=progress)  # (rows, n, C, H, W)
     grid = tile(samples.flatten(0, 1), nrow=n)
     show(grid, width=720, caption="Rows: " + ", ".join(labels) + ". Columns: z ~ N(0, I), the same draw down each column.")
     st.download_button("Download grid (PNG)", png_bytes(grid), "samples.png", "image/png")
@@ -51,8 +52,8 @@ def main() -> None:
     st.subheader("Export an augmented dataset")
     per_class = st.slider("Images per row to generate", 10, 500, 100, step=10)
     if st.button("Generate zip"):
-        with st.spinner("Generating…"):
-            big = sample_prior(ctx.model, s, n=per_class, seed=seed + 1)
+        with st.spinner("Generating…"), decoding(ctx, f"{per_class * len(labels):,} images") as progress:
+            big = sample_prior(ctx.model, s, n=per_class, seed=seed + 1, progress=progress)
             data = export_zip(big.flatten(0, 1), [lab for lab in labels for _ in range(per_class)])
         st.session_state["export_zip"] = data
     if "export_zip" in st.session_state:

@@ -18,7 +18,7 @@ from core.data import UNSEEN_YALE, DataError, load_dataset
 from core.explore import decode_grid, interpolate_codes, png_bytes, tile
 from core.fewshot import DEFAULT_STEPS, MAX_IMAGES, MAX_STEPS, fine_tune, known_styles, mean_s, reference_images
 from core.upload import UploadError, framing_for, prepare_upload
-from pages.widgets import explain, page_setup, prototypes, show
+from pages.widgets import decoding, explain, page_setup, prototypes, show
 
 CROP_MODES = ("Detect the face", "Whole image (centre square)", "Crop by hand")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
@@ -107,7 +107,8 @@ def stored_demo(ctx, styles: torch.Tensor, style_names: list[str]) -> None:
     names = ctx.model.config.class_names or [str(i) for i in range(protos.shape[0])]
     n_id = min(12, protos.shape[0])
     pick = torch.linspace(0, styles.shape[0] - 1, min(10, styles.shape[0])).round().long()
-    grid = decode_grid(ctx.model, styles[pick], protos[:n_id])
+    with decoding(ctx, "the grid") as progress:
+        grid = decode_grid(ctx.model, styles[pick], protos[:n_id], progress=progress)
     show(tile(grid.flatten(0, 1), nrow=n_id), width=900,
          caption=f"Columns: identities {', '.join(names[:n_id])}. Rows: {', '.join(style_names[i] for i in pick.tolist())}.")
 
@@ -201,7 +202,8 @@ def main() -> None:
     n_known = min(9, protos.shape[0])
     z_rows = styles[torch.linspace(0, styles.shape[0] - 1, min(6, styles.shape[0])).round().long()]
     s_cols = torch.cat([s_new[None], protos[:n_known].to(s_new)])
-    grid = decode_grid(model, z_rows, s_cols)
+    with decoding(ctx, "the grid") as progress:
+        grid = decode_grid(model, z_rows, s_cols, progress=progress)
     picture = tile(grid.flatten(0, 1), nrow=s_cols.shape[0])
     show(picture, width=900, caption=f"Columns: the new identity, then {', '.join(names_known[:n_known])}. Rows: stored z codes.")
     st.download_button("Download PNG", png_bytes(picture), file_name="fewshot_grid.png", mime="image/png")
@@ -209,7 +211,8 @@ def main() -> None:
     st.subheader("From a known identity to the new one")
     start = st.selectbox("Known identity", list(range(protos.shape[0])), format_func=lambda i: names_known[i])
     z_mid = styles[styles.shape[0] // 2]
-    strip = interpolate_codes(model, z_mid, protos[start].to(s_new), s_new, steps=8)
+    with decoding(ctx, "the strip") as progress:
+        strip = interpolate_codes(model, z_mid, protos[start].to(s_new), s_new, steps=8, progress=progress)
     show(tile(strip, nrow=8), width=900, caption=f"s moves from {names_known[start]} (left) to the new identity (right); z fixed.")
 
     st.subheader("Where the new identity falls on the identity map")

@@ -2,7 +2,7 @@
 DR-GAN (a pose-conditioned GAN with no z/s split) has its own networks."""
 
 from core.models.baselines import Mathieu, Szabo
-from core.models.ccvae import CCVAE, Encoding, ModelConfig, reparameterize
+from core.models.ccvae import CCVAE, DECODERS, Encoding, ModelConfig, reparameterize
 from core.models.drgan import DRGAN
 from core.models.nets import PairDiscriminator
 
@@ -17,5 +17,5 @@ def build_model(config: ModelConfig):
     return METHODS[config.method](config)
 
 
-__all__ = ["CCVAE", "DRGAN", "Encoding", "METHODS", "Mathieu", "ModelConfig", "PairDiscriminator", "SPLIT_METHODS",
+__all__ = ["CCVAE", "DECODERS", "DRGAN", "Encoding", "METHODS", "Mathieu", "ModelConfig", "PairDiscriminator", "SPLIT_METHODS",
            "Szabo", "build_model", "reparameterize"]

@@ -3,6 +3,10 @@
 One encoder with a shared trunk branches into the Gaussian posterior of the unspecified factors
 ``z`` (``z_mu``, ``z_logvar``) and the deterministic specified factors ``s``; one decoder maps
 ``(z, s)`` back to an image. The losses that make the split meaningful live in ``core.losses``.
+
+Decoders (``ModelConfig.decoder``): "plain", the paper's one-pass network with a sigmoid output, trained
+with per-pixel MSE; "pixelcnn", the PixelVAE option (``core.models.pixelcnn``): the plain network becomes
+the conditioning network and a gated PixelCNN models each pixel given the pixels before it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,15 @@ import torch
 from torch import nn
 
 from core.models.nets import build_nets
+from core.models.pixelcnn import PixelCNN, Progress
+
+DECODERS = ("plain", "pixelcnn")
+PIXELCNN_FIELDS = ("decoder", "pixelcnn_width", "pixelcnn_layers")  # left out of plain models' config.json
+# pixelcnn: the mean image's MSE enters the reconstruction error as a Gaussian NLL in nats per pixel with this sigma
+# (up to a constant), i.e. weighted 1 / (2 sigma^2) = 50. With weight 1 the PixelCNN's NLL (about 1 nat per pixel)
+# drowned it in the encoder's gradient: after 190 MNIST steps every mean image was the same blur, and the reverse
+# cycle, which decodes mean images, had nothing to compare.
+MEAN_IMAGE_SIGMA = 0.1
 
 
 class Encoding(NamedTuple):
@@ -36,12 +49,19 @@ class ModelConfig:
     class_names: list[str] = field(default_factory=list)  # label index -> name
     factor_names: dict[str, list[str]] = field(default_factory=dict)  # other labelled factors, e.g. Yale B lighting
     training_steps: int = 0  # iterations done so far
+    decoder: str = "plain"  # plain | pixelcnn (PixelVAE: autoregressive, 1-channel images; sampling is sequential)
+    pixelcnn_width: int = 16  # pixelcnn: channels of each gated layer
+    pixelcnn_layers: int = 4  # pixelcnn: gated layers (the first sees 3 rows up and 3 pixels left, each next one 1 more)
 
     def __post_init__(self) -> None:
         self.image_shape = tuple(int(v) for v in self.image_shape)
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.decoder!r}; valid: {', '.join(DECODERS)}")
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"image_shape": list(self.image_shape)}
+        """As saved in config.json; a plain model's has no decoder keys, so older code reads it too."""
+        data = asdict(self) | {"image_shape": list(self.image_shape)}
+        return {k: v for k, v in data.items() if k not in PIXELCNN_FIELDS} if self.decoder == "plain" else data
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -60,6 +80,9 @@ class CCVAE(nn.Module):
         self.config = config
         self.encoder, self.decoder = build_nets(config.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
                                                 stochastic=self.stochastic)
+        self.pixelcnn = None if config.decoder == "plain" else PixelCNN(
+            image_shape=config.image_shape, code_dim=config.z_dim + config.s_dim,
+            width=config.pixelcnn_width, layers=config.pixelcnn_layers)
 
     def encode(self, x: torch.Tensor) -> Encoding:
         if x.dim() != 4 or tuple(x.shape[1:]) != self.config.image_shape:
@@ -67,9 +90,39 @@ class CCVAE(nn.Module):
                              f"got {tuple(x.shape)}")
         return Encoding(*self.encoder(x))
 
-    def decode(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """(z (B, z_dim), s (B, s_dim)) -> images (B, C, H, W) in [0, 1]."""
+    def decode(self, z: torch.Tensor, s: torch.Tensor, *, generator: torch.Generator | None = None,
+               progress: Progress | None = None) -> torch.Tensor:
+        """(z (B, z_dim), s (B, s_dim)) -> images (B, C, H, W) in [0, 1].
+
+        Plain decoder: the mean image. PixelCNN decoder in eval mode (as ``core.load_model`` returns it): a
+        sample drawn pixel by pixel (noise from ``generator``, else seeded with 0, so a call is repeatable;
+        ``progress(pixels done, total)`` after each row). In train mode it returns the mean image, one pass:
+        what the reverse cycle decodes, since sampling inside training would be far too slow.
+        """
+        mean = self.decode_mean(z, s)
+        if self.pixelcnn is None or self.training:
+            return mean
+        if generator is None:
+            generator = torch.Generator(mean.device).manual_seed(0)
+        return self.pixelcnn.sample(mean, torch.cat([z, s], dim=1), generator=generator, progress=progress)
+
+    def decode_mean(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """The plain decoder's image in one pass, (B, C, H, W) in [0, 1]; for pixelcnn, the conditioning mean image."""
         return torch.sigmoid(self.decoder(z, s))
+
+    def reconstruction_error(self, z: torch.Tensor, s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-image error of Dec(z, s) against ``target`` (B, C, H, W): (B,).
+
+        Plain: mean squared error per pixel. PixelCNN: negative log-likelihood of ``target`` in nats per pixel,
+        teacher-forced (every pixel predicted from the true pixels before it, in one pass), plus the mean image's
+        MSE / (2 MEAN_IMAGE_SIGMA^2), which trains the conditioning network as the plain decoder; the PixelCNN
+        reads the mean image as a fixed input (no gradient), so it stays an image: what the reverse cycle decodes.
+        """
+        mean = self.decode_mean(z, s)
+        mse = (mean.float() - target.float()).pow(2).flatten(1).mean(1)
+        if self.pixelcnn is None:
+            return mse
+        return self.pixelcnn.nll(target, mean.detach(), torch.cat([z, s], dim=1)) + mse / (2 * MEAN_IMAGE_SIGMA ** 2)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Decode the posterior mean: the deterministic reconstruction of x."""

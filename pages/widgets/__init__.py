@@ -8,6 +8,8 @@ also works when opened (or tested) on its own.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +21,10 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 import core
 from core.data import DataError, ImageSet
-from core.explore import class_means, to_uint8
+from core.explore import class_means, is_autoregressive, to_uint8
 from core.gallery import load_gallery
 from core.models import SPLIT_METHODS
+from core.models.pixelcnn import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = os.environ.get("CCVAE_DEFAULT_CHECKPOINT", "mnist")  # the model a new session opens
@@ -157,12 +160,34 @@ def page_setup(title: str, intro: str = "", *, split_only: bool = True) -> Ctx |
     dims = f"noise {cfg.z_dim} / f {cfg.s_dim}" if cfg.method not in SPLIT_METHODS else f"z {cfg.z_dim} / s {cfg.s_dim}"
     st.sidebar.caption(f"{cfg.method} · {cfg.dataset} · {dims} · {cfg.training_steps:,} steps  \n"
                        f"images: {gallery.name} ({len(gallery):,})")
+    if is_autoregressive(model):
+        st.sidebar.info(f"PixelCNN decoder (PixelVAE): every image is sampled pixel by pixel "
+                        f"({model.config.image_shape[1] * model.config.image_shape[2]:,} steps), so decoding takes "
+                        "seconds instead of milliseconds; a progress bar shows how far it is.")
     if split_only and cfg.method not in SPLIT_METHODS:
         st.info(f"This page works on a z/s split, and this is a {cfg.method.upper()} model, which has none (one "
                 "identity feature and a pose code). Open **Swap grid** to see it render each input at every pose, "
                 "or pick another model in the sidebar.")
         return None
     return Ctx(path, model, latents, metrics, gallery, data_dir)
+
+
+@contextmanager
+def decoding(ctx: Ctx, what: str = "images") -> Iterator[Progress | None]:
+    """``with decoding(ctx, "the grid") as progress:`` a progress callback for ``core.explore`` functions,
+    shown as a bar while a PixelCNN model samples (removed when done); None for one-pass decoders."""
+    if not is_autoregressive(ctx.model):
+        yield None
+        return
+    bar = st.progress(0.0, text=f"Sampling {what} pixel by pixel…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"Sampling {what} pixel by pixel: {done:,} / {total:,} pixels")
+
+    try:
+        yield progress
+    finally:
+        bar.empty()
 
 
 def class_name(ctx: Ctx, label: int) -> str:
@@ -195,8 +220,8 @@ def explain(text: str) -> None:
         st.write(text)
 
 
-__all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "explain", "gallery_codes", "page_header", "page_setup", "prototypes",
-           "show", "thumbnail_sheet", "upscale"]
+__all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "decoding", "explain", "gallery_codes", "page_header",
+           "page_setup", "prototypes", "show", "thumbnail_sheet", "upscale"]
 
 
 @st.cache_resource(show_spinner="Encoding the sample images…", max_entries=8)
