@@ -277,3 +277,17 @@ def test_metrics_page_shows_the_feature_probe_or_how_to_measure_it(drgan_checkpo
     at = AppTest.from_file(str(ROOT / "pages/6_Metrics.py"), default_timeout=60).run()
     assert not at.exception, at.exception
     assert any("train.drgan --evaluate" in i.value for i in at.info)
+
+
+def test_shipped_drgan_checkpoint_opens_without_data_and_matches_the_readme():
+    from core.gallery import load_gallery
+
+    shipped = ROOT / "checkpoints" / "drgan-yaleb"
+    model = core.load_model(shipped)
+    assert model.pose_names == ["lit from left", "frontal light", "lit from right"]
+    gallery = load_gallery(model, core.load_latents(shipped))
+    assert gallery.name == "rendered by the model" and gallery.image_shape == (1, 64, 64)
+    probe = core.load_metrics(shipped)["feature_probe"]
+    readme = (ROOT / "README.md").read_text()
+    for value in (probe["identity"]["test"], probe["pose"]["test"], probe["untrained_encoder"]["pose"]["test"]):
+        assert f"{value:.2f}" in readme, value
