@@ -22,8 +22,9 @@ PAGES = {  # url path -> text that appears once the page's main image is drawn
     "Metrics": "this checkpoint",
     "Few_shot": "Upload 1 to 10 photos",
     "Train_live": "Choose the settings and press Start",
+    "Compare": "Pick at least two models",  # this app has one model; tests/test_compare_page.py covers two or more
 }
-NO_IMAGE = ("Metrics", "Train_live")  # pages whose first view has no picture
+NO_IMAGE = ("Metrics", "Train_live", "Compare")  # pages whose first view has no picture
 
 pytestmark = pytest.mark.browser
 
