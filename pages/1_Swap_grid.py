@@ -92,7 +92,9 @@ def main() -> None:
     z_src, s_src = ctx.gallery.floats(rows), ctx.gallery.floats(cols)
     with decoding(ctx, "the grid") as progress:
         grid = framed_grid(swap_grid(ctx.model, z_src, s_src, progress=progress), z_src, s_src)
-    show(grid, width=900, caption="Top row: s sources (what digit). Left column: z sources (how it is written).")
+    what = ("what digit", "how it is written") if ctx.model.config.dataset == "mnist" else \
+        ("the labelled factor: " + ", ".join(ctx.gallery.class_names[:2]) + ", ...", "everything else")
+    show(grid, width=900, caption=f"Top row: s sources ({what[0]}). Left column: z sources ({what[1]}).")
     st.download_button("Download PNG", png_bytes(grid), file_name="swap_grid.png", mime="image/png")
     explain("Each row keeps the style of its left-most image; each column keeps the class of its top image. "
             "A good split gives rows that look like one writer and columns that all show one digit. "

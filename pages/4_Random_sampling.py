@@ -16,6 +16,9 @@ def main() -> None:
                      "N(0, I), shared by all rows.")
     if ctx is None:
         return
+    if not ctx.model.stochastic:
+        st.warning("This model's z is deterministic (Szabó et al.: an autoencoder without a prior), so z drawn "
+                   "from N(0, I) may fall where no training code lies; the samples show that, not the method's best.")
     protos = prototypes(ctx)
     k = protos.shape[0]
     names = [class_name(ctx, i) for i in range(k)]
