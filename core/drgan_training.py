@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -25,7 +25,7 @@ from core.checkpoint import CheckpointError, read_tensors, save_checkpoint
 from core.data import ImageSet
 from core.models import ModelConfig, build_model
 from core.models.drgan import discriminator_loss, generator_loss, judge_accuracy
-from core.training import pick_device
+from core.training import config_from_dict, pick_device
 
 TRAIN_STATE = "train_state.safetensors"
 TRAIN_STATE_JSON = "train_state.json"
@@ -76,11 +76,7 @@ class DRGANConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> DRGANConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown DR-GAN training options {unknown}; valid: {sorted(known)}")
-        return cls(**data)
+        return config_from_dict(cls, data, what="DR-GAN training options")
 
 
 class TrainingCollapsed(RuntimeError):

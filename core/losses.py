@@ -93,8 +93,10 @@ def reverse_cycle_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
         raise ValueError(f"unknown reverse-cycle distance {distance!r}; valid: {', '.join(REVERSE_DISTANCES)}")
     batch = x1.shape[0]
     x = torch.cat([x1, x2])
+    with torch.set_grad_enabled(reconstruction_weight > 0):  # variant (a) reuses the inputs' z, with its graph
+        inputs = model.encode(x)
+    s = inputs.s.detach()  # (2B, s_dim)
     with torch.no_grad():
-        s = model.encode(x).s  # (2B, s_dim)
         z = torch.randn(batch, model.config.z_dim, generator=generator, device=s.device, dtype=s.dtype)
         generated = model.decode(torch.cat([z, z]), s)  # same z, two different s
     again = model.encode(generated)  # (2B, z_dim) each
@@ -107,8 +109,7 @@ def reverse_cycle_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
     total = weight * dist
     reconstruction = torch.zeros((), device=dist.device)
     if reconstruction_weight > 0:
-        z_inputs = model.encode(x).z_mu
-        reconstruction = mse_per_image(model.decode(z_inputs, again.s), x).sum() / batch
+        reconstruction = mse_per_image(model.decode(inputs.z_mu, again.s), x).sum() / batch
         total = total + reconstruction_weight * reconstruction
     return ReverseTerms(total, dist, reconstruction)
 

@@ -140,11 +140,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown training options {unknown}")
-        return cls(**data)
+        return config_from_dict(cls, data, what="training options")
+
+
+def config_from_dict(cls, data: dict, *, what: str):
+    """A config dataclass from saved options; unknown names (a typo, a newer version's option) are refused."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; valid: {sorted(known)}")
+    return cls(**data)
 
 
 INITS = ("default", "authors")
