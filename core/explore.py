@@ -53,6 +53,27 @@ def swap_grid(model, z_images: torch.Tensor, s_images: torch.Tensor, *, progress
     return decode_grid(model, model.encode(z_images).z_mu, model.encode(s_images).s, progress=progress)
 
 
+@torch.no_grad()
+def swap_effects(model, images: torch.Tensor) -> dict[str, float]:
+    """How much the decoded image moves when s is swapped, and when z is swapped (mean absolute pixel change).
+
+    Image i is paired with image i+1 (mod B): ``s_effect`` = |Dec(z_i, s_i) - Dec(z_i, s_i+1)|,
+    ``z_effect`` = |Dec(z_i, s_i) - Dec(z_i+1, s_i)|, averaged over pixels and pairs. A decoder that ignores s
+    (the degenerate split, where z carries everything) has ``s_effect`` near 0; one that ignores z, ``z_effect``.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    x = images.to(device)
+    x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
+    enc = model.encode(x)
+    z, s_code = enc.z_mu, enc.s
+    out = model.decode(torch.cat([z, z, z.roll(1, 0)]), torch.cat([s_code, s_code.roll(1, 0), s_code]))
+    own, s_swapped, z_swapped = out.float().chunk(3)
+    model.train(was_training)
+    return {"s_effect": (own - s_swapped).abs().mean().item(), "z_effect": (own - z_swapped).abs().mean().item()}
+
+
 def framed_grid(cells: torch.Tensor, row_sources: torch.Tensor, col_sources: torch.Tensor, *,
                 padding: int = 2) -> np.ndarray:
     """A swap grid with the s sources on the top row and the z sources in the left column.

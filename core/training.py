@@ -51,12 +51,13 @@ import torch.distributed as dist
 from core import losses
 from core.checkpoint import CheckpointError, read_tensors, save_checkpoint
 from core.data import ImageSet
-from core.models import SPLIT_METHODS, ModelConfig, PairDiscriminator, build_model, reparameterize
+from core.models import SPLIT_METHODS, ModelConfig, PairDiscriminator, ZPairDiscriminator, build_model, reparameterize
 from core.pairs import PairSampler
 
 TRAIN_STATE = "train_state.safetensors"
 TRAIN_STATE_JSON = "train_state.json"
 DISCRIMINATOR_WEIGHTS = "discriminator_weights/"  # key prefix in TRAIN_STATE (optimiser state uses "<name>/<i>/")
+Z_DISCRIMINATOR_WEIGHTS = "z_discriminator_weights/"
 
 
 def _rng_key(name: str, rank: int) -> str:
@@ -72,6 +73,7 @@ class TrainConfig:
     image_size: int = 64  # folder datasets: images are resized to this square (28 or 64)
     channels: int = 1  # folder datasets: 1 grayscale, 3 RGB
     download: bool = False  # MNIST: let torchvision download it (needs internet)
+    flip: bool = False  # mirror each training image left-right with probability 1/2 (faces: keeps identity)
     factor: str = ""  # the labelled factor where there are several (utkface: age|gender|race; multipie: identity|pose|expression;
     # sprites: identity|action|view|sex|body|armor|hair|arms|greaves|weapon)
     # model
@@ -89,18 +91,25 @@ class TrainConfig:
     reconstruction_weight: float = losses.RECONSTRUCTION_WEIGHT
     kl_weight: float = losses.KL_WEIGHT
     reverse_weight: float = losses.REVERSE_WEIGHT
+    kl_warmup: int = 0  # steps over which the KL weight rises linearly from 0 to kl_weight (0: full weight from step 1)
     # method and the report's loss variants (each a switch of the one trainer)
     method: str = "ccvae"  # ccvae | mathieu (Mathieu et al. 2016) | szabo (Szabó et al. 2017)
     reverse_distance: str = "l1"  # ccvae reverse cycle: l1 (paper) | wasserstein (squared W2 of the re-encoded Gaussians)
     reverse_reconstruction_weight: float = 0.0  # ccvae variant (a): > 0 adds |Dec(z(x), s(generated)) - x|^2 to the reverse cycle
     adversarial: str = "none"  # ccvae variant (b): none | decoder | both (which networks the reverse-cycle GAN term trains)
     adversarial_weight: float = 1.0  # weight of the generator term of variant (b)
+    z_adversary_weight: float = 0.0  # ccvae: > 0 adds a pair adversary on z (losses.z_adversary_loss): a small network
+    # learns whether two z means come from same-label images; the encoder is trained to leave it at chance
     # adversarial training (baselines and variant b); defaults: the authors' reimplementations
     gan_beta1: float = 0.5  # Adam beta1 of adversarial optimisers (all optimisers of a baseline)
     generator_times: int = 2  # baselines: generator updates per iteration
     discriminator_times: int = 1  # discriminator updates per iteration
     discriminator_limit: float = 0.8  # skip a discriminator update when its accuracy on the batch is already this high
     collapse_window: int = 2000  # stop if the discriminator wins (>= 99% accuracy) on every step for this many steps
+    # the degenerate split (the decoder ignores s, z carries everything): checked at each log step from
+    # split_check_after steps on; training stops when s changes the picture less than split_floor x what z changes
+    split_floor: float = 0.0  # 0: never stop (the effects are still logged)
+    split_check_after: int = 1000
     # run
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -131,7 +140,11 @@ class TrainConfig:
                              f"CC-VAE options; method {self.method!r} has no reverse cycle")
         if self.method != "ccvae" and self.decoder != "plain":
             raise ValueError(f"the {self.decoder} decoder is a CC-VAE option; method {self.method!r} uses the plain one")
-        if self.reverse_reconstruction_weight < 0 or self.adversarial_weight < 0:
+        if self.method != "ccvae" and self.z_adversary_weight:
+            raise ValueError(f"z_adversary_weight is a CC-VAE option; method {self.method!r} has no z adversary")
+        if self.kl_warmup < 0:
+            raise ValueError(f"kl_warmup is a number of steps, got {self.kl_warmup}")
+        if self.reverse_reconstruction_weight < 0 or self.adversarial_weight < 0 or self.z_adversary_weight < 0:
             raise ValueError("loss weights must be non-negative")
 
     @property
@@ -171,6 +184,10 @@ class TrainingFailed(RuntimeError):
 
 class NonFiniteLoss(TrainingFailed):
     """Raised when a loss becomes NaN or inf; the message names the step and every loss term."""
+
+
+class DegenerateSplit(TrainingFailed):
+    """Raised when swapping s no longer changes the decoded image (``split_floor``)."""
 
 
 class GANCollapse(TrainingFailed):
@@ -218,6 +235,7 @@ class Trainer:
                                    decoder=config.decoder)
         self.model = build_model(model_config)
         self.discriminator = PairDiscriminator(data.image_shape) if config.uses_discriminator else None
+        self.z_discriminator = ZPairDiscriminator(config.z_dim) if config.z_adversary_weight else None
         if config.init == "authors":
             self.model.apply(authors_init)
             if self.discriminator is not None:
@@ -225,6 +243,8 @@ class Trainer:
         self.model = self.model.to(self.device).train()
         if self.discriminator is not None:
             self.discriminator = self.discriminator.to(self.device).train()
+        if self.z_discriminator is not None:
+            self.z_discriminator = self.z_discriminator.to(self.device).train()
         self.on_gpu = self.device.type == "cuda"
         self.memory_format = torch.channels_last if self.on_gpu else torch.contiguous_format
         if self.on_gpu:
@@ -273,6 +293,9 @@ class Trainer:
                     "generator": adam(model.parameters(), c.gan_beta1)}
         if self.discriminator is not None:
             opts["discriminator"] = adam(self.discriminator.parameters(), c.gan_beta1)
+        if self.z_discriminator is not None:
+            opts["z_discriminator"] = adam(self.z_discriminator.parameters(), c.gan_beta1)
+            opts["z_encoder"] = adam(model.encoder.parameters(), c.gan_beta1)
         return opts
 
     @property
@@ -300,7 +323,11 @@ class Trainer:
         """Images at ``index`` (a CPU tensor) as floats in [0, 1], (B, C, H, W) on the training device."""
         if self.on_gpu:  # a pinned copy does not wait for the GPU to finish its queue
             index = index.pin_memory().to(self.device, non_blocking=True)
-        return self.images[index].float().div_(255).contiguous(memory_format=self.memory_format)
+        x = self.images[index].float().div_(255)
+        if self.config.flip:
+            mirrored = (torch.rand(x.shape[0], generator=self.index_gen) < 0.5).to(x.device)
+            x = torch.where(mirrored[:, None, None, None], x.flip(-1), x)
+        return x.contiguous(memory_format=self.memory_format)
 
     def same_label_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         a, b = self.sampler.same_pairs(self.config.batch_size, self.index_gen)
@@ -323,9 +350,10 @@ class Trainer:
     def forward_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
         """Forward-cycle loss on same-label pairs and its gradients (all parameters), averaged over ranks."""
         c = self.config
+        kl_weight = c.kl_weight * min(1.0, (self.step_count + 1) / c.kl_warmup) if c.kl_warmup else c.kl_weight
         with self.autocast:
             fwd = losses.forward_cycle_loss(self.model, x1, x2, generator=self.noise_gen,
-                                            reconstruction_weight=c.reconstruction_weight, kl_weight=c.kl_weight)
+                                            reconstruction_weight=c.reconstruction_weight, kl_weight=kl_weight)
         self.opt_forward.zero_grad(set_to_none=True)
         fwd.total.backward()
         return self._after_backward(self.model.parameters(), fwd.total,
@@ -356,13 +384,33 @@ class Trainer:
         return terms
 
     def _ccvae_step(self) -> dict[str, torch.Tensor]:
-        terms = self.forward_cycle(*self.same_label_batch())
+        same = self.same_label_batch()
+        terms = self.forward_cycle(*same)
         self.opt_forward.step()
-        terms |= self.reverse_cycle(*self.different_label_batch())
+        different = self.different_label_batch()
+        terms |= self.reverse_cycle(*different)
         self.opt_reverse.step()
         if self.config.adversarial != "none":
             terms |= self.adversarial_reverse_cycle()
+        if self.z_discriminator is not None:
+            terms |= self.z_adversary(same, different)
         return terms
+
+    def z_adversary(self, same: tuple[torch.Tensor, torch.Tensor],
+                    different: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The pair adversary on z means, on this step's same-label and different-label pairs: one update of
+        the z discriminator, then one of the encoder towards leaving it at chance."""
+        batch = same[0].shape[0]
+        with self.autocast:
+            mu = self.model.encode(torch.cat([*same, *different])).z_mu
+        pairs = (mu[:batch], mu[batch:2 * batch]), (mu[2 * batch:3 * batch], mu[3 * batch:])
+        with self.autocast:
+            d = losses.z_discriminator_loss(self.z_discriminator, *pairs)
+        terms = self._update("z_discriminator", d.total, {"z_disc_loss": d.total, "z_disc_accuracy": d.accuracy})
+        with self.autocast:
+            confusion = losses.z_confusion_loss(self.z_discriminator, *pairs)
+        return terms | self._update("z_encoder", self.config.z_adversary_weight * confusion,
+                                    {"z_confusion": confusion})
 
     def adversarial_reverse_cycle(self) -> dict[str, torch.Tensor]:
         """Variant (b): the reverse cycle's generation Dec(z_i, s(x1)) should pass as x1's class.
@@ -481,6 +529,22 @@ class Trainer:
                                 "the last checkpoint is kept; try a lower --lr")
         return terms
 
+    def split_effects(self, images: torch.Tensor) -> dict[str, float]:
+        """``core.explore.swap_effects`` of the model on ``images``; raises ``DegenerateSplit`` when s has stopped
+        mattering (``split_floor``), so a run does not spend hours on a decoder that ignores s."""
+        from core.explore import swap_effects
+
+        effects = swap_effects(self.model, images[:64])
+        c = self.config
+        if c.split_floor and self.step_count >= c.split_check_after and \
+                effects["s_effect"] < c.split_floor * effects["z_effect"]:
+            raise DegenerateSplit(
+                f"degenerate split at step {self.step_count}: swapping s changes the decoded image by "
+                f"{effects['s_effect']:.4f} per pixel, swapping z by {effects['z_effect']:.4f}; the decoder ignores s "
+                "and z carries the label. The last checkpoint is kept; try a larger --kl-weight, a "
+                "--z-adversary-weight, or a smaller --z-dim.")
+        return effects
+
     def check_finite(self) -> None:
         """Raise NonFiniteLoss if a loss since the last check was NaN or inf (waits for the GPU)."""
         if bool(self._nonfinite):
@@ -491,8 +555,9 @@ class Trainer:
     def _broadcast_parameters(self) -> None:
         """Start every rank from rank 0's weights (they are built from the same seed; this makes sure)."""
         params = [p.data for p in self.model.parameters()]
-        if self.discriminator is not None:
-            params += [p.data for p in self.discriminator.parameters()]
+        for extra in (self.discriminator, self.z_discriminator):
+            if extra is not None:
+                params += [p.data for p in extra.parameters()]
         flat = torch.cat([p.flatten() for p in params])
         dist.broadcast(flat, 0)
         offset = 0
@@ -519,6 +584,9 @@ class Trainer:
             for key, value in self.discriminator.state_dict().items():
                 tensors[f"{DISCRIMINATOR_WEIGHTS}{key}"] = value.detach().cpu()
             meta["disc_history"] = self.disc_history
+        if self.z_discriminator is not None:
+            for key, value in self.z_discriminator.state_dict().items():
+                tensors[f"{Z_DISCRIMINATOR_WEIGHTS}{key}"] = value.detach().cpu()
         for name, opt in self.optimizers.items():
             sd = opt.state_dict()
             meta["optimizers"][name] = {"param_groups": sd["param_groups"],
@@ -580,6 +648,10 @@ class Trainer:
             except RuntimeError as err:
                 raise CheckpointError(f"{path / TRAIN_STATE}: the discriminator does not match this run: {err}") from err
             self.disc_history = list(meta.get("disc_history", []))
+        if self.z_discriminator is not None:
+            prefix = Z_DISCRIMINATOR_WEIGHTS
+            self.z_discriminator.load_state_dict({k[len(prefix):]: v.to(self.device) for k, v in tensors.items()
+                                                  if k.startswith(prefix)})
         for name, opt in self.optimizers.items():
             m = meta["optimizers"][name]
             state = {int(i): {k: tensors[f"{name}/{i}/{k}"] for k in keys} for i, keys in m["state"].items()}

@@ -175,6 +175,8 @@ def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, 
         print(f"training on {trainer.device}{processes} with {len(data)} images {data.image_shape}, "
               f"{trainer.sampler.num_groups} classes; steps {trainer.step_count} -> {config.steps}", flush=True)
     start, t0, seconds_before = trainer.step_count, time.time(), trainer.train_seconds
+    probe = data.images[torch.randperm(len(data), generator=torch.Generator().manual_seed(1))[:64]]
+    log_file = (out / "log.jsonl").open("a") if main_rank else None
     bar = tqdm(total=config.steps, initial=start, dynamic_ncols=True, mininterval=2.0, disable=not main_rank)
     try:
         while trainer.step_count < config.steps:
@@ -184,7 +186,12 @@ def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, 
             if step % config.log_every == 0:
                 trainer.check_finite()
                 values = dict(zip(terms, torch.stack(list(terms.values())).tolist()))  # one wait for the GPU
+                if config.method == "ccvae":
+                    values |= trainer.split_effects(probe)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()})
+                if log_file:
+                    log_file.write(json.dumps({"step": step, "seconds": round(time.time() - t0, 1)} | values) + "\n")
+                    log_file.flush()
                 if writer:
                     for k, v in values.items():
                         writer.add_scalar(f"loss/{k}", v, step)
@@ -226,6 +233,8 @@ def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, 
         return 3
     if writer:
         writer.close()
+    if log_file:
+        log_file.close()
     if not main_rank:
         return 0
     print(f"done: {trainer.step_count} steps ({trainer.step_count - start} this run) in {elapsed:.0f} s "

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from core.data.base import DataError, ImageSet
-from core.data.faces import UNSEEN_YALE, load_celeba, load_multipie, load_orl, load_utkface, load_yale
+from core.data.faces import UNSEEN_CELEBA, UNSEEN_YALE, load_celeba, load_multipie, load_orl, load_utkface, load_yale
 from core.data.folders import load_folder
 from core.data.mnist import load_mnist, read_idx
 from core.data.sprites import load_sprites
@@ -20,10 +20,11 @@ from core.data.sprites import load_sprites
 DATASETS = ("mnist", "yaleb", "orl", "celeba", "utkface", "multipie", "sprites", "folder")
 DATA_DIR_ENV = "CCVAE_DATA_DIR"
 # when $CCVAE_DATA_DIR holds several datasets, each is looked for in its usual sub-folder
-SUBFOLDERS = {"mnist": "MNIST", "yaleb": "CroppedYale", "orl": "orl_faces", "celeba": "celeba", "utkface": "UTKFace",
+SUBFOLDERS = {"mnist": "MNIST", "yaleb": "CroppedYale", "orl": "orl_faces", "celeba": "celeba_subset", "utkface": "UTKFace",
               "sprites": "sprites"}
 # splits besides train/test: identities never used in training ("unseen"), Sprites' validation characters ("val")
-SPLITS = {"yaleb": ("train", "test", "unseen"), "sprites": ("train", "test", "unseen", "val")}
+SPLITS = {"yaleb": ("train", "test", "unseen"), "celeba": ("train", "test", "unseen"),
+          "sprites": ("train", "test", "unseen", "val")}
 
 
 def resolve_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
@@ -70,14 +71,14 @@ def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train"
         return load_mnist(root, split, download=download)
     if dataset == "yaleb":
         return load_yale(root, split, size=image_size)
+    if dataset == "celeba":
+        return load_celeba(root, split, size=image_size, channels=channels)
     if dataset == "sprites":
         if image_size != 64:
             raise ValueError(f"Sprites images are 60x60, padded to 64x64; image_size must be 64, got {image_size}")
         return load_sprites(root, split, factor=factor or "identity")
     if dataset == "orl":
         full = load_orl(root, size=image_size)
-    elif dataset == "celeba":
-        full = load_celeba(root, size=image_size, channels=channels)
     elif dataset == "utkface":
         full = load_utkface(root, factor=factor or "gender", size=image_size, channels=channels)
     elif dataset == "multipie":
@@ -87,6 +88,6 @@ def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train"
     return holdout_split(full, split)
 
 
-__all__ = ["DATASETS", "DATA_DIR_ENV", "SPLITS", "UNSEEN_YALE", "DataError", "ImageSet", "holdout_split", "load_celeba",
+__all__ = ["DATASETS", "DATA_DIR_ENV", "SPLITS", "UNSEEN_CELEBA", "UNSEEN_YALE", "DataError", "ImageSet", "holdout_split", "load_celeba",
            "load_dataset", "load_folder", "load_mnist", "load_multipie", "load_orl", "load_sprites", "load_utkface",
            "load_yale", "read_idx", "resolve_data_dir"]

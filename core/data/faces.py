@@ -138,15 +138,43 @@ def load_orl(root: str | Path, *, size: int = 64) -> ImageSet:
     return _image_set(_read_all(files, size, 1, root), labels, [p.name for p in folders], "orl")
 
 
-def load_celeba(root: str | Path, *, size: int = 64, channels: int = 3, min_images: int = 2,
-                max_identities: int | None = None) -> ImageSet:
-    """CelebA, torchvision layout: ``root/celeba/{img_align_celeba/, identity_CelebA.txt}`` (or ``root`` = that folder)."""
+CELEBA_UNSEEN_COUNT = 30
+CELEBA_UNSEEN_MIN_PHOTOS = 10  # unseen identities need photos to upload (up to 5) and others to compare with
+CELEBA_UNSEEN_SEED = 17
+CELEBA_TEST_FRACTION = 0.15
+# the unseen identities of celeba_subset, never trained on: ``celeba_unseen_rule`` applied to its identity file
+# (identities with >= 10 photos, ordered by number, permuted with numpy seed 17, the first 30); a test re-derives it
+UNSEEN_CELEBA = ("7216", "7224", "7227", "7235", "7269", "7275", "7279", "7295", "7301", "7308", "7314", "7316",
+                 "7329", "7331", "7335", "7350", "7356", "7365", "7381", "7394", "7410", "7424", "7427", "7434",
+                 "7474", "7476", "7479", "7496", "7497", "7499")
+
+
+def celeba_unseen_rule(photo_counts: dict[str, int]) -> tuple[str, ...]:
+    """The seeded rule behind ``UNSEEN_CELEBA``: identities with enough photos, permuted, the first 30, sorted."""
+    eligible = sorted((k for k, n in photo_counts.items() if n >= CELEBA_UNSEEN_MIN_PHOTOS), key=_identity_order)
+    order = np.random.default_rng(CELEBA_UNSEEN_SEED).permutation(len(eligible))
+    return tuple(sorted((eligible[i] for i in order[:CELEBA_UNSEEN_COUNT]), key=_identity_order))
+
+
+def _identity_order(name: str):
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+
+
+def celeba_layout(root: str | Path) -> tuple[Path, Path]:
+    """(identity file, image folder) of CelebA: torchvision's layout (``celeba/img_align_celeba``) or the
+    in-the-wild subset's (``identity_CelebA.txt`` beside ``images/``)."""
     root = _require_dir(Path(root), "CelebA")
     root = root / "celeba" if (root / "celeba").is_dir() else root
-    ident_file, image_dir = root / "identity_CelebA.txt", root / "img_align_celeba"
-    for needed in (ident_file, image_dir):
-        if not needed.exists():
-            raise DataError(f"CelebA: {needed} not found (expected torchvision's layout)")
+    ident_file = root / "identity_CelebA.txt"
+    for name in ("img_align_celeba", "images"):
+        if (root / name).is_dir() and ident_file.is_file():
+            return ident_file, root / name
+    raise DataError(f"CelebA: expected {ident_file} beside img_align_celeba/ (torchvision's layout) or images/ "
+                    "(in-the-wild photos)")
+
+
+def read_identities(ident_file: Path) -> dict[str, list[str]]:
+    """CelebA's identity file: ``<file> <identity>`` per line -> identity -> sorted file names."""
     by_identity: dict[str, list[str]] = {}
     for number, line in enumerate(ident_file.read_text().splitlines(), 1):
         if not line.strip():
@@ -155,15 +183,56 @@ def load_celeba(root: str | Path, *, size: int = 64, channels: int = 3, min_imag
         if len(parts) != 2:
             raise DataError(f"{ident_file}:{number}: expected '<file> <identity>', got {line!r}")
         by_identity.setdefault(parts[1], []).append(parts[0])
-    chosen = sorted((k for k, v in by_identity.items() if len(v) >= min_images), key=lambda k: int(k) if k.isdigit() else k)
+    return {k: sorted(v) for k, v in by_identity.items()}
+
+
+def load_celeba(root: str | Path, split: str = "train", *, size: int = 64, channels: int = 3, min_images: int = 2,
+                max_identities: int | None = None, seed: int = 0) -> ImageSet:
+    """CelebA faces aligned by landmarks (``core.align``), identity as the label.
+
+    Splits: ``unseen`` holds the ``UNSEEN_CELEBA`` identities (never trained on); the other identities'
+    photos are split per identity into ``test`` (15%, at least one) and ``train``; ``all`` is everything.
+    Photos where dlib finds no face are left out (counted in the warning). The aligned crops are cached
+    on disk (``core.data.cache``), so only the first load pays for face detection.
+    """
+    from core.data.cache import aligned_crops
+
+    if split not in ("train", "test", "unseen", "all"):
+        raise ValueError(f"unknown split {split!r}; valid: train, test, unseen, all")
+    ident_file, image_dir = celeba_layout(root)
+    by_identity = read_identities(ident_file)
+    unseen = set(UNSEEN_CELEBA)
+    chosen = sorted((k for k, v in by_identity.items() if len(v) >= min_images), key=_identity_order)
+    if split == "unseen":
+        chosen = [k for k in chosen if k in unseen]
+    elif split != "all":
+        chosen = [k for k in chosen if k not in unseen]
     if max_identities:
         chosen = chosen[:max_identities]
-    files, labels = [], []
-    for k, ident in enumerate(chosen):
-        for name in sorted(by_identity[ident]):
-            files.append(image_dir / name)
-            labels.append(k)
-    return _image_set(_read_all(files, size, channels, root), labels, chosen, "celeba")
+    if not chosen:
+        raise DataError(f"CelebA: no identity with at least {min_images} photos for split {split!r} in {ident_file}")
+    files = [image_dir / name for ident in chosen for name in by_identity[ident]]
+    crops, found = aligned_crops(files, size)
+    g = np.random.default_rng(seed)
+    keep, labels, file_index = [], [], {f.name: i for i, f in enumerate(files)}
+    classes = []
+    for ident in chosen:
+        idx = [file_index[name] for name in by_identity[ident] if found[file_index[name]]]
+        if split in ("train", "test"):
+            order = g.permutation(len(idx))
+            n_test = max(1, round(CELEBA_TEST_FRACTION * len(idx))) if len(idx) >= 3 else 0
+            picked = order[:n_test] if split == "test" else order[n_test:]
+            idx = [idx[j] for j in sorted(picked)]
+        if len(idx) < (1 if split == "test" else 2):
+            continue  # too few aligned photos left for pairs
+        classes.append(ident)
+        keep += idx
+        labels += [len(classes) - 1] * len(idx)
+    missing = int((~found).sum())
+    if missing:
+        warnings.warn(f"CelebA: no face found in {missing} of {len(files)} photos; they are left out", stacklevel=2)
+    images = crops[keep] if channels == 3 else crops[keep].mean(-1, keepdims=True).round().astype(np.uint8)
+    return _image_set(images, labels, classes, f"celeba:{split}")
 
 
 def load_utkface(root: str | Path, *, factor: str = "gender", size: int = 64, channels: int = 3) -> ImageSet:

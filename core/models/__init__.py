@@ -4,7 +4,7 @@ DR-GAN (a pose-conditioned GAN with no z/s split) has its own networks."""
 from core.models.baselines import Mathieu, Szabo
 from core.models.ccvae import CCVAE, DECODERS, Encoding, ModelConfig, reparameterize
 from core.models.drgan import DRGAN
-from core.models.nets import PairDiscriminator
+from core.models.nets import PairDiscriminator, ZPairDiscriminator
 
 METHODS = {"ccvae": CCVAE, "mathieu": Mathieu, "szabo": Szabo, "drgan": DRGAN}
 SPLIT_METHODS = ("ccvae", "mathieu", "szabo")  # models with encode -> (z_mu, z_logvar, s) and decode(z, s)
@@ -18,4 +18,4 @@ def build_model(config: ModelConfig):
 
 
 __all__ = ["CCVAE", "DECODERS", "DRGAN", "Encoding", "METHODS", "Mathieu", "ModelConfig", "PairDiscriminator", "SPLIT_METHODS",
-           "Szabo", "build_model", "reparameterize"]
+           "Szabo", "ZPairDiscriminator", "build_model", "reparameterize"]

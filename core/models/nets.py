@@ -145,3 +145,16 @@ class PairDiscriminator(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return self.output(self.conv(torch.cat([a, b], dim=1)).flatten(1))
+
+
+class ZPairDiscriminator(nn.Module):
+    """(z_a, z_b), each (B, z_dim) -> logit (B,) "a and b share a label". Symmetric in a and b: it sees
+    |z_a - z_b| and z_a * z_b, so the order of a pair carries nothing."""
+
+    def __init__(self, z_dim: int, width: int = 256):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2 * z_dim, width), nn.LeakyReLU(0.2), nn.Linear(width, width),
+                                 nn.LeakyReLU(0.2), nn.Linear(width, 1))
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([(a - b).abs(), a * b], dim=1)).squeeze(1)
