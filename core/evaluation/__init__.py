@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import torch
+
 from core.data import ImageSet
 from core.evaluation.classifier import chance_accuracy, classifier_accuracy, mlp_classifier
 from core.evaluation.paper import PAPER_RESULTS, PAPER_VARIANTS
 from core.evaluation.projection import cached_projection, project_2d, silhouette
-from core.explore import encode_all
+from core.explore import encode_all, swap_effects
 
 
 def evaluate_model(model, train: ImageSet, test: ImageSet, *, epochs: int = 50, seed: int = 0) -> dict:
@@ -22,11 +24,15 @@ def evaluate_model(model, train: ImageSet, test: ImageSet, *, epochs: int = 50, 
         "s": classifier_accuracy(tr.s, train.labels, te.s, test.labels, **common),
     }
     labels = test.labels.numpy()
+    effects = swap_effects(model, test.images[torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:256]])
     return {
         "accuracy": {name: {split: round(100 * acc, 2) for split, acc in r.items()} for name, r in runs.items()},
         "chance_test": round(100 * chance_accuracy(test.labels), 2),
         "silhouette_test": {"z_mean": round(silhouette(te.z_mu.numpy(), labels, seed=seed), 4),
                             "s": round(silhouette(te.s.numpy(), labels, seed=seed), 4)},
+        # does z still change the picture? A z that carries nothing leaks nothing: read z accuracy beside this
+        "swap_effect": {k: round(v, 5) for k, v in effects.items()} | {
+            "z_over_s": round(effects["z_effect"] / max(effects["s_effect"], 1e-12), 4)},
         "num_train": len(train), "num_test": len(test), "classifier_epochs": epochs, "seed": seed,
     }
 

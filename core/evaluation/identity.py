@@ -1,0 +1,126 @@
+"""Does a generated face look like the person? Scored by a face recogniser we did not train.
+
+The instrument is dlib's face-recognition ResNet (``core.align.FaceRecogniser``); it is never used in a
+loss, so the score cannot be trained against. Protocol (``identity_score``), on identities the model
+never saw:
+
+- each person's aligned photos are split once (seeded) into an *upload pool* (the first ``max(ks)``)
+  and *references* (the rest); a person's centroid is the mean embedding of their references;
+- for k uploads, the model's new s is the mean s of the first k uploads, rendered with each of
+  ``styles`` stored z codes; an output counts as *matched* when its nearest centroid (Euclidean
+  distance over all the unseen people) is the right person, and *within 0.6* when its distance to the
+  right centroid is under dlib's same-person threshold;
+- the ceiling is the same score for the upload crops themselves (what the model receives);
+- the style check: the mean pairwise pixel distance between a person's outputs, against the same figure
+  for that person's real crops. A decoder that ignores z renders every style alike and scores low here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.data import ImageSet
+from core.explore import decode_grid, to_uint8
+
+
+@dataclass
+class Person:
+    name: str
+    uploads: torch.Tensor  # (U, C, H, W) uint8, aligned crops
+    references: torch.Tensor  # (R, C, H, W) uint8
+
+
+def split_people(data: ImageSet, uploads: int = 5, *, min_references: int = 2, seed: int = 0) -> list[Person]:
+    """Per identity: a seeded permutation; the first ``uploads`` photos to upload, the rest as references.
+    Identities with fewer than ``uploads + min_references`` photos are left out."""
+    g = np.random.default_rng(seed)
+    people = []
+    for label, name in enumerate(data.class_names):
+        idx = torch.nonzero(data.labels == label).flatten().numpy()
+        if idx.size < uploads + min_references:
+            continue
+        idx = idx[g.permutation(idx.size)]
+        people.append(Person(name, data.images[idx[:uploads]], data.images[idx[uploads:]]))
+    return people
+
+
+def hwc(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) uint8 or float [0, 1] -> (N, H, W, 3) uint8 for the recogniser (grey is repeated)."""
+    array = images.permute(0, 2, 3, 1).numpy() if images.dtype == torch.uint8 else to_uint8(images)
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    return np.ascontiguousarray(array)
+
+
+def pairwise_pixel_distance(images: torch.Tensor) -> float:
+    """Mean absolute pixel difference over all pairs of (N, C, H, W) images (uint8 or [0, 1] floats), in [0, 1]."""
+    x = images.float().div(255) if images.dtype == torch.uint8 else images.float()
+    flat = x.flatten(1)
+    n = flat.shape[0]
+    if n < 2:
+        return 0.0
+    d = torch.cdist(flat, flat, p=1) / flat.shape[1]
+    return float(d.sum() / (n * (n - 1)))
+
+
+@dataclass
+class Scores:
+    matched: float  # share of images whose nearest centroid is the right person (%)
+    within: float  # share within dlib's same-person distance of the right centroid (%)
+    distance: float  # mean distance to the right centroid
+    count: int
+
+    def to_dict(self) -> dict:
+        return {"matched": round(self.matched, 2), "within_0.6": round(self.within, 2),
+                "mean_distance": round(self.distance, 4), "images": self.count}
+
+
+def score(embeddings: np.ndarray, truth: np.ndarray, centroids: np.ndarray, threshold: float) -> Scores:
+    """Embeddings (N, 128) of images of people ``truth`` (N,) against ``centroids`` (P, 128)."""
+    dist = np.linalg.norm(embeddings[:, None, :] - centroids[None, :, :], axis=2)  # (N, P)
+    own = dist[np.arange(len(truth)), truth]
+    return Scores(100 * float((dist.argmin(1) == truth).mean()), 100 * float((own < threshold).mean()),
+                  float(own.mean()), len(truth))
+
+
+Render = Callable[[int, torch.Tensor], torch.Tensor]  # (person index, uploads (k, C, H, W) floats) -> outputs
+
+
+def identity_score(people: list[Person], render: Render, recogniser, *, ks: tuple[int, ...] = (1, 3, 5),
+                   threshold: float = 0.6, rendered: int | None = None) -> dict:
+    """Scores of ``render`` (person index, k upload crops as floats) -> generated faces (n, C, H, W) in [0, 1],
+    for each k, plus the ceiling (the crops) and the style check. See the module docstring.
+
+    ``rendered``: render only the first that many people (each is still told apart from all of them)."""
+    centroids = np.stack([recogniser.embed_aligned(hwc(p.references)).mean(0) for p in people])
+    crops = [recogniser.embed_aligned(hwc(p.uploads[:max(ks)])) for p in people]
+    truth = np.concatenate([[i] * len(c) for i, c in enumerate(crops)])
+    result = {"people": len(people), "rendered": len(people[:rendered]), "chance": round(100 / len(people), 2), "threshold": threshold,
+              "ceiling_crops": score(np.concatenate(crops), truth, centroids, threshold).to_dict(), "k": {}}
+    real_spread = float(np.mean([pairwise_pixel_distance(p.references) for p in people[:rendered]]))
+    for k in ks:
+        embeddings, labels, spread = [], [], []
+        for i, person in enumerate(people[:rendered]):
+            outputs = render(i, person.uploads[:k].float().div(255))
+            embeddings.append(recogniser.embed_aligned(hwc(outputs.cpu())))
+            labels += [i] * outputs.shape[0]
+            spread.append(pairwise_pixel_distance(outputs.cpu()))
+        s = score(np.concatenate(embeddings), np.array(labels), centroids, threshold)
+        result["k"][str(k)] = s.to_dict() | {"style_spread": round(float(np.mean(spread)), 4),
+                                             "style_spread_vs_real": round(float(np.mean(spread)) / real_spread, 3)}
+    result["real_spread"] = round(real_spread, 4)
+    return result
+
+
+@torch.no_grad()
+def zero_shot_render(model, styles: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """uploads (k, C, H, W) floats -> Dec(style z, mean s of the uploads) for every style."""
+    def render(uploads: torch.Tensor) -> torch.Tensor:
+        device = next(model.parameters()).device
+        s = model.encode(uploads.to(device)).s.mean(0, keepdim=True)
+        return decode_grid(model, styles.to(device), s)[:, 0]
+    return render
