@@ -319,6 +319,11 @@ class Trainer:
         drop = step >= self.config.lr_drop_at * self.config.steps
         return self.config.lr * (0.1 if drop else 1.0)
 
+    def kl_weight_at(self, step: int) -> float:
+        """The KL weight of step ``step`` (0-based): rising linearly over ``kl_warmup`` steps, then constant."""
+        c = self.config
+        return c.kl_weight * min(1.0, (step + 1) / c.kl_warmup) if c.kl_warmup else c.kl_weight
+
     def batch(self, index: torch.Tensor) -> torch.Tensor:
         """Images at ``index`` (a CPU tensor) as floats in [0, 1], (B, C, H, W) on the training device."""
         if self.on_gpu:  # a pinned copy does not wait for the GPU to finish its queue
@@ -350,10 +355,10 @@ class Trainer:
     def forward_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
         """Forward-cycle loss on same-label pairs and its gradients (all parameters), averaged over ranks."""
         c = self.config
-        kl_weight = c.kl_weight * min(1.0, (self.step_count + 1) / c.kl_warmup) if c.kl_warmup else c.kl_weight
         with self.autocast:
             fwd = losses.forward_cycle_loss(self.model, x1, x2, generator=self.noise_gen,
-                                            reconstruction_weight=c.reconstruction_weight, kl_weight=kl_weight)
+                                            reconstruction_weight=c.reconstruction_weight,
+                                            kl_weight=self.kl_weight_at(self.step_count))
         self.opt_forward.zero_grad(set_to_none=True)
         fwd.total.backward()
         return self._after_backward(self.model.parameters(), fwd.total,

@@ -208,13 +208,28 @@ def to_model_input(crop: Image.Image, image_shape: tuple[int, int, int],
 
 def prepare_upload(data: bytes, image_shape: tuple[int, int, int], *, name: str = "upload",
                    framing: Framing = DEFAULT_FRAMING, pixel_stats: tuple[float, float] | None = None,
-                   manual_box: tuple[float, float, float] | None = None, detect: bool = True) -> Prepared:
+                   manual_box: tuple[float, float, float] | None = None, detect: bool = True,
+                   landmarks: bool = False) -> Prepared:
     """Bytes -> model input. ``manual_box`` = (centre x, centre y, side) as fractions of the image's
-    width, height and shorter side overrides detection; ``detect=False`` uses the centre square."""
+    width, height and shorter side overrides detection; ``detect=False`` uses the centre square.
+    ``landmarks=True`` (models trained on crops from ``core.align``, see ``uses_landmarks``): the face is
+    aligned by its eyes exactly as the training photos were, and its pixels are kept as they are; when
+    dlib is not installed or finds no face, the Haar framing below is the fallback."""
+    from core import align
+
     image = load_image(data, name)
     notes: list[str] = []
     face_found = False
-    if manual_box is not None:
+    aligned = None
+    if manual_box is None and detect and landmarks and align.available():
+        faces = align.find_faces(np.asarray(image))
+        if faces:
+            aligned = Image.fromarray(align.align_face(image, image_shape[1], faces=faces))
+            notes.append("aligned by eye landmarks" + (f"; {len(faces)} faces found, using the largest"
+                                                       if len(faces) > 1 else ""))
+    if aligned is not None:
+        face_found, crop = True, aligned
+    elif manual_box is not None:
         fx, fy, fs = manual_box
         crop = crop_box(image, (fx * image.size[0], fy * image.size[1]), max(8.0, fs * min(image.size)))
         notes.append("cropped by hand")
@@ -233,8 +248,16 @@ def prepare_upload(data: bytes, image_shape: tuple[int, int, int], *, name: str 
     else:
         crop = centre_square(image)
         notes.append("whole image (centre square)")
-    tensor, pixels = to_model_input(crop, image_shape, pixel_stats)
+    if landmarks:  # trained on unequalised crops: keep the photo's own colours and contrast
+        tensor, pixels = to_model_input(crop, image_shape, None, equalize=False)
+    else:
+        tensor, pixels = to_model_input(crop, image_shape, pixel_stats)
     return Prepared(tensor, pixels[..., 0] if image_shape[0] == 1 else pixels, face_found, notes)
+
+
+def uses_landmarks(dataset: str) -> bool:
+    """True for models trained on faces aligned by ``core.align`` (by their ``config.dataset``)."""
+    return dataset.startswith("celeba")
 
 
 def framing_for(dataset: str) -> Framing:

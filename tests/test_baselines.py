@@ -21,6 +21,8 @@ CASES = {
     "adversarial-decoder": {"adversarial": "decoder"},
     "adversarial-both": {"adversarial": "both"},
     "wasserstein": {"reverse_distance": "wasserstein"},
+    "relative": {"reverse_distance": "relative"},
+    "z-adversary": {"z_adversary_weight": 1.0, "kl_warmup": 10, "flip": True},
 }
 
 
