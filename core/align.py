@@ -137,8 +137,8 @@ def align_face(image: Image.Image | np.ndarray, size: int = 64, *, faces: list[L
 
 # ------------------------------------------------------------------------------------------ recogniser
 # where dlib's get_face_chip(size=150, padding=0.25) puts the eye centres of a 5-point shape (measured once with
-# dlib 20.0 on 56 photos of celeba_subset: the 5-point model run again on each chip; spread about 1.5 px); aligned crops are mapped onto
-# these points, so every crop and every generated face is embedded with the same geometry
+# dlib 20.0 on 56 photos of celeba_subset: the 5-point model run again on each chip; spread about 1.5 px);
+# aligned crops are mapped onto these points, so every crop and every generated face is embedded alike
 CHIP_EYES = ((0.316, 0.308), (0.667, 0.308))
 
 

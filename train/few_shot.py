@@ -36,7 +36,7 @@ MAX_PHOTOS = 50
 def write_images(folder: Path, images: torch.Tensor) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i, array in enumerate(to_uint8(images)):
-        (folder / f"{i:02d}.png").write_bytes(png_bytes(array[..., 0] if array.shape[-1] == 1 else array))
+        (folder / f"{i:02d}.png").write_bytes(png_bytes(array))
 
 
 def prepare_photos(paths: list[Path], model, latents: dict, *, detect: bool) -> tuple[torch.Tensor | None, list[str]]:

@@ -88,6 +88,7 @@ def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train"
     return holdout_split(full, split)
 
 
-__all__ = ["DATASETS", "DATA_DIR_ENV", "SPLITS", "UNSEEN_CELEBA", "UNSEEN_YALE", "DataError", "ImageSet", "holdout_split", "load_celeba",
+__all__ = ["DATASETS", "DATA_DIR_ENV", "SPLITS", "UNSEEN_CELEBA", "UNSEEN_YALE", "DataError", "ImageSet", "holdout_split",
+           "load_celeba",
            "load_dataset", "load_folder", "load_mnist", "load_multipie", "load_orl", "load_sprites", "load_utkface",
            "load_yale", "read_idx", "resolve_data_dir"]
