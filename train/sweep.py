@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from datetime import date
@@ -134,37 +135,88 @@ def store_metrics(checkpoint: Path, result: dict) -> None:
             "hardware": result["hardware"], "date": result["date"], "note": "python -m train.sweep evaluation"}})
 
 
+class SweepError(RuntimeError):
+    """A sweep cannot go on (a results file from another schedule, an unreadable checkpoint)."""
+
+
+def sweep_cell(name: str, options: dict, args: argparse.Namespace, data=None) -> str:
+    """Train, evaluate and record one cell (skipped when its JSON exists); a one-line summary.
+
+    The unit of work both for the in-process loop and for a launched job (``--launcher``)."""
+    file = args.out / f"{name}.json"
+    if file.is_file():
+        previous = json.loads(file.read_text())
+        if previous.get("schedule") != schedule(args):
+            raise SweepError(f"{file} was made with schedule {previous.get('schedule')}, this sweep uses "
+                             f"{schedule(args)}; choose another --out (and --runs) or delete it")
+        store_metrics(args.runs / name / "checkpoint", previous)
+        return f"{name}: done earlier, skipped"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if data is None:
+        data = evaluation_data(args)
+    try:
+        result = run_cell(name, options, args, data)
+    except CheckpointError as err:
+        raise SweepError(f"{name}: {err}") from err
+    args.out.mkdir(parents=True, exist_ok=True)
+    replace_file_atomic(file, lambda p, r=result: write_json(p, r))
+    store_metrics(args.runs / name / "checkpoint", result)
+    acc = result.get("evaluation", {}).get("accuracy")
+    summary = f"z {acc['z_sample']['test']} / z mean {acc['z_mean']['test']} / s {acc['s']['test']}" \
+        if acc else result["failed"]
+    return f"{name}: {summary} -> {file}"
+
+
 def run_sweep(cells: dict[str, dict], args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.launcher != "none":
+        return launch(cells, args)
     try:
         data = evaluation_data(args)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for i, (name, options) in enumerate(cells.items(), start=1):
-        file = args.out / f"{name}.json"
-        if file.is_file():
-            previous = json.loads(file.read_text())
-            if previous.get("schedule") != schedule(args):
-                print(f"error: {file} was made with schedule {previous.get('schedule')}, this sweep uses "
-                      f"{schedule(args)}; choose another --out (and --runs) or delete it", file=sys.stderr)
-                return 2
-            print(f"[{i}/{len(cells)}] {name}: done earlier, skipped", flush=True)
-            store_metrics(args.runs / name / "checkpoint", previous)
-            continue
-        print(f"[{i}/{len(cells)}] {name}: training {options}", flush=True)
+        print(f"[{i}/{len(cells)}] {name}: {options}", flush=True)
         try:
-            result = run_cell(name, options, args, data)
-        except CheckpointError as err:
-            print(f"error: {name}: {err}", file=sys.stderr)
+            print(f"[{i}/{len(cells)}] {sweep_cell(name, options, args, data)}", flush=True)
+        except SweepError as err:
+            print(f"error: {err}", file=sys.stderr)
             return 2
-        replace_file_atomic(file, lambda p, r=result: write_json(p, r))
-        store_metrics(args.runs / name / "checkpoint", result)
-        acc = result.get("evaluation", {}).get("accuracy")
-        summary = f"z {acc['z_sample']['test']} / z mean {acc['z_mean']['test']} / s {acc['s']['test']}" \
-            if acc else result["failed"]
-        print(f"[{i}/{len(cells)}] {name}: {summary} -> {file}", flush=True)
     return 0
+
+
+def launch(cells: dict[str, dict], args: argparse.Namespace) -> int:
+    """Run the cells as a job array through submitit: ``slurm`` on a cluster, ``local`` as local processes
+    (the same code path, for trying a sweep out). Each job is one ``sweep_cell``: resumable and recorded
+    in ``--out`` exactly as in the in-process loop, so a cancelled array can simply be launched again."""
+    import submitit
+
+    pending = {k: v for k, v in cells.items() if not (args.out / f"{k}.json").is_file()}
+    if not pending:
+        print("every cell is done; nothing to launch")
+        return 0
+    executor = submitit.AutoExecutor(folder=args.runs / "submitit", cluster=args.launcher)
+    extra = {"slurm_array_parallelism": args.parallel} if args.launcher == "slurm" else {}
+    if args.launcher == "slurm" and args.partition:
+        extra["slurm_partition"] = args.partition
+    executor.update_parameters(timeout_min=args.timeout_min, cpus_per_task=max(1, args.threads), name="ccvae-sweep",
+                               **extra)
+    names = list(pending)
+    jobs = executor.map_array(sweep_cell, names, [pending[n] for n in names], [args] * len(names))
+    print(f"launched {len(jobs)} cell(s) on {args.launcher}; logs in {args.runs / 'submitit'}", flush=True)
+    if args.no_wait:
+        return 0
+    failed = 0
+    for name, job in zip(names, jobs):
+        try:
+            print(job.result(), flush=True)
+        except Exception as err:  # a failed job: report it and go on with the others
+            failed += 1
+            lines = str(err).strip().splitlines()
+            print(f"error: {name}: {lines[-1] if lines else type(err).__name__}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -176,12 +228,43 @@ def _cell(results: dict, name: str) -> str:
     if "failed" in r:
         return "failed"
     acc = r["evaluation"]["accuracy"]
-    return f"{acc['z_sample']['test']:.2f} / {acc['s']['test']:.2f}"
+    return f"{acc['z_sample']['test']:.2f} / {acc['z_mean']['test']:.2f} / {acc['s']['test']:.2f}"
+
+
+def _spread(values: list[float]) -> str:
+    """mean ± standard deviation over seeds (just the value for one seed)."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def recipes_report(results: dict) -> list[str]:
+    """One row per recipe: mean ± sd over its seeds of z sampled, z mean and s (test), and the swap effect of z."""
+    by_recipe: dict[str, list[dict]] = {}
+    for name, r in results.items():
+        recipe, _, seed = name.rpartition("-seed")
+        if recipe and seed.isdigit():
+            by_recipe.setdefault(recipe, []).append(r)
+    lines = ["| recipe (MNIST 16/16) | options | seeds | z sampled | z mean | s | z effect / s effect | train min |",
+             "|---|---|---|---|---|---|---|---|"]
+    for recipe, runs in by_recipe.items():
+        ok = [r for r in runs if "evaluation" in r]
+        if not ok:
+            lines.append(f"| {recipe} | | {len(runs)} | failed | | | | |")
+            continue
+        acc = [r["evaluation"]["accuracy"] for r in ok]
+        effect = [r["evaluation"]["swap_effect"]["z_over_s"] for r in ok if "swap_effect" in r["evaluation"]]
+        options = {k: v for k, v in ok[0]["options"].items() if k not in ("z_dim", "s_dim", "seed")}
+        lines.append(f"| {recipe} | {json.dumps(options) if options else 'defaults'} | {len(ok)} | "
+                     f"{_spread([a['z_sample']['test'] for a in acc])} | {_spread([a['z_mean']['test'] for a in acc])} | "
+                     f"{_spread([a['s']['test'] for a in acc])} | {_spread(effect) if effect else 'n/a'} | "
+                     f"{statistics.mean(r['train_seconds'] for r in ok) / 60:.1f} |")
+    return lines
 
 
 def _paper(row: str, key) -> str:
     z, s = PAPER_RESULTS.get(key, {}).get(row, (None, None))
-    return "" if z is None else f"{z:.2f} / {s:.2f}"
+    return "" if z is None else f"{z:.2f} / n/a / {s:.2f}"
 
 
 def report(out: Path) -> str:
@@ -190,11 +273,18 @@ def report(out: Path) -> str:
         return f"no results in {out}"
     any_result = next(iter(results.values()))
     sched = any_result["schedule"]
+    if any("-seed" in name for name in results):
+        return "\n".join([f"Schedule: {sched['steps']:,} steps, batch {sched['batch_size']}, Adam lr {sched['lr']:g} "
+                          f"(x0.1 at {sched['lr_drop_at']:.0%}); classifier (MLP 256-256) on {sched['eval_train']:,} "
+                          f"training codes, {sched['eval_epochs']} epochs, all test images. Hardware: "
+                          f"{any_result['hardware']}. Accuracy in % (test); z effect / s effect: how much swapping z "
+                          "changes a decoded image relative to swapping s (near 0: z carries nothing).", "",
+                          *recipes_report(results)])
     num_test = any_result.get("evaluation", {}).get("num_test", 0)
     lines = [f"Schedule: {sched['steps']:,} steps, batch {sched['batch_size']}, Adam lr {sched['lr']:g} "
              f"(x0.1 at {sched['lr_drop_at']:.0%}), seed {sched['seed']}; classifier on {sched['eval_train']:,} "
              f"training codes, {sched['eval_epochs']} epochs, tested on {num_test:,} test images. "
-             f"Hardware: {any_result['hardware']}. Cells: z test / s test accuracy (%), z sampled.", "",
+             f"Hardware: {any_result['hardware']}. Cells: z test (sampled) / z test (mean) / s test accuracy (%).", "",
              "| z = s | " + " | ".join(f"{METHOD_NAMES[m]} (ours)" for m in METHODS) + " | "
              + " | ".join(f"{METHOD_NAMES[m]} (paper)" for m in METHODS) + " |",
              "|---" * (1 + 2 * len(METHODS)) + "|"]
@@ -204,7 +294,7 @@ def report(out: Path) -> str:
         lines.append(f"| {d} | " + " | ".join(ours + paper) + " |")
     lines += ["", "| variant (MNIST 16/16) | ours | report |", "|---|---|---|"]
     for name, (title, (z, s)) in PAPER_VARIANTS.items():
-        lines.append(f"| {title} | {_cell(results, name)} | {z:.2f} / {s:.2f} |")
+        lines.append(f"| {title} | {_cell(results, name)} | {z:.2f} / n/a / {s:.2f} |")
     seconds = sum(r.get("train_seconds", 0) for r in results.values())
     lines += ["", f"Training time of the cells listed: {seconds / 60:.0f} min in all."]
     return "\n".join(lines)
@@ -228,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-epochs", type=int, default=20, help="classifier epochs")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
     parser.add_argument("--dry-run", action="store_true", help="a few steps per cell on at most 256 images")
+    parser.add_argument("--launcher", choices=("none", "local", "slurm"), default="none",
+                        help="run the cells as a submitit job array: slurm (a cluster) or local (processes here)")
+    parser.add_argument("--partition", default="", help="slurm partition")
+    parser.add_argument("--parallel", type=int, default=18, help="slurm: cells running at once")
+    parser.add_argument("--timeout-min", type=int, default=24 * 60, help="launched jobs: minutes per cell")
+    parser.add_argument("--no-wait", action="store_true", help="launched jobs: return once submitted")
     args = parser.parse_args(argv)
     if args.table == "report":
         print(report(args.out))
