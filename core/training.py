@@ -91,7 +91,9 @@ class TrainConfig:
     reconstruction_weight: float = losses.RECONSTRUCTION_WEIGHT
     kl_weight: float = losses.KL_WEIGHT
     reverse_weight: float = losses.REVERSE_WEIGHT
-    kl_warmup: int = 0  # steps over which the KL weight rises linearly from 0 to kl_weight (0: full weight from step 1)
+    kl_warmup: int = 0  # steps over which the KL weight moves linearly from kl_start to kl_weight (0: kl_weight throughout)
+    kl_start: float = 0.0  # the KL weight at step 0 of the warm-up; above kl_weight it is a cool-down: z starts shut,
+    # so the decoder first learns to draw the class from s alone, and z then opens for what s cannot explain
     # method and the report's loss variants (each a switch of the one trainer)
     method: str = "ccvae"  # ccvae | mathieu (Mathieu et al. 2016) | szabo (Szabó et al. 2017)
     reverse_distance: str = "l1"  # ccvae reverse cycle: l1 (paper) | wasserstein (squared W2 of the re-encoded Gaussians)
@@ -100,6 +102,7 @@ class TrainConfig:
     adversarial_weight: float = 1.0  # weight of the generator term of variant (b)
     z_adversary_weight: float = 0.0  # ccvae: > 0 adds a pair adversary on z (losses.z_adversary_loss): a small network
     # learns whether two z means come from same-label images; the encoder is trained to leave it at chance
+    z_adversary_steps: int = 1  # updates of the z discriminator per step (on the step's detached codes: cheap)
     # adversarial training (baselines and variant b); defaults: the authors' reimplementations
     gan_beta1: float = 0.5  # Adam beta1 of adversarial optimisers (all optimisers of a baseline)
     generator_times: int = 2  # baselines: generator updates per iteration
@@ -142,8 +145,11 @@ class TrainConfig:
             raise ValueError(f"the {self.decoder} decoder is a CC-VAE option; method {self.method!r} uses the plain one")
         if self.method != "ccvae" and self.z_adversary_weight:
             raise ValueError(f"z_adversary_weight is a CC-VAE option; method {self.method!r} has no z adversary")
-        if self.kl_warmup < 0:
-            raise ValueError(f"kl_warmup is a number of steps, got {self.kl_warmup}")
+        if self.kl_warmup < 0 or self.z_adversary_steps < 1:
+            raise ValueError(f"kl_warmup must be >= 0 and z_adversary_steps >= 1, got {self.kl_warmup}, "
+                             f"{self.z_adversary_steps}")
+        if self.kl_start < 0:
+            raise ValueError(f"kl_start must be non-negative, got {self.kl_start}")
         if self.reverse_reconstruction_weight < 0 or self.adversarial_weight < 0 or self.z_adversary_weight < 0:
             raise ValueError("loss weights must be non-negative")
 
@@ -322,7 +328,10 @@ class Trainer:
     def kl_weight_at(self, step: int) -> float:
         """The KL weight of step ``step`` (0-based): rising linearly over ``kl_warmup`` steps, then constant."""
         c = self.config
-        return c.kl_weight * min(1.0, (step + 1) / c.kl_warmup) if c.kl_warmup else c.kl_weight
+        if not c.kl_warmup:
+            return c.kl_weight
+        progress = min(1.0, (step + 1) / c.kl_warmup)
+        return c.kl_start + (c.kl_weight - c.kl_start) * progress
 
     def batch(self, index: torch.Tensor) -> torch.Tensor:
         """Images at ``index`` (a CPU tensor) as floats in [0, 1], (B, C, H, W) on the training device."""
@@ -409,9 +418,10 @@ class Trainer:
         with self.autocast:
             mu = self.model.encode(torch.cat([*same, *different])).z_mu
         pairs = (mu[:batch], mu[batch:2 * batch]), (mu[2 * batch:3 * batch], mu[3 * batch:])
-        with self.autocast:
-            d = losses.z_discriminator_loss(self.z_discriminator, *pairs)
-        terms = self._update("z_discriminator", d.total, {"z_disc_loss": d.total, "z_disc_accuracy": d.accuracy})
+        for _ in range(self.config.z_adversary_steps):
+            with self.autocast:
+                d = losses.z_discriminator_loss(self.z_discriminator, *pairs)
+            terms = self._update("z_discriminator", d.total, {"z_disc_loss": d.total, "z_disc_accuracy": d.accuracy})
         with self.autocast:
             confusion = losses.z_confusion_loss(self.z_discriminator, *pairs)
         return terms | self._update("z_encoder", self.config.z_adversary_weight * confusion,

@@ -81,6 +81,8 @@ def test_kl_warmup_scales_the_kl_term_from_zero():
     assert t.kl_weight_at(49) == pytest.approx(1.5)
     assert t.kl_weight_at(99) == t.kl_weight_at(5000) == 3.0
     assert trainer(kl_weight=3.0).kl_weight_at(0) == 3.0
+    cool = trainer(kl_warmup=10, kl_start=300.0, kl_weight=25.0)  # a cool-down: z starts shut
+    assert cool.kl_weight_at(0) == pytest.approx(272.5) and cool.kl_weight_at(9) == cool.kl_weight_at(99) == 25.0
 
 
 def test_flip_mirrors_about_half_of_a_batch():

@@ -58,6 +58,7 @@ RECIPES = {
     "z-adversary+reverse-reconstruction": {"z_adversary_weight": 1.0, "reverse_reconstruction_weight": 2.0},
     "kl-6": {"kl_weight": 6.0},
     "z-adversary-3": {"z_adversary_weight": 3.0},
+    "z-adversary-3x5": {"z_adversary_weight": 3.0, "z_adversary_steps": 5},
 }
 
 
