@@ -50,6 +50,7 @@ class ForwardTerms(NamedTuple):
     total: torch.Tensor
     reconstruction: torch.Tensor  # unweighted
     kl: torch.Tensor  # unweighted
+    dependence: torch.Tensor | None = None  # unweighted pair_dependence of the z means; None when it is off
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -60,8 +61,12 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
 def forward_cycle_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
                        reconstruction_weight: float = RECONSTRUCTION_WEIGHT,
                        kl_weight: float = KL_WEIGHT,
+                       independence_weight: float = 0.0,
                        generator: torch.Generator | None = None) -> ForwardTerms:
-    """x1, x2: (B, C, H, W) with label(x1[i]) == label(x2[i])."""
+    """x1, x2: (B, C, H, W) with label(x1[i]) == label(x2[i]).
+
+    ``independence_weight > 0`` adds ``pair_dependence`` of the two images' z means: over a batch of
+    same-label pairs, z(x1) and z(x2) are independent exactly when z carries nothing of the shared label."""
     batch = x1.shape[0]
     x = torch.cat([x1, x2])  # (2B, C, H, W): one pass; instance norm keeps samples independent
     enc = model.encode(x)
@@ -71,7 +76,29 @@ def forward_cycle_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
     reconstruction = per_image_error.sum() / batch
     pixels = x[0].numel()
     kl = kl_to_standard_normal(enc.z_mu.float(), enc.z_logvar.float()).sum() / (batch * pixels)
-    return ForwardTerms(reconstruction_weight * reconstruction + kl_weight * kl, reconstruction, kl)
+    total = reconstruction_weight * reconstruction + kl_weight * kl
+    if not independence_weight:
+        return ForwardTerms(total, reconstruction, kl)
+    dependence = pair_dependence(enc.z_mu[:batch], enc.z_mu[batch:])
+    return ForwardTerms(total + independence_weight * dependence, reconstruction, kl, dependence)
+
+
+def _centred_gram(x: torch.Tensor) -> torch.Tensor:
+    """Gaussian-kernel Gram matrix of (B, D) codes, bandwidth = median pairwise distance (so the scale of z
+    does not matter), double-centred."""
+    d2 = torch.cdist(x, x).pow(2)
+    bandwidth = d2.detach()[~torch.eye(x.shape[0], dtype=torch.bool, device=x.device)].median().clamp_min(1e-8)
+    k = torch.exp(-d2 / bandwidth)
+    return k - k.mean(0, keepdim=True) - k.mean(1, keepdim=True) + k.mean()
+
+
+def pair_dependence(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Normalised HSIC between codes a[i] and b[i], (B, D) each, in [0, 1]: 0 when they are independent.
+
+    For same-label pairs whose other factors are unrelated, any dependence between z(x1) and z(x2) comes
+    from the label they share; this measures it with pairwise labels only, without an adversary to train."""
+    ka, kb = _centred_gram(a.float()), _centred_gram(b.float())
+    return (ka * kb).sum() / ((ka * ka).sum().sqrt() * (kb * kb).sum().sqrt()).clamp_min(1e-12)
 
 
 def mse_per_image(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

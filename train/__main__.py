@@ -31,7 +31,7 @@ from tqdm import tqdm
 from core.checkpoint import CheckpointError, recover
 from core.data import DataError, ImageSet, load_dataset
 from core.explore import framed_grid, latent_statistics, swap_grid
-from core.training import TrainConfig, Trainer, TrainingFailed
+from core.training import DEFAULT_PRESET, PRESETS, TrainConfig, Trainer, TrainingFailed, preset_config
 from train.cli import add_dataclass_arguments, hardware, overrides
 
 DRY_RUN = {"steps": 5, "log_every": 1, "image_every": 2, "checkpoint_every": 2, "batch_size": 8}
@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint")
     parser.add_argument("--dry-run", action="store_true",
                         help=f"run {DRY_RUN['steps']} steps on at most 256 images (synthetic if no data is found)")
+    parser.add_argument("--preset", choices=list(PRESETS), default=None,
+                        help=f"named recipe the options start from (default for new runs: {DEFAULT_PRESET}; "
+                             "authors: the paper's 94k-step schedule); options given here win")
     add_dataclass_arguments(parser, TrainConfig)
     return parser.parse_args(argv)
 
@@ -120,6 +123,9 @@ def run_config(args: argparse.Namespace) -> TrainConfig | None:
         if not config_file.is_file():
             print(f"error: nothing to resume in {out} (no train_config.json)", file=sys.stderr)
             return None
+        if args.preset:
+            print("error: --preset applies to new runs; a resumed run keeps its saved options", file=sys.stderr)
+            return None
         saved = json.loads(config_file.read_text())
         return TrainConfig.from_dict(saved | overrides(args, TrainConfig))
     if (out / "checkpoint" / "model.safetensors").exists():
@@ -127,7 +133,7 @@ def run_config(args: argparse.Namespace) -> TrainConfig | None:
               file=sys.stderr)
         return None
     # --dry-run sets small defaults; options given on the command line still win
-    return TrainConfig(**((DRY_RUN if args.dry_run else {}) | overrides(args, TrainConfig)))
+    return preset_config(args.preset or DEFAULT_PRESET, **((DRY_RUN if args.dry_run else {}) | overrides(args, TrainConfig)))
 
 
 def main(argv: list[str] | None = None) -> int:

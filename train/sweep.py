@@ -59,6 +59,8 @@ RECIPES = {
     "kl-6": {"kl_weight": 6.0},
     "z-adversary-3": {"z_adversary_weight": 3.0},
     "z-adversary-3x5": {"z_adversary_weight": 3.0, "z_adversary_steps": 5},
+    "z-independence-1": {"z_independence_weight": 1.0},
+    "z-independence-10": {"z_independence_weight": 10.0},
 }
 
 
@@ -90,7 +92,8 @@ def train_cell(run: Path, options: dict, args: argparse.Namespace) -> int:
     argv = ["--out", str(run), "--data-dir", args.data_dir, "--steps", str(steps), "--lr", str(args.lr),
             "--seed", str(args.seed), "--threads", str(args.threads), "--checkpoint-every", "250",
             "--image-every", str(10 * steps)]
-    argv += ["--resume"] if (run / "train_config.json").is_file() else []
+    # every cell starts from TrainConfig's defaults (the authors' setting) plus its own options
+    argv += ["--resume"] if (run / "train_config.json").is_file() else ["--preset", "authors"]
     for key, value in options.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
     if args.dry_run:
