@@ -135,3 +135,20 @@ def test_new_switches_are_validated():
         TrainConfig(kl_warmup=-1).validate()
     with pytest.raises(ValueError, match="reverse_distance"):
         TrainConfig(reverse_distance="l2").validate()
+
+
+def test_pair_dependence_sees_a_shared_label_and_not_the_scale():
+    g = torch.Generator().manual_seed(0)
+    label = torch.randint(10, (64,), generator=g)
+    prototypes = torch.randn(10, 8, generator=g)
+    style_a, style_b = torch.randn(64, 8, generator=g), torch.randn(64, 8, generator=g)
+    independent = losses.pair_dependence(style_a, style_b)
+    leaky = losses.pair_dependence(style_a + 2 * prototypes[label], style_b + 2 * prototypes[label])
+    assert leaky > 3 * independent
+    torch.testing.assert_close(losses.pair_dependence(1e-3 * style_a, 1e-3 * style_b), independent)
+
+
+def test_z_independence_term_is_logged_and_trains():
+    t = trainer(z_independence_weight=1.0)
+    terms = t.step()
+    assert "z_dependence" in terms and 0.0 <= float(terms["z_dependence"]) <= 1.0
