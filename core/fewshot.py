@@ -55,29 +55,47 @@ def reference_images(model, latents: dict[str, torch.Tensor], count: int = 256,
     return images, latents["bank_labels"][idx]
 
 
+FINE_TUNE_PARTS = ("all", "s_path")
+
+
+def trainable_parameters(model, part: str) -> list[torch.nn.Parameter]:
+    """What a fine-tune may change: ``all`` the weights, or only the ``s_path`` (the encoder's s head and the
+    decoder's s input layer), which leaves every weight that reads or renders z as it was, so each stored
+    style still changes the picture after fine-tuning."""
+    if part not in FINE_TUNE_PARTS:
+        raise ValueError(f"unknown fine-tune part {part!r}; valid: {', '.join(FINE_TUNE_PARTS)}")
+    if part == "all":
+        return list(model.parameters())
+    return [*model.encoder.s.parameters(), *model.decoder.s_in.parameters()]
+
+
 def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_labels: torch.Tensor, *,
               labels: torch.Tensor | None = None, steps: int = 100, batch_size: int = 16, lr: float = 2e-4,
-              seed: int = 0, callback: Callable[[int, dict[str, float]], None] | None = None):
+              part: str = "all", seed: int = 0, callback: Callable[[int, dict[str, float]], None] | None = None):
     """Return a fine-tuned copy of ``model`` that has learnt the class of ``images`` (n, C, H, W).
 
     ``labels`` (n,) groups the new images into several new classes; by default they are one class.
     Each step: a forward-cycle update on ``batch_size`` same-label pairs (half among the new images,
     half among the references), then a reverse-cycle update of the encoder on new/reference pairs.
-    ``callback(step, terms)`` is called after every step (progress bars, stop buttons).
+    ``part`` (``trainable_parameters``): ``all`` weights, or the ``s_path`` only (no reverse-cycle update then:
+    it reaches the encoder's z path alone). ``callback(step, terms)`` is called after every step.
     """
     if images.dim() != 4 or images.shape[0] < 1:
         raise ValueError("fine_tune needs at least one new image, shaped (n, C, H, W)")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     tuned = copy.deepcopy(model).train()
+    trained = trainable_parameters(tuned, part)
     for p in tuned.parameters():
+        p.requires_grad_(False)
+    for p in trained:
         p.requires_grad_(True)
     device = next(tuned.parameters()).device
     images, references = images.float().to(device), references.float().to(device)
     reference_labels = reference_labels.to(device)
     g = torch.Generator().manual_seed(seed)
     noise = torch.Generator(device).manual_seed(seed + 1)
-    opt_forward = torch.optim.Adam(tuned.parameters(), lr=lr)
+    opt_forward = torch.optim.Adam(trained, lr=lr)
     opt_reverse = torch.optim.Adam(tuned.encoder.parameters(), lr=lr)
     n, m, half = images.shape[0], references.shape[0], max(1, batch_size // 2)
     labels = torch.zeros(n, dtype=torch.long) if labels is None else labels.long().cpu()
@@ -102,15 +120,21 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
             fwd.total.backward()
             opt_forward.step()
 
-            new = images[torch.randint(n, (half,), generator=g)]
-            ref = references[torch.randint(m, (half,), generator=g)]
-            rev = losses.reverse_cycle_loss(tuned, new, ref, generator=noise)
-            opt_reverse.zero_grad(set_to_none=True)
-            rev.total.backward()
-            opt_reverse.step()
-            if not (torch.isfinite(fwd.total) and torch.isfinite(rev.total)):
+            terms = {"reconstruction": fwd.reconstruction.item(), "kl": fwd.kl.item()}
+            total = fwd.total
+            if part == "all":
+                new = images[torch.randint(n, (half,), generator=g)]
+                ref = references[torch.randint(m, (half,), generator=g)]
+                rev = losses.reverse_cycle_loss(tuned, new, ref, generator=noise)
+                opt_reverse.zero_grad(set_to_none=True)
+                rev.total.backward()
+                opt_reverse.step()
+                terms["reverse_cycle"] = rev.distance.item()
+                total = total + rev.total.detach()
+            if not torch.isfinite(total):
                 raise FloatingPointError(f"fine-tuning diverged at step {step} (loss is NaN or inf); try fewer steps")
             if callback is not None:
-                callback(step, {"reconstruction": fwd.reconstruction.item(), "kl": fwd.kl.item(),
-                                "reverse_cycle": rev.distance.item()})
+                callback(step, terms)
+    for p in tuned.parameters():
+        p.requires_grad_(True)
     return tuned.eval()

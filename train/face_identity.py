@@ -32,7 +32,7 @@ from core import align
 from core.checkpoint import CheckpointError, load_latents, load_metrics, load_model, save_metrics
 from core.data import DataError, load_dataset
 from core.evaluation.identity import identity_score, split_people, zero_shot_render
-from core.fewshot import fine_tune, known_styles, reference_images
+from core.fewshot import FINE_TUNE_PARTS, fine_tune, known_styles, reference_images
 from train.cli import hardware
 
 
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 3, 5], help="numbers of uploaded photos")
     parser.add_argument("--fine-tune-steps", type=int, default=60, help="few-shot fine-tuning steps (0: zero-shot only)")
     parser.add_argument("--fine-tune-people", type=int, default=10, help="people fine-tuned for (each takes seconds)")
+    parser.add_argument("--fine-tune-part", choices=FINE_TUNE_PARTS, default="all",
+                        help="weights the fine-tune changes (core.fewshot.trainable_parameters)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--save", action="store_true", help="store the result in the checkpoint's metrics.json")
@@ -107,12 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         def tuned_render(i: int, uploads: torch.Tensor) -> torch.Tensor:
             t = time.time()
             tuned = fine_tune(model, uploads, references, reference_labels, steps=args.fine_tune_steps,
-                              seed=args.seed + i)
+                              part=args.fine_tune_part, seed=args.seed + i)
             timings.append(time.time() - t)
             return zero_shot_render(tuned, styles)(uploads)
 
         part = identity_score(people, tuned_render, recogniser, ks=tuple(args.ks), rendered=args.fine_tune_people)
         result |= {"fine_tune_steps": args.fine_tune_steps, "fine_tune_people": part["rendered"],
+                   "fine_tune_part": args.fine_tune_part,
                    "few_shot": {"k": part["k"],
                                 "seconds": round(time.time() - t1, 1),
                                 "seconds_per_fine_tune": round(sum(timings) / len(timings), 1)}}

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from core.checkpoint import CheckpointError, load_latents, load_model
 from core.explore import png_bytes, tile, to_uint8
-from core.fewshot import MAX_STEPS, fine_tune, known_styles, reference_images
+from core.fewshot import FINE_TUNE_PARTS, MAX_STEPS, fine_tune, known_styles, reference_images
 from core.upload import UploadError, framing_for, prepare_upload, uses_landmarks
 
 MAX_PHOTOS = 50
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=0, help=f"fine-tuning steps (0: zero-shot only; at most {MAX_STEPS})")
     parser.add_argument("--styles", type=int, default=16, help="stored styles to render the new s with")
+    parser.add_argument("--part", choices=FINE_TUNE_PARTS, default="all", help="weights the fine-tune changes")
     parser.add_argument("--no-detect", action="store_true", help="use each photo's centre square, no face detection")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("photos", type=Path, nargs="+")
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps:
         references, reference_labels = reference_images(model, latents)
         with tqdm(total=args.steps, desc="fine-tuning", dynamic_ncols=True) as bar:
-            tuned = fine_tune(model, images, references, reference_labels, steps=args.steps, seed=args.seed,
+            tuned = fine_tune(model, images, references, reference_labels, steps=args.steps, part=args.part, seed=args.seed,
                               callback=lambda step, terms: bar.update(1))
         outputs["few_shot"] = render(tuned)
     for name, out in outputs.items():
