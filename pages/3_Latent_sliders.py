@@ -45,7 +45,9 @@ def _reset(ctx) -> None:
 
 
 def _randomise(ctx) -> None:
-    _set_z(torch.randn(ctx.model.config.z_dim))
+    g = torch.Generator()
+    g.seed()  # this click's own generator: the global one is shared by the server's sessions
+    _set_z(torch.randn(ctx.model.config.z_dim, generator=g))
 
 
 @st.fragment
