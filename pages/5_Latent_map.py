@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
@@ -11,7 +9,7 @@ import streamlit as st
 import torch
 
 from core.evaluation import cached_projection, silhouette
-from core.evaluation.projection import is_cached
+from core.evaluation.projection import DEFAULT_MAP_POINTS, is_cached, map_selection, map_source
 from core.explore import nearest_neighbours, tile
 from core.limits import MAX_MAP_POINTS
 from pages.widgets import class_name, explain, gallery_codes, heavy, page_setup, show
@@ -42,18 +40,11 @@ def scatter(xy: np.ndarray, idx: np.ndarray, labels: list[str], title: str) -> g
     return fig
 
 
-def map_source(ctx, idx: torch.Tensor) -> str:
-    """What the projected codes are, in words that do not depend on floating-point details: the gallery
-    (for a local dataset, a digest of its images) and which of its images. Names the cached map file."""
-    gallery = ctx.gallery.name if not ctx.data_dir else \
-        hashlib.blake2b(ctx.gallery.images.numpy().tobytes(), digest_size=16).hexdigest()
-    return f"{gallery}|{hashlib.blake2b(idx.numpy().tobytes(), digest_size=16).hexdigest()}"
-
-
 def project_both(ctx, idx: torch.Tensor, z: np.ndarray, s: np.ndarray, method: str):
     """The z and s maps: read back from ``<checkpoint>/maps/`` when made before (the shipped models ship
     their default maps), else computed as one heavy job of the server's pool. None when refused."""
-    source, name = map_source(ctx, idx), ctx.gallery.name
+    name = ctx.gallery.name
+    source = map_source(name, idx.numpy(), ctx.gallery.images.numpy() if ctx.data_dir else None)
     algo = METHODS[method]
     jobs_needed = [(space, codes) for space, codes in (("z", z), ("s", s))
                    if not is_cached(ctx.path, f"{space}-{name}", codes, algo, source=source)]
@@ -87,9 +78,8 @@ def main() -> None:
     n_all = len(ctx.gallery)
     with st.sidebar:
         method = st.radio("Projection", list(METHODS), horizontal=True)
-        n = st.slider("Images", min(200, n_all), min(MAX_MAP_POINTS, n_all), min(2_000, n_all), step=100)
-    g = torch.Generator().manual_seed(0)
-    idx = torch.randperm(n_all, generator=g)[:n].sort().values
+        n = st.slider("Images", min(200, n_all), min(MAX_MAP_POINTS, n_all), min(DEFAULT_MAP_POINTS, n_all), step=100)
+    idx = torch.from_numpy(map_selection(n_all, n))
     codes = gallery_codes(ctx)
     z, s = codes.z_mu[idx].numpy(), codes.s[idx].numpy()
     labels_int = ctx.gallery.labels[idx].numpy()

@@ -160,6 +160,26 @@ def _keep(file: Path, xy: np.ndarray, stamp: str, fresh: bool) -> None:
         return
 
 
+DEFAULT_MAP_POINTS = 2_000  # the Latent map page's first view (the shipped checkpoints ship these maps)
+
+
+def map_selection(n_all: int, n: int) -> np.ndarray:
+    """Which ``n`` of ``n_all`` gallery images a map shows: a fixed random subset (seed 0), in order."""
+    import torch
+
+    return torch.randperm(n_all, generator=torch.Generator().manual_seed(0))[:n].sort().values.numpy()
+
+
+def map_source(gallery_name: str, idx: np.ndarray, images: np.ndarray | None = None) -> str:
+    """The ``source`` of a map of gallery codes: the gallery (a digest of its images when it is a local
+    dataset, whose files may change; its name for the bundled digits and the model's own generations,
+    which the checkpoint digest already covers) and which of its images."""
+    gallery = gallery_name if images is None else hashlib.blake2b(np.ascontiguousarray(images).tobytes(),
+                                                                  digest_size=16).hexdigest()
+    chosen = hashlib.blake2b(np.ascontiguousarray(idx, dtype=np.int64).tobytes(), digest_size=16).hexdigest()
+    return f"{gallery}|{chosen}"
+
+
 def silhouette(codes: np.ndarray, labels: np.ndarray, *, max_points: int = 5000, seed: int = 0) -> float:
     """Silhouette score of the codes grouped by label, in [-1, 1]: high when codes cluster by label."""
     return float(silhouette_score(codes, labels, sample_size=min(max_points, len(labels)), random_state=seed))
