@@ -95,12 +95,11 @@ HIGH_BIT = ("I;16", "I;16B", "I;16L", "I", "F")  # 16- and 32-bit modes, rescale
 def _reduce(im: Image.Image) -> Image.Image:
     """Shrink a decoded image by an integer factor (box average) towards WORK_SIDE, in its own mode,
     before any conversion: converting a 12 MP image first would copy it at 4-8 bytes per pixel."""
-    factor = max(im.size) // WORK_SIDE
+    factor = -(-max(im.size) // WORK_SIDE)  # the smallest that brings the longer side to WORK_SIDE or less
     if factor < 2:
         return im
-    if im.mode in ("I;16", "I;16B", "I;16L"):  # Pillow cannot reduce these: subsample, then rescale to 8 bits
-        a = np.asarray(im)
-        return _rescale(a[::factor, ::factor], int(a.min()), int(a.max()))
+    if im.mode in ("I;16", "I;16B", "I;16L"):  # Pillow cannot reduce() these, but resizes them in C with a box filter
+        return im.resize((max(1, im.width // factor), max(1, im.height // factor)), Image.BOX)
     if im.mode in ("P", "1"):  # palette indices and bits cannot be averaged
         im = im.convert("RGBA" if im.mode == "P" else "L")
     return im.reduce(factor)
@@ -110,8 +109,11 @@ def _rescale(a: np.ndarray, lo: float, hi: float) -> Image.Image:
     """The range [lo, hi] of a 16/32-bit array as an 8-bit grayscale image, in float32 (never float64)."""
     if hi <= lo:
         return Image.fromarray(np.zeros(a.shape, np.uint8), "L")
-    scaled = (a.astype(np.float32) - np.float32(lo)) * np.float32(255 / (hi - lo))
-    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
+    scaled = a.astype(np.float32)  # in place from here: one float32 copy of the (already reduced) image
+    scaled -= np.float32(lo)
+    scaled *= np.float32(255 / (hi - lo))
+    np.clip(scaled, 0, 255, out=scaled)
+    return Image.fromarray(scaled.astype(np.uint8), "L")
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

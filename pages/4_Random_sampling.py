@@ -64,7 +64,7 @@ def main() -> None:
 
     st.subheader("Export an augmented dataset")
     most = max(10, min(500, MAX_ZIP_IMAGES // len(labels)) // 10 * 10)
-    per_class = st.slider("Images per row to generate", 10, most, min(100, most), step=10,
+    per_class = st.slider("Images per row to generate", 10, most, min(100, most), step=10, key="zip_per_row",
                           help=f"At most {MAX_ZIP_IMAGES:,} images in one zip.")
     if st.button("Generate zip"):
         st.session_state.pop("export_zip", None)  # one zip per session at a time

@@ -78,7 +78,8 @@ def main() -> None:
     n_all = len(ctx.gallery)
     with st.sidebar:
         method = st.radio("Projection", list(METHODS), horizontal=True)
-        n = st.slider("Images", min(200, n_all), min(MAX_MAP_POINTS, n_all), min(DEFAULT_MAP_POINTS, n_all), step=100)
+        n = n_all if n_all <= 200 else \
+            st.slider("Images", 200, min(MAX_MAP_POINTS, n_all), min(DEFAULT_MAP_POINTS, n_all), step=100)
     idx = torch.from_numpy(map_selection(n_all, n))
     codes = gallery_codes(ctx)
     z, s = codes.z_mu[idx].numpy(), codes.s[idx].numpy()
