@@ -12,13 +12,16 @@ it. Rules:
   (two students asking for the same t-SNE share one computation).
 - **Bounded waiting**: at most ``max_queue`` jobs wait; a job not started within ``wait_timeout``
   seconds is refused with a message. Either way the caller gets a ``Busy`` it can show.
-- **Long jobs take turns**: ``work`` may return an iterator; each ``next()`` is one slice (about a
-  second of training), after which the job goes to the back of the queue, so a t-SNE asked for
-  during five trainings waits for slices, not for whole runs.
+- **Jobs take turns**: a running job gives its slot to the next waiting one at its turn points and
+  goes to the back of the queue: each ``next()`` of a job whose ``work`` returns an iterator (a
+  slice of training), and each ``report(...)`` after ``SLICE_SECONDS`` of work (a fine-tuning step,
+  a t-SNE iteration block). So a t-SNE asked for during five trainings waits for slices, not runs.
 
-Progress goes from the worker to the caller through ``report(...)`` (called by the work) and
-``Job.wait(on_progress=...)`` (called in the caller's thread), so UI code never runs on a worker.
-Nothing here imports a UI library; the pages and the Gradio app both use ``pool()``.
+Each job runs on a thread of its own, started when it first gets a slot, at a lower CPU priority
+than the threads that answer clicks; a slot is a turn, not a thread. Progress goes from the job to
+the caller through ``report(...)`` (called by the work) and ``Job.wait(on_progress=...)`` (called in
+the caller's thread), so UI code never runs on a job's thread. Nothing here imports a UI library;
+the pages and the Gradio app both use ``pool()``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ class Busy(RuntimeError):
     message is meant for the user."""
 
 
+SLICE_SECONDS = 1.0  # a job that reports progress hands its slot on after this long, if someone waits
+
+
+class _Dropped(BaseException):
+    """Raised inside a job's own thread at a turn point when the job was cancelled or its session ended."""
+
+
 @dataclass(eq=False)
 class Job:
     owner: str
@@ -50,34 +60,35 @@ class Job:
     pool: JobPool = field(repr=False)
     state: str = "queued"  # queued | running | done
     started: bool = False
-    iterator: Iterator | None = None  # a long job's slices
+    long: bool = False  # its work is an iterator of slices (training): the session cannot queue more meanwhile
+    slice_start: float = 0.0
     result: Any = None
     error: BaseException | None = None
     cancelled: str = ""  # why, when cancelled
     events: deque = field(default_factory=lambda: deque(maxlen=256))
     done: threading.Event = field(default_factory=threading.Event)
 
-    @property
-    def long(self) -> bool:
-        return self.iterator is not None
-
     def report(self, *args) -> None:
-        """Called by the work (on a worker thread): pass ``args`` to the waiters' ``on_progress``."""
-        self.events.append(args)
+        """Called by the work (on the job's thread): pass ``args`` to the waiters' ``on_progress``; also a turn
+        point, where the job may hand its slot to a waiting one."""
+        if args:
+            self.events.append(args)
+        if time.monotonic() - self.slice_start >= SLICE_SECONDS:
+            self.pool._turn(self)
 
     def cancel(self, why: str = "cancelled") -> None:
-        """Drop a queued job at once; a running long job stops after its current slice."""
+        """Drop a queued job at once; a running job stops at its next turn point."""
         self.pool._cancel(self, why)
 
     def ahead(self) -> int | None:
-        """Jobs ahead of this one (running, then queued before it); None once it runs."""
+        """Jobs ahead of this one (running, then queued before it); None once it has started."""
         return self.pool._ahead(self)
 
     def wait(self, *, on_wait: Callable[[int | None], None] | None = None,
              on_progress: Callable[..., None] | None = None, poll: float = 0.25) -> Any:
         """Block until the job is done; return its result or raise its error (``Busy`` when refused).
 
-        Every ``poll`` seconds ``on_wait(jobs ahead, or None while running)`` is called, and each
+        Every ``poll`` seconds ``on_wait(jobs ahead, or None once started)`` is called, and each
         ``report(...)`` of the work reaches ``on_progress(...)``, both in this thread."""
         while not self.done.wait(poll):
             self._deliver(on_progress)
@@ -98,6 +109,17 @@ class Job:
                 on_progress(*args)
 
 
+def trim_memory() -> None:
+    """Hand memory freed by a finished job back to the system (glibc keeps it otherwise, and a server's
+    resident size only grows). A no-op where there is no glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _lower_priority(nice: int) -> None:
     """Make the calling thread (and the threads it starts, e.g. OpenMP's) yield the CPU to the
     threads that answer clicks. Linux applies nice values per thread."""
@@ -109,14 +131,13 @@ def _lower_priority(nice: int) -> None:
 
 
 class JobPool:
-    def __init__(self, slots: int = 1, *, max_queue: int = 32, wait_timeout: float = 300.0, nice: int = 10):
+    def __init__(self, slots: int = 1, *, max_queue: int = 32, wait_timeout: float = 300.0, nice: int = 5):
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}")
         self.slots, self.max_queue, self.wait_timeout, self.nice = slots, max_queue, wait_timeout, nice
         self._cond = threading.Condition()
-        self._queue: deque[Job] = deque()
-        self._running: list[Job] = []
-        self._workers: list[threading.Thread] = []
+        self._queue: deque[Job] = deque()  # waiting for a turn, first come first served
+        self._running: list[Job] = []  # holding a slot
 
     # -------------------------------------------------------------------------------------- public
 
@@ -135,18 +156,14 @@ class JobPool:
                 if job.long:
                     raise Busy(f"You already have a job running ({job.what}). One heavy job per session: wait for "
                                "it to finish, or stop it.")
-                if job.state == "queued":
+                if not job.started:
                     self._cancel_locked(job, "replaced by your newer request")
             waiting = sum(1 for j in self._queue if not j.started)
             if waiting >= self.max_queue:
                 raise Busy(f"The server is full: {waiting} jobs are waiting. Try again in a minute.")
             job = Job(owner, what, work, key, alive, time.monotonic() + self.wait_timeout, self)
             self._queue.append(job)
-            while len(self._workers) < self.slots:
-                worker = threading.Thread(target=self._work_loop, name=f"ccvae-heavy-{len(self._workers)}", daemon=True)
-                self._workers.append(worker)
-                worker.start()
-            self._cond.notify_all()
+            self._dispatch()
             return job
 
     def run(self, owner: str, what: str, work: Callable[[Report], Any], **wait_options) -> Any:
@@ -159,9 +176,79 @@ class JobPool:
 
     # ------------------------------------------------------------------------------------ internal
 
+    def _eligible(self, job: Job) -> bool:
+        """A job that has started may always take its next turn; a new one waits while its session runs another."""
+        return job.started or not any(j.owner == job.owner and j is not job and j.started
+                                      for j in list(self._running) + list(self._queue))
+
+    def _dispatch(self) -> None:
+        """Give free slots to the first eligible waiting jobs (call with the lock held)."""
+        now = time.monotonic()
+        for job in list(self._queue):
+            if not job.started and now > job.deadline:
+                self._expire_locked(job)
+        for job in list(self._queue):
+            if len(self._running) >= self.slots:
+                break
+            if not self._eligible(job):
+                continue
+            self._queue.remove(job)
+            self._running.append(job)
+            job.state, job.slice_start = "running", time.monotonic()
+            if not job.started:
+                job.started = True
+                threading.Thread(target=self._run_job, args=(job,), name=f"ccvae-job-{job.what[:20]}",
+                                 daemon=True).start()
+        self._cond.notify_all()  # jobs waiting for their next turn
+
+    def _turn(self, job: Job) -> None:
+        """A turn point on the job's own thread: stop if dropped; hand the slot on if anyone eligible waits."""
+        with self._cond:
+            if job.cancelled or (job.alive is not None and not job.alive()):
+                raise _Dropped(job.cancelled or "dropped: the session ended")
+            if not any(self._eligible(j) for j in self._queue if j is not job):
+                job.slice_start = time.monotonic()
+                return
+            self._running.remove(job)
+            job.state = "queued"
+            self._queue.append(job)
+            self._dispatch()
+            while job.state != "running":
+                self._cond.wait(timeout=1.0)
+                self._dispatch()  # also expires old jobs when nothing else calls it
+
+    def _run_job(self, job: Job) -> None:
+        _lower_priority(self.nice)
+        result, error = None, None
+        try:
+            out = job.work(job.report)
+            if isinstance(out, Iterator):
+                job.long = True
+                try:
+                    while True:
+                        next(out)
+                        self._turn(job)
+                except StopIteration as stop:
+                    result = stop.value
+                except _Dropped:
+                    out.close()
+                    raise
+            else:
+                result = out
+        except _Dropped as why:
+            error = Busy(f"Your job ({job.what}) was {why}.")
+        except BaseException as err:  # the work's own error goes to its waiters  # noqa: BLE001
+            error = err
+        trim_memory()
+        with self._cond:
+            if job in self._running:
+                self._running.remove(job)
+            self._finish(job, result=result, error=error)
+            self._dispatch()
+
     def _ahead(self, job: Job) -> int | None:
         with self._cond:
-            if job.state != "queued" or job.started:
+            if job.started or job.state != "queued":
                 return None
             if job not in self._queue:
                 return 0
@@ -173,36 +260,14 @@ class JobPool:
 
     def _cancel_locked(self, job: Job, why: str) -> None:
         job.cancelled = why
-        if job.state == "queued" and job in self._queue and not job.started:
+        if not job.started and job in self._queue:
             self._queue.remove(job)
             self._finish(job, error=Busy(f"Your job ({job.what}) was {why}."))
 
     def _expire(self, job: Job) -> None:
         with self._cond:
-            if job.state == "queued" and not job.started and job in self._queue:
+            if not job.started and job in self._queue:
                 self._expire_locked(job)
-
-    def _finish(self, job: Job, *, result: Any = None, error: BaseException | None = None) -> None:
-        job.result, job.error, job.state = result, error, "done"
-        job.done.set()
-        self._cond.notify_all()
-
-    def _next_job(self) -> Job:
-        """The first queued job whose owner runs nothing else (waits for one)."""
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                for job in list(self._queue):
-                    if not job.started and now > job.deadline:
-                        self._expire_locked(job)
-                busy_owners = {j.owner for j in self._running}
-                for job in self._queue:
-                    if job.started or job.owner not in busy_owners:
-                        self._queue.remove(job)
-                        self._running.append(job)
-                        job.state = "running"
-                        return job
-                self._cond.wait(timeout=1.0)
 
     def _expire_locked(self, job: Job) -> None:
         ahead = len(self._running) + list(self._queue).index(job)
@@ -210,39 +275,10 @@ class JobPool:
         self._finish(job, error=Busy(f"The server is busy: {ahead} job{'s' if ahead != 1 else ''} still ahead of "
                                      f"yours ({job.what}) after {self.wait_timeout:.0f} s. Try again in a few minutes."))
 
-    def _work_loop(self) -> None:
-        _lower_priority(self.nice)
-        while True:
-            job = self._next_job()
-            finished, result, error = False, None, None
-            try:
-                if job.cancelled or (job.alive is not None and not job.alive()):
-                    if job.iterator is not None:
-                        job.iterator.close()
-                    finished, error = True, Busy(f"Your job ({job.what}) was {job.cancelled or 'dropped: the session ended'}.")
-                else:
-                    if not job.started:
-                        job.started = True
-                        out = job.work(job.report)
-                        if isinstance(out, Iterator):
-                            job.iterator = out
-                        else:
-                            finished, result = True, out
-                    if job.iterator is not None:
-                        try:
-                            next(job.iterator)
-                        except StopIteration as stop:
-                            finished, result = True, stop.value
-            except BaseException as err:  # the work's own error goes to its waiters  # noqa: BLE001
-                finished, error = True, err
-            with self._cond:
-                self._running.remove(job)
-                if finished:
-                    self._finish(job, result=result, error=error)
-                else:  # a long job's slice: to the back of the queue
-                    job.state = "queued"
-                    self._queue.append(job)
-                    self._cond.notify_all()
+    def _finish(self, job: Job, *, result: Any = None, error: BaseException | None = None) -> None:
+        job.result, job.error, job.state = result, error, "done"
+        job.done.set()
+        self._cond.notify_all()
 
 
 _POOL: JobPool | None = None
@@ -251,11 +287,13 @@ _POOL_LOCK = threading.Lock()
 
 def pool() -> JobPool:
     """The process's pool. Sizes from the environment: CCVAE_HEAVY_SLOTS (default: half the CPU cores,
-    at least 1), CCVAE_JOB_QUEUE (32 waiting jobs), CCVAE_JOB_TIMEOUT (300 s to start)."""
+    at least 1), CCVAE_JOB_QUEUE (32 waiting jobs), CCVAE_JOB_TIMEOUT (300 s to start), CCVAE_HEAVY_NICE
+    (5: how much lower the jobs' CPU priority is)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = JobPool(int(os.environ.get("CCVAE_HEAVY_SLOTS", max(1, (os.cpu_count() or 2) // 2))),
                             max_queue=int(os.environ.get("CCVAE_JOB_QUEUE", 32)),
-                            wait_timeout=float(os.environ.get("CCVAE_JOB_TIMEOUT", 300)))
+                            wait_timeout=float(os.environ.get("CCVAE_JOB_TIMEOUT", 300)),
+                            nice=int(os.environ.get("CCVAE_HEAVY_NICE", 5)))
         return _POOL

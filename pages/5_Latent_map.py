@@ -56,7 +56,7 @@ def project_both(ctx, idx: torch.Tensor, z: np.ndarray, s: np.ndarray, method: s
         out = []
         for space, codes in (("z", z), ("s", s)):
             report(f"projecting {space} with {method}…")
-            out.append(cached_projection(ctx.path, f"{space}-{name}", codes, algo, source=source))
+            out.append(cached_projection(ctx.path, f"{space}-{name}", codes, algo, source=source, tick=report))
         return tuple(out)
 
     with st.status(f"Projecting {len(idx):,} codes with {method}…", expanded=False) as status:

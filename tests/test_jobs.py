@@ -196,3 +196,28 @@ def test_worker_threads_run_at_a_lower_priority():
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     theirs = pool.submit("a", "x", lambda report: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).wait()
     assert theirs == min(19, mine + 5)
+
+
+def test_a_job_that_reports_progress_hands_its_slot_on(monkeypatch):
+    """Fine-tuning and t-SNE report progress; after SLICE_SECONDS of work a report lets a waiting job in."""
+    from core import jobs
+
+    monkeypatch.setattr(jobs, "SLICE_SECONDS", 0.05)
+    pool = JobPool(1, wait_timeout=30)
+    log, stop = [], threading.Event()
+
+    def fine_tune(report):
+        for step in range(2000):
+            if stop.is_set():
+                break
+            log.append("fine-tune")
+            time.sleep(0.002)
+            report(step)
+        return "tuned"
+
+    tuning = pool.submit("a", "fine-tune", fine_tune)
+    time.sleep(0.1)
+    assert pool.submit("b", "t-SNE", lambda report: log.append("tsne") or "map").wait(poll=0.01) == "map"
+    stop.set()
+    assert tuning.wait() == "tuned"
+    assert 0 < log.index("tsne") < len(log) - 1  # it ran in the middle of the fine-tune

@@ -16,6 +16,7 @@ import re
 import shutil
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,8 @@ def exact_neighbours(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
     return idx, dist.astype(np.float32)
 
 
-def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0) -> np.ndarray:
-    """(N, D) -> (N, 2)."""
+def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0, tick: Callable[[], None] | None = None) -> np.ndarray:
+    """(N, D) -> (N, 2). ``tick()`` is called every 25 t-SNE iterations (a turn point of ``core.jobs``)."""
     codes = np.asarray(codes, dtype=np.float32)
     if method == "tsne":
         from openTSNE import TSNE
@@ -49,8 +50,10 @@ def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0) -> np.
         # at 10,000 codes), below it Barnes-Hut, which has no fixed cost per iteration. One thread: on our
         # 2-core machine, shared with the app, n_jobs=2 took 2-3x more CPU time and was slower
         gradient = "fft" if codes.shape[0] >= FFT_FROM else "bh"
+        callbacks = None if tick is None else [lambda iteration, error, embedding: tick() or False]
         tsne = TSNE(n_components=2, perplexity=perplexity, initialization="pca", random_state=seed, n_jobs=1,
-                    neighbors="exact", negative_gradient_method=gradient, ints_in_interval=2, verbose=False)
+                    neighbors="exact", negative_gradient_method=gradient, ints_in_interval=2, verbose=False,
+                    callbacks=callbacks, callbacks_every_iters=25)
         return np.asarray(tsne.fit(codes), dtype=np.float32)
     if method == "umap":
         from umap import UMAP  # imported lazily: numba compiles on first import
@@ -107,7 +110,7 @@ def map_file(checkpoint_dir: str | Path, codes_name: str, codes: np.ndarray, met
 
 
 def cached_projection(checkpoint_dir: str | Path, codes_name: str, codes: np.ndarray, method: str = "tsne", *,
-                      seed: int = 0, source: str | None = None) -> np.ndarray:
+                      seed: int = 0, source: str | None = None, tick: Callable[[], None] | None = None) -> np.ndarray:
     """``project_2d(codes, method, seed=seed)``, computed once and kept in ``<checkpoint_dir>/maps/``.
 
     The maps folder records a digest of ``model.safetensors`` (and ``latents.safetensors``); when the
@@ -129,7 +132,7 @@ def cached_projection(checkpoint_dir: str | Path, codes_name: str, codes: np.nda
             xy = None
         if xy is not None and xy.shape == (len(codes), 2):
             return xy
-    xy = project_2d(codes, method, seed=seed)
+    xy = project_2d(codes, method, seed=seed) if tick is None else project_2d(codes, method, seed=seed, tick=tick)
     if stamp is not None:
         _keep(file, xy, stamp, fresh)
     return xy
