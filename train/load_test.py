@@ -132,7 +132,7 @@ async def picture_bytes(page) -> bytes:
 
 
 async def slider_session(browser, url: str, ready: asyncio.Event, heavy_done: asyncio.Event, report: dict,
-                         timeout: float, min_moves: int, max_moves: int) -> None:
+                         timeout: float, min_moves: int, max_moves: int, think: float) -> None:
     """Open Latent sliders, keep its picture for one setting, move z0 back and forth until the heavy jobs
     are over, come back to that setting and check the picture is the same."""
     context = await browser.new_context(viewport={"width": 1300, "height": 900})
@@ -155,7 +155,7 @@ async def slider_session(browser, url: str, ready: asyncio.Event, heavy_done: as
                                          arg=[SLIDER_IMAGE, old.split("/")[-1]], timeout=timeout)
             report["slider_ms"].append(1000 * (time.perf_counter() - t0))
             moves += 1
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(think)
         if moves % 2:  # back to the first setting
             old = (await page.locator(SLIDER_IMAGE).last.get_attribute("src")) or ""
             await thumb.focus()
@@ -209,7 +209,7 @@ async def heavy_session(browser, url: str, role: str, photo: Path, start: asynci
             t0 = time.perf_counter()
             await page.get_by_role("slider", name="Images").first.focus()
             await page.keyboard.press("End")  # the most codes the gallery has, at most 10,000
-            done = page.get_by_text(re.compile(r"t-SNE of [\d,]+ codes \(kept")).or_(page.get_by_text(refused))
+            done = page.get_by_text(re.compile(r"t-SNE of (?!2,000 )[\d,]+ codes \(kept")).or_(page.get_by_text(refused))
         await done.first.wait_for(timeout=timeout)
         await page.wait_for_function(READY, timeout=timeout)
         text = await done.first.inner_text()
@@ -222,7 +222,7 @@ async def heavy_session(browser, url: str, role: str, photo: Path, start: asynci
 
 
 async def class_level(url: str, n: int, n_heavy: int, photo: Path, timeout: float, steps: int,
-                      min_moves: int, max_moves: int) -> tuple[dict, int]:
+                      min_moves: int, max_moves: int, think: float) -> tuple[dict, int]:
     from playwright.async_api import async_playwright
 
     report: dict = {"slider_ms": [], "same_picture": [], "heavy": []}
@@ -244,7 +244,7 @@ async def class_level(url: str, n: int, n_heavy: int, photo: Path, timeout: floa
 
         starter_task = asyncio.create_task(starter())
         results = await asyncio.gather(heavy_all(), *(slider_session(browser, url, e, heavy_done, report, timeout,
-                                                                    min_moves, max_moves) for e in sliders),
+                                                                    min_moves, max_moves, think) for e in sliders),
                                        return_exceptions=True)
         starter_task.cancel()
         await browser.close()
@@ -289,11 +289,12 @@ def class_server(args) -> int:
             n = args.sessions[0]
             t1 = time.time()
             report, failed = asyncio.run(class_level(url, n, args.heavy, photo, args.timeout * 1000, args.steps,
-                                                     args.min_moves, args.max_moves))
+                                                     args.min_moves, args.max_moves, args.think))
             stop.set()
     ms = report["slider_ms"]
     print(f"\n{hardware()}; `python serve.py --public` (ready in {startup:.0f} s, warm start), {n} sessions in one "
-          f"headless Chromium on the same machine, {time.time() - t1:.0f} s in all\n")
+          f"headless Chromium on the same machine, {args.think} s between a session's slider moves, "
+          f"{time.time() - t1:.0f} s in all\n")
     print("| sessions | heavy jobs | slider round trips | slider p50 / p95 (s) | server peak RSS (MB) | failed sessions | "
           "pictures unchanged |\n|---|---|---|---|---|---|---|")
     same = report["same_picture"]
@@ -318,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=200, help="--class-server: steps of each Train live run")
     parser.add_argument("--min-moves", type=int, default=10, help="--class-server: slider moves per session, at least")
     parser.add_argument("--max-moves", type=int, default=60, help="--class-server: and at most")
+    parser.add_argument("--think", type=float, default=0.5, help="--class-server: seconds between a session's moves")
     parser.add_argument("--data-dir", type=Path, help="--class-server: the server's CCVAE_DATA_DIR (MNIST: a 10k t-SNE)")
     args = parser.parse_args(argv)
     if args.class_server:
