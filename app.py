@@ -14,7 +14,7 @@ import torch
 
 from core.explore import decode, framed_grid, png_bytes, swap_grid, tile
 from core.gallery import one_per_class
-from pages.widgets import decoding, explain, page_setup, show
+from pages.widgets import decoding, explain, page_setup, show, test_accuracies
 
 
 def model_card_ui(ctx) -> None:
@@ -23,11 +23,11 @@ def model_card_ui(ctx) -> None:
     cols[0].metric("Dataset", cfg.dataset)
     cols[1].metric("z / s dims", f"{cfg.z_dim} / {cfg.s_dim}")
     cols[2].metric("Training steps", f"{cfg.training_steps:,}")
-    acc = ctx.metrics.get("evaluation", {}).get("accuracy")
+    acc = test_accuracies(ctx.metrics)
     if acc:
-        cols[3].metric("s / z test accuracy", f"{acc['s']['test']:.1f}% / {acc['z_sample']['test']:.1f}%",
+        cols[3].metric("s / z test accuracy", f"{acc['s']:.1f}% / {acc['z_sample']:.1f}%",
                        help="Table 4.1 protocol: an MLP predicts the label from s (should be high) or from a sample "
-                            f"of z (should be near chance). Reading z's posterior mean instead: {acc['z_mean']['test']:.1f}%.")
+                            f"of z (should be near chance). Reading z's posterior mean instead: {acc['z_mean']:.1f}%.")
     else:
         cols[3].metric("Evaluation", "not run", help="python -m train.evaluate --checkpoint <folder>")
 

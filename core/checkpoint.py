@@ -86,10 +86,10 @@ def save_latents(folder: str | Path, latents: dict[str, torch.Tensor]) -> None:
     replace_file_atomic(Path(folder) / LATENTS, lambda p: save_file(tensors, str(p)))
 
 
-def save_checkpoint(path: str | Path, model: torch.nn.Module, *, train_config: dict | None = None,
-                    metrics: dict | None = None, latents: dict[str, torch.Tensor] | None = None,
-                    extra: Callable[[Path], None] | None = None) -> Path:
-    """Write ``model`` (and optional metrics, latent statistics, extra files) as a checkpoint folder."""
+def checkpoint_writer(model: torch.nn.Module, *, train_config: dict | None = None, metrics: dict | None = None,
+                      latents: dict[str, torch.Tensor] | None = None,
+                      extra: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+    """A function that writes ``model`` (and the optional parts) as checkpoint files into a folder."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
@@ -106,7 +106,15 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, *, train_config: d
         if extra is not None:
             extra(folder)
 
-    return write_folder_atomic(path, fill)
+    return fill
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, *, train_config: dict | None = None,
+                    metrics: dict | None = None, latents: dict[str, torch.Tensor] | None = None,
+                    extra: Callable[[Path], None] | None = None) -> Path:
+    """Write ``model`` (and optional metrics, latent statistics, extra files) as a checkpoint folder."""
+    return write_folder_atomic(path, checkpoint_writer(model, train_config=train_config, metrics=metrics,
+                                                       latents=latents, extra=extra))
 
 
 # ----------------------------------------------------------------------------------------- reading
@@ -150,16 +158,18 @@ def parse_model_config(data: dict) -> ModelConfig:
 
 def read_config(path: str | Path) -> dict:
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint folder {path} does not exist")
-    if not path.is_dir():
-        raise CheckpointError(f"{path} is not a checkpoint folder (expected a folder with {CONFIG} and {WEIGHTS})")
-    if not (path / CONFIG).is_file():
-        raise CheckpointError(f"{path} has no {CONFIG}; is it a checkpoint folder?")
-    try:
-        config = json.loads((path / CONFIG).read_text())
+    try:  # a folder the server may not read is reported like a missing one, never as a crash
+        if not path.exists():
+            raise CheckpointError(f"checkpoint folder {path} does not exist")
+        if not path.is_dir():
+            raise CheckpointError(f"{path} is not a checkpoint folder (expected a folder with {CONFIG} and {WEIGHTS})")
+        if not (path / CONFIG).is_file():
+            raise CheckpointError(f"{path} has no {CONFIG}; is it a checkpoint folder?")
+        config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path / CONFIG} is not valid JSON: {err}") from err
+    except OSError as err:
+        raise CheckpointError(f"{path} cannot be read ({err.strerror or err})") from err
     if not isinstance(config, dict):
         raise CheckpointError(f"{path / CONFIG} should hold a JSON object")
     version = config.get("format_version")
@@ -210,12 +220,14 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> torch
 
 def load_metrics(path: str | Path) -> dict:
     file = Path(path) / METRICS
-    if not file.is_file():
-        return {}
     try:
-        data = json.loads(file.read_text())
-    except json.JSONDecodeError as err:
+        if not file.is_file():
+            return {}
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{file} is not valid JSON: {err}") from err
+    except OSError as err:
+        raise CheckpointError(f"{file} cannot be read ({err.strerror or err})") from err
     return data if isinstance(data, dict) else {}
 
 
@@ -227,6 +239,17 @@ def load_latents(path: str | Path) -> dict[str, torch.Tensor]:
 def find_checkpoints(root: str | Path) -> list[Path]:
     """Checkpoint folders (those with a config.json) directly under ``root``, sorted by name."""
     root = Path(root)
-    if not root.is_dir():
+    try:
+        if not root.is_dir():
+            return []
+        entries = list(root.iterdir())
+    except OSError:  # a root the server may not read lists nothing
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / CONFIG).is_file())
+    return sorted(p for p in entries if not p.name.startswith(".") and _is_checkpoint(p))
+
+
+def _is_checkpoint(folder: Path) -> bool:
+    try:
+        return folder.is_dir() and (folder / CONFIG).is_file()
+    except OSError:
+        return False

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
+from core.limits import DECODE_BATCH, MAX_DECODES, MAX_ROWS, MAX_SAMPLES_PER_ROW, MAX_ZIP_BYTES, MAX_ZIP_IMAGES, LimitError, check
 from core.models import Encoding
 from core.models.pixelcnn import Progress
 
@@ -20,11 +21,23 @@ def is_autoregressive(model) -> bool:
 
 
 @torch.no_grad()
-def decode(model, z: torch.Tensor, s: torch.Tensor, *, progress: Progress | None = None) -> torch.Tensor:
-    """Dec(z[i], s[i]) for codes z (B, z_dim), s (B, s_dim) on the model's device: (B, C, H, W) in [0, 1]."""
+def decode(model, z: torch.Tensor, s: torch.Tensor, *, progress: Progress | None = None,
+           batch_size: int = DECODE_BATCH) -> torch.Tensor:
+    """Dec(z[i], s[i]) for codes z (B, z_dim), s (B, s_dim): (B, C, H, W) in [0, 1], on the CPU.
+
+    Decoded ``batch_size`` codes at a time, so the network's activations stay small whatever B is."""
     device = next(model.parameters()).device
-    z, s = z.to(device), s.to(device)
-    return model.decode(z, s) if progress is None else model.decode(z, s, progress=progress)
+    parts, batches = [], max(1, -(-z.shape[0] // batch_size))
+    for i, start in enumerate(range(0, z.shape[0], batch_size)):
+        zb, sb = z[start:start + batch_size].to(device), s[start:start + batch_size].to(device)
+        if progress is None:
+            parts.append(model.decode(zb, sb).cpu())
+        else:  # one bar over all batches
+            parts.append(model.decode(zb, sb, progress=lambda done, total, i=i: progress(i * total + done,
+                                                                                          batches * total)).cpu())
+    if not parts:
+        return torch.empty(0, *model.config.image_shape)
+    return torch.cat(parts)
 
 
 @torch.no_grad()
@@ -40,9 +53,14 @@ def encode_all(model, images: torch.Tensor, *, batch_size: int = 1000) -> Encodi
 
 
 @torch.no_grad()
-def decode_grid(model, z: torch.Tensor, s: torch.Tensor, *, progress: Progress | None = None) -> torch.Tensor:
-    """Cell (i, j) = Dec(z[i], s[j]) for codes z (R, z_dim), s (C, s_dim): (R, C, *image_shape)."""
+def decode_grid(model, z: torch.Tensor, s: torch.Tensor, *, progress: Progress | None = None,
+                limit: int | None = MAX_DECODES) -> torch.Tensor:
+    """Cell (i, j) = Dec(z[i], s[j]) for codes z (R, z_dim), s (C, s_dim): (R, C, *image_shape).
+
+    At most ``limit`` cells (``LimitError`` beyond; None: no limit, for the command-line tools)."""
     rows, cols = z.shape[0], s.shape[0]
+    if limit is not None:
+        check("images in one grid", rows * cols, limit, "use fewer rows or columns")
     out = decode(model, z.repeat_interleave(cols, 0), s.repeat(rows, 1), progress=progress)
     return out.view(rows, cols, *model.config.image_shape)
 
@@ -166,12 +184,23 @@ def interpolation_grid(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: in
 
 
 @torch.no_grad()
-def sample_prior(model, s: torch.Tensor, *, n: int, seed: int = 0, progress: Progress | None = None) -> torch.Tensor:
-    """For each s (K, s_dim), decode n draws of z ~ N(0, I): (K, n, C, H, W). The same z across rows."""
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, model.config.z_dim, generator=g).to(s.device)
+def sample_prior(model, s: torch.Tensor, *, n: int, seed: int = 0, progress: Progress | None = None,
+                 limit: bool = True) -> torch.Tensor:
+    """For each s (K, s_dim), decode n draws of z ~ N(0, I): (K, n, C, H, W). The same z across rows.
+
+    K, n and K x n are capped (``core.limits``; ``LimitError`` beyond) unless ``limit=False``."""
     k = s.shape[0]
+    if limit:
+        check("rows (classes or images)", k, MAX_ROWS, "choose fewer")
+        check("samples per row", n, MAX_SAMPLES_PER_ROW)
+        check("images in one sampling grid", k * n, MAX_DECODES, "use fewer rows or fewer samples per row")
+    z = prior_draws(model, n, seed).to(s.device)
     return decode(model, z.repeat(k, 1), s.repeat_interleave(n, 0), progress=progress).view(k, n, *model.config.image_shape)
+
+
+def prior_draws(model, n: int, seed: int) -> torch.Tensor:
+    """n draws of z ~ N(0, I) from a generator of their own (never the global one): (n, z_dim)."""
+    return torch.randn(n, model.config.z_dim, generator=torch.Generator().manual_seed(seed))
 
 
 def mix(a: torch.Tensor, b: torch.Tensor, weight: float) -> torch.Tensor:
@@ -210,16 +239,52 @@ def png_bytes(array: np.ndarray) -> bytes:
 
 def export_zip(images: torch.Tensor, labels: list[str], *, prefix: str = "sample") -> bytes:
     """A zip of PNGs (``<label>/<prefix>_<i>.png``, ImageFolder layout) plus ``labels.csv``."""
+    check("images in one zip", images.shape[0], MAX_ZIP_IMAGES)
+    return _zip_batches([(images, labels)], prefix=prefix)
+
+
+def sample_zip(model, s: torch.Tensor, labels: list[str], *, per_row: int, seed: int = 0,
+               progress: Progress | None = None) -> bytes:
+    """``sample_prior(model, s, n=per_row, seed=seed)`` as a zip of PNG folders (see ``export_zip``),
+    decoded and compressed ``DECODE_BATCH`` images at a time: memory stays that of one batch plus the
+    zip, which is capped at ``MAX_ZIP_IMAGES`` images and ``MAX_ZIP_BYTES`` bytes."""
+    k = s.shape[0]
+    check("rows (classes or images)", k, MAX_ROWS, "choose fewer")
+    check("images in one zip", k * per_row, MAX_ZIP_IMAGES, "lower the images per row or choose fewer rows")
+    if len(labels) != k:
+        raise ValueError(f"{len(labels)} labels for {k} rows")
+    z = prior_draws(model, per_row, seed).to(s.device)
+    rows = torch.arange(k).repeat_interleave(per_row)  # image i: row i // per_row, draw i % per_row
+    cols = torch.arange(per_row).repeat(k)
+
+    def batches():
+        total = k * per_row
+        for start in range(0, total, DECODE_BATCH):
+            r, c = rows[start:start + DECODE_BATCH], cols[start:start + DECODE_BATCH]
+            yield decode(model, z[c], s[r]), [labels[int(i)] for i in r]
+            if progress is not None:
+                progress(min(start + DECODE_BATCH, total), total)
+
+    return _zip_batches(batches(), prefix="sample")
+
+
+def _zip_batches(batches, *, prefix: str) -> bytes:
     import io
     import zipfile
 
     buf = io.BytesIO()
     rows = ["file,label"]
+    i = 0
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i, (array, label) in enumerate(zip(to_uint8(images), labels, strict=True)):
-            name = f"{label}/{prefix}_{i:05d}.png"
-            zf.writestr(name, png_bytes(array))
-            rows.append(f"{name},{label}")
+        for images, labels in batches:
+            for array, label in zip(to_uint8(images), labels, strict=True):
+                name = f"{label}/{prefix}_{i:05d}.png"
+                zf.writestr(name, png_bytes(array))
+                rows.append(f"{name},{label}")
+                i += 1
+            if buf.tell() > MAX_ZIP_BYTES:
+                raise LimitError(f"the zip grew past {MAX_ZIP_BYTES // 2**20} MB after {i:,} images; "
+                                 "lower the images per row or choose fewer rows")
         zf.writestr("labels.csv", "\n".join(rows) + "\n")
     return buf.getvalue()
 

@@ -257,7 +257,8 @@ class Trainer:
             raise ValueError(f"world_size {world_size} needs an initialised torch.distributed process group")
         self.config, self.rank, self.world_size = config, rank, world_size
         self.device = pick_device(config.device, local_rank if world_size > 1 else None)
-        torch.manual_seed(config.seed)
+        global_rng = torch.get_rng_state()  # fork_rng without re-indenting: seeded initial weights, and the process's
+        torch.manual_seed(config.seed)  # global generator (other users of a server draw from it) restored below
         model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
                                    method=config.method, dataset=dataset_name or data.name,
                                    class_names=list(data.class_names), factor_names=dict(data.factor_names),
@@ -269,6 +270,7 @@ class Trainer:
             self.model.apply(authors_init)
             if self.discriminator is not None:
                 self.discriminator.apply(authors_init)
+        torch.set_rng_state(global_rng)
         self.model = self.model.to(self.device).train()
         if self.discriminator is not None:
             self.discriminator = self.discriminator.to(self.device).train()

@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")  # MPO: multi-picture JPEG from phones
 MAX_BYTES = 20 * 1024 * 1024
-MAX_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
+MAX_PIXELS = 12_000_000  # refuse larger images before decoding them: a 12 MP phone photo is the largest we take
 WORK_SIDE = 1024  # images are reduced to at most this side before detection
 
 
@@ -81,6 +81,7 @@ def load_image(data: bytes, name: str = "upload") -> Image.Image:
         raise UploadError(f"{name} is not an image we can read (accepted: JPEG, PNG, WebP, BMP, GIF, TIFF)") from None
     except (OSError, ValueError, SyntaxError, EOFError) as err:
         raise UploadError(f"{name} is damaged or truncated and cannot be decoded ({err})") from None
+    im = _reduce(im)  # first, so every later copy is of a small image
     try:
         im = ImageOps.exif_transpose(im)
     except Exception:  # a broken EXIF block must not lose the image  # noqa: BLE001
@@ -88,12 +89,37 @@ def load_image(data: bytes, name: str = "upload") -> Image.Image:
     return _to_rgb(im)
 
 
+HIGH_BIT = ("I;16", "I;16B", "I;16L", "I", "F")  # 16- and 32-bit modes, rescaled to 8 bits
+
+
+def _reduce(im: Image.Image) -> Image.Image:
+    """Shrink a decoded image by an integer factor (box average) towards WORK_SIDE, in its own mode,
+    before any conversion: converting a 12 MP image first would copy it at 4-8 bytes per pixel."""
+    factor = -(-max(im.size) // WORK_SIDE)  # the smallest that brings the longer side to WORK_SIDE or less
+    if factor < 2:
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L"):  # Pillow cannot reduce() these, but resizes them in C with a box filter
+        return im.resize((max(1, im.width // factor), max(1, im.height // factor)), Image.BOX)
+    if im.mode in ("P", "1"):  # palette indices and bits cannot be averaged
+        im = im.convert("RGBA" if im.mode == "P" else "L")
+    return im.reduce(factor)
+
+
+def _rescale(a: np.ndarray, lo: float, hi: float) -> Image.Image:
+    """The range [lo, hi] of a 16/32-bit array as an 8-bit grayscale image, in float32 (never float64)."""
+    if hi <= lo:
+        return Image.fromarray(np.zeros(a.shape, np.uint8), "L")
+    scaled = a.astype(np.float32)  # in place from here: one float32 copy of the (already reduced) image
+    scaled -= np.float32(lo)
+    scaled *= np.float32(255 / (hi - lo))
+    np.clip(scaled, 0, 255, out=scaled)
+    return Image.fromarray(scaled.astype(np.uint8), "L")
+
+
 def _to_rgb(im: Image.Image) -> Image.Image:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16/32-bit: rescale the used range to 8 bits
-        a = np.asarray(im, dtype=np.float64)
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
-        im = Image.fromarray(a.astype(np.uint8), "L")
+    if im.mode in HIGH_BIT:  # 16/32-bit: rescale the used range to 8 bits
+        a = np.asarray(im)
+        im = _rescale(a, float(a.min()), float(a.max()))
     if im.mode == "P":
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA"):  # transparency: composite on mid-grey

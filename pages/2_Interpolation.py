@@ -24,7 +24,11 @@ def gif_bytes(frames) -> bytes:
 
 
 def _random_pair(n: int) -> None:
-    st.session_state["interp_a"], st.session_state["interp_b"] = torch.randint(n, (2,)).tolist()
+    """Two random gallery numbers from a generator of this click's own (the global one is shared by the
+    server's sessions, and training reseeds it)."""
+    g = torch.Generator()
+    g.seed()  # a fresh, non-deterministic seed
+    st.session_state["interp_a"], st.session_state["interp_b"] = torch.randint(n, (2,), generator=g).tolist()
 
 
 def main() -> None:

@@ -45,7 +45,22 @@ def _reset(ctx) -> None:
 
 
 def _randomise(ctx) -> None:
-    _set_z(torch.randn(ctx.model.config.z_dim))
+    g = torch.Generator()
+    g.seed()  # this click's own generator: the global one is shared by the server's sessions
+    _set_z(torch.randn(ctx.model.config.z_dim, generator=g))
+
+
+SLIDERS = 32  # sliders drawn at once: a 512-dimensional z (sprites) gets a picker for which 32
+
+
+def visible_dims(z_dim: int) -> range:
+    """The z dimensions that get a slider this run; with more than SLIDERS, the user picks a block."""
+    if z_dim <= SLIDERS:
+        return range(z_dim)
+    blocks = [range(a, min(a + SLIDERS, z_dim)) for a in range(0, z_dim, SLIDERS)]
+    block = st.selectbox(f"Sliders for z dimensions ({z_dim} in all)", range(len(blocks)), key="sl_block",
+                         format_func=lambda b: f"z{blocks[b].start} to z{blocks[b].stop - 1}")
+    return blocks[block]
 
 
 @st.fragment
@@ -57,8 +72,14 @@ def editor(ctx, protos: torch.Tensor) -> None:
         b1, b2, _ = st.columns([1.4, 1.4, 1])
         b1.button("Reset to image", on_click=_reset, args=(ctx,))
         b2.button("Randomise z", on_click=_randomise, args=(ctx,))
+        shown = visible_dims(z_dim)
+        for i in range(z_dim):  # the dimensions without a slider this run keep their values
+            if i not in shown and f"sl_z{i}" in st.session_state:
+                st.session_state[f"sl_z{i}"] = st.session_state[f"sl_z{i}"]
         cols = st.columns(4)
-        z = torch.tensor([cols[i % 4].slider(f"z{i}", -3.0, 3.0, step=0.05, key=f"sl_z{i}") for i in range(z_dim)])
+        for j, i in enumerate(shown):
+            cols[j % 4].slider(f"z{i}", -3.0, 3.0, step=0.05, key=f"sl_z{i}")
+        z = torch.tensor([float(st.session_state.get(f"sl_z{i}", 0.0)) for i in range(z_dim)])
     with right:
         mode = st.radio("s (the class)", S_MODES, key="sl_mode")
         names = [class_name(ctx, i) for i in range(k)]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.explore import export_zip, png_bytes, sample_prior, tile
-from pages.widgets import class_name, decoding, explain, page_setup, prototypes, show
+from core.explore import png_bytes, sample_prior, sample_zip, tile
+from core.limits import MAX_PICK_CHARS, MAX_PICKS, MAX_ROWS, MAX_ZIP_IMAGES, LimitError
+from pages.widgets import class_name, decoding, explain, heavy, page_setup, prototypes, show
 
 SOURCES = ("Class prototypes (mean s of each class)", "s of chosen images")
 
@@ -27,17 +28,22 @@ def main() -> None:
         seed = int(st.number_input("Seed", 0, 1_000_000, 0, help="The same seed gives the same z draws"))
     source = st.radio("s from", SOURCES, horizontal=True)
     if source == SOURCES[0]:
-        chosen = st.multiselect("Classes", range(k), default=list(range(min(k, 10))), format_func=names.__getitem__)
+        chosen = st.multiselect(f"Classes (at most {MAX_ROWS})", range(k), default=list(range(min(k, 10))),
+                                format_func=names.__getitem__, max_selections=MAX_ROWS)
         if not chosen:
             st.warning("Choose at least one class.")
             return
         s, labels = protos[chosen], [names[c] for c in chosen]
     else:
-        picks = st.text_input("Gallery numbers, comma-separated", "0, 1, 2")
+        picks = st.text_input(f"Gallery numbers, comma-separated (at most {MAX_PICKS})", "0, 1, 2",
+                              max_chars=MAX_PICK_CHARS)
         try:
-            idx = [int(v) for v in picks.replace(" ", "").split(",") if v]
+            idx = [int(v) for v in picks[:MAX_PICK_CHARS].replace(" ", "").split(",") if v]
         except ValueError:
             st.error("Write gallery numbers as integers separated by commas, e.g. 0, 7, 42.")
+            return
+        if len(idx) > MAX_PICKS:
+            st.error(f"{len(idx)} gallery numbers: the limit is {MAX_PICKS} rows.")
             return
         bad = [i for i in idx if not 0 <= i < len(ctx.gallery)]
         if not idx or bad:
@@ -46,19 +52,34 @@ def main() -> None:
         with torch.no_grad():
             s = ctx.model.encode(ctx.gallery.floats(torch.tensor(idx))).s
         labels = [class_name(ctx, int(ctx.gallery.labels[i])) for i in idx]
-    with decoding(ctx, "the samples") as progress:
-        samples = sample_prior(ctx.model, s, n=n, seed=seed, progress=progress)  # (rows, n, C, H, W)
+    try:
+        with decoding(ctx, "the samples") as progress:
+            samples = sample_prior(ctx.model, s, n=n, seed=seed, progress=progress)  # (rows, n, C, H, W)
+    except LimitError as err:
+        st.error(str(err))
+        return
     grid = tile(samples.flatten(0, 1), nrow=n)
     show(grid, width=720, caption="Rows: " + ", ".join(labels) + ". Columns: z ~ N(0, I), the same draw down each column.")
     st.download_button("Download grid (PNG)", png_bytes(grid), "samples.png", "image/png")
 
     st.subheader("Export an augmented dataset")
-    per_class = st.slider("Images per row to generate", 10, 500, 100, step=10)
+    most = max(10, min(500, MAX_ZIP_IMAGES // len(labels)) // 10 * 10)
+    per_class = st.slider("Images per row to generate", 10, most, min(100, most), step=10, key="zip_per_row",
+                          help=f"At most {MAX_ZIP_IMAGES:,} images in one zip.")
     if st.button("Generate zip"):
-        with st.spinner("Generating…"), decoding(ctx, f"{per_class * len(labels):,} images") as progress:
-            big = sample_prior(ctx.model, s, n=per_class, seed=seed + 1, progress=progress)
-            data = export_zip(big.flatten(0, 1), [lab for lab in labels for _ in range(per_class)])
-        st.session_state["export_zip"] = data
+        st.session_state.pop("export_zip", None)  # one zip per session at a time
+        bar = st.progress(0.0, text=f"Generating {per_class * len(labels):,} images…")
+        model, rows = ctx.model, s.detach().clone()
+
+        def work(report):
+            return sample_zip(model, rows, labels, per_row=per_class, seed=seed + 1,
+                              progress=lambda done, total: report(done, total))
+
+        data = heavy(f"a zip of {per_class * len(labels):,} samples", work,
+                     on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,} images"))
+        bar.empty()
+        if data is not None:
+            st.session_state["export_zip"] = data
     if "export_zip" in st.session_state:
         st.download_button("Download dataset (zip: one folder per label + labels.csv)", st.session_state["export_zip"],
                            "ccvae_samples.zip", "application/zip")

@@ -9,8 +9,10 @@ import streamlit as st
 import torch
 
 from core.evaluation import cached_projection, silhouette
+from core.evaluation.projection import DEFAULT_MAP_POINTS, is_cached, map_selection, map_source
 from core.explore import nearest_neighbours, tile
-from pages.widgets import class_name, explain, gallery_codes, page_setup, show
+from core.limits import MAX_MAP_POINTS
+from pages.widgets import class_name, explain, gallery_codes, heavy, page_setup, show
 
 METHODS = {"t-SNE": "tsne", "UMAP": "umap", "PCA": "pca"}
 
@@ -38,6 +40,36 @@ def scatter(xy: np.ndarray, idx: np.ndarray, labels: list[str], title: str) -> g
     return fig
 
 
+def project_both(ctx, idx: torch.Tensor, z: np.ndarray, s: np.ndarray, method: str):
+    """The z and s maps: read back from ``<checkpoint>/maps/`` when made before (the shipped models ship
+    their default maps), else computed as one heavy job of the server's pool. None when refused."""
+    name = ctx.gallery.name
+    source = map_source(name, idx.numpy(), ctx.gallery.images.numpy() if ctx.data_dir else None)
+    algo = METHODS[method]
+    jobs_needed = [(space, codes) for space, codes in (("z", z), ("s", s))
+                   if not is_cached(ctx.path, f"{space}-{name}", codes, algo, source=source)]
+    if not jobs_needed or algo == "pca":  # instant: no need to queue
+        return tuple(cached_projection(ctx.path, f"{space}-{name}", codes, algo, source=source)
+                     for space, codes in (("z", z), ("s", s)))
+
+    def work(report):
+        out = []
+        for space, codes in (("z", z), ("s", s)):
+            report(f"projecting {space} with {method}…")
+            out.append(cached_projection(ctx.path, f"{space}-{name}", codes, algo, source=source, tick=report))
+        return tuple(out)
+
+    with st.status(f"Projecting {len(idx):,} codes with {method}…", expanded=False) as status:
+        result = heavy(f"{method} of {len(idx):,} codes", work, key=("map", ctx.path, algo, source),
+                       on_progress=lambda text: status.update(label=f"{len(idx):,} codes: {text}"))
+        if result is None:
+            status.update(label="Not projected", state="error")
+            return None
+        status.update(label=f"{method} of {len(idx):,} codes (kept beside the checkpoint: instant next time)",
+                      state="complete")
+    return result
+
+
 def main() -> None:
     ctx = page_setup("Latent map", "Each dot is one image, placed by a 2-D projection of its code and coloured by its "
                      "label. **s** should form one island per class; **z** should be mixed.")
@@ -46,19 +78,17 @@ def main() -> None:
     n_all = len(ctx.gallery)
     with st.sidebar:
         method = st.radio("Projection", list(METHODS), horizontal=True)
-        n = st.slider("Images", min(200, n_all), min(10_000, n_all), min(2_000, n_all), step=100)
-    g = torch.Generator().manual_seed(0)
-    idx = torch.randperm(n_all, generator=g)[:n].sort().values
+        n = n_all if n_all <= 200 else \
+            st.slider("Images", 200, min(MAX_MAP_POINTS, n_all), min(DEFAULT_MAP_POINTS, n_all), step=100)
+    idx = torch.from_numpy(map_selection(n_all, n))
     codes = gallery_codes(ctx)
     z, s = codes.z_mu[idx].numpy(), codes.s[idx].numpy()
     labels_int = ctx.gallery.labels[idx].numpy()
     labels = [class_name(ctx, int(v)) for v in labels_int]
-    with st.status(f"Projecting {n:,} codes with {method}…", expanded=False) as status:
-        # computed once per checkpoint, gallery and size, then read back from <checkpoint>/maps/
-        xy_z = cached_projection(ctx.path, f"z-{ctx.gallery.name}", z, METHODS[method])
-        status.update(label=f"z projected; projecting s with {method}…")
-        xy_s = cached_projection(ctx.path, f"s-{ctx.gallery.name}", s, METHODS[method])
-        status.update(label=f"{method} of {n:,} codes (kept beside the checkpoint: instant next time)", state="complete")
+    maps = project_both(ctx, idx, z, s, method)
+    if maps is None:
+        return
+    xy_z, xy_s = maps
 
     if len(set(labels_int)) > 1:
         m1, m2 = st.columns(2)

@@ -36,9 +36,14 @@ def main() -> None:
                      "classifier predicts the label from **z** alone and from **s** alone.", split_only=False)
     if ctx is None:
         return
-    if ctx.model.config.method == "drgan":
-        drgan_ui(ctx)
-        return
+    try:
+        drgan_ui(ctx) if ctx.model.config.method == "drgan" else table_ui(ctx)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):  # a metrics.json we cannot read
+        st.warning("This checkpoint's metrics.json is incomplete or in a format this page does not know, so its "
+                   "numbers are not shown.")
+
+
+def table_ui(ctx) -> None:
     cfg = ctx.model.config
     ev = ctx.metrics.get("evaluation")
     rows = []

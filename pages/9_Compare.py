@@ -15,29 +15,38 @@ import streamlit as st
 import torch
 
 import core
+from core import service
 from core.evaluation import cached_projection, silhouette
 from core.explore import framed_grid, swap_grid
 from core.gallery import one_per_class
+from core.limits import MAX_COMPARE_MODELS
 from core.models import SPLIT_METHODS
-from pages.widgets import DEFAULT, _mtime, cached_gallery, cached_model, checkpoint_dir, explain, page_header, show
+from pages.widgets import DEFAULT, explain, load_gallery_of, page_header, show, test_accuracies
+from pages.widgets import load as load_model_cached
 
 METHOD_NAMES = {"ccvae": "CC-VAE", "mathieu": "Mathieu et al.", "szabo": "Szabó et al."}
 
 
 def candidates_ui() -> dict[str, str]:
-    """Checkpoint name -> folder: the shipped ones, plus the checkpoints under extra folders the user names."""
-    found = {p.name: str(p) for p in core.find_checkpoints(checkpoint_dir())}
+    """Checkpoint name -> resolved folder: the server's models (``core.service.list_models``); a local,
+    single-user server also takes extra folders typed in the sidebar."""
+    found = {name: str(path) for name, path in service.list_models().items()}
+    if service.public_mode():
+        return found
     extra = st.sidebar.text_input("More checkpoint folders", key="compare_extra", placeholder="runs/authors, runs/sweep",
                                   help="Comma-separated folders that hold checkpoint folders (e.g. the imported "
                                        "authors' checkpoints or sweep cells); each run folder's checkpoint/ counts too.")
     for root in (Path(r.strip()) for r in extra.split(",") if r.strip()):
-        if not root.is_dir():
-            st.sidebar.warning(f"{root} is not a folder")
+        try:
+            is_dir = root.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            st.sidebar.warning(f"{root} is not a folder this server can read")
             continue
-        for p in core.find_checkpoints(root):
-            found.setdefault(p.name, str(p))
-        for run in sorted(q for q in root.iterdir() if (q / "checkpoint" / "config.json").is_file()):
-            found.setdefault(run.name, str(run / "checkpoint"))
+        for name, path in service.list_models([root.resolve()]).items():
+            if str(path) not in found.values():
+                found.setdefault(name, str(path))
     return found
 
 
@@ -46,8 +55,8 @@ def default_selection(found: dict[str, str]) -> list[str]:
     shapes = {}
     for name, path in found.items():
         try:
-            shapes[name] = tuple(core.checkpoint.read_config(path)["model"].get("image_shape", ()))
-        except core.CheckpointError:
+            shapes[name] = tuple(core.checkpoint.parse_model_config(core.checkpoint.read_config(path)["model"]).image_shape)
+        except (core.CheckpointError, TypeError, ValueError):
             continue
     first = DEFAULT if DEFAULT in shapes else next(iter(shapes), None)
     if first is None:
@@ -56,19 +65,18 @@ def default_selection(found: dict[str, str]) -> list[str]:
 
 
 def load(path: str):
-    model, latents, metrics = cached_model(path, _mtime(path))
-    return model, metrics
+    loaded = load_model_cached(path)
+    return loaded.model, loaded.metrics
 
 
 def metrics_row(name: str, model, metrics: dict) -> dict:
     cfg = model.config
     row = {"checkpoint": name, "method": METHOD_NAMES.get(cfg.method, cfg.method), "z / s": f"{cfg.z_dim} / {cfg.s_dim}",
            "steps": cfg.training_steps}
-    ev = metrics.get("evaluation")
-    if ev:
-        acc = ev["accuracy"]
-        row |= {"z test % (sample)": acc["z_sample"]["test"], "z test % (mean)": acc["z_mean"]["test"],
-                "s test %": acc["s"]["test"], "chance %": ev["chance_test"]}
+    acc = test_accuracies(metrics)  # None for a metrics.json without (all of) them
+    if acc:
+        row |= {"z test % (sample)": acc["z_sample"], "z test % (mean)": acc["z_mean"], "s test %": acc["s"],
+                "chance %": acc["chance"]}
     return row
 
 
@@ -78,18 +86,22 @@ def main() -> None:
     found = candidates_ui()
     names = list(found)
     default = default_selection(found)
-    picked = st.multiselect("Models", names, default=default, key="compare_models")
+    if "compare_models" in st.session_state:  # models of a folder no longer listed drop out of the selection
+        st.session_state.compare_models = [n for n in st.session_state.compare_models if n in found]
+    picked = st.multiselect(f"Models (at most {MAX_COMPARE_MODELS})", names, default=default, key="compare_models",
+                            max_selections=MAX_COMPARE_MODELS)
     if len(picked) < 2:
         st.info("Pick at least two models. More to compare with: the authors' published checkpoints "
                 "(`python -m train.import_reference --reference-dir <reference> --out runs/authors`, then add "
-                "`runs/authors` in the sidebar) or the cells of a sweep (`runs/sweep`).")
+                "`runs/authors` in the sidebar, or `--model-root runs/authors` on a class server) or the cells of a "
+                "sweep (`runs/sweep`).")
         return
     models, failed = {}, []
     for name in picked:
         try:
             models[name] = load(found[name])
         except core.CheckpointError as err:
-            failed.append(f"{name}: {err}")
+            failed.append(f"{name}: {service.user_message(err, 'this model') if service.public_mode() else err}")
     for message in failed:
         st.error(f"Cannot open {message}")
     unsplit = [n for n, (m, _) in models.items() if m.config.method not in SPLIT_METHODS]
@@ -106,7 +118,7 @@ def main() -> None:
                  "trained on the same kind of data.")
         return
     first = picked[0] if picked[0] in models else next(iter(models))
-    gallery = cached_gallery(found[first], _mtime(found[first]), "")
+    gallery = load_gallery_of(found[first], "")
     with st.sidebar:
         n = st.slider("Grid size", 3, 10, 6, key="compare_n")
         seed = int(st.number_input("Seed", 0, 10_000, 0, key="compare_seed", help="Which images are used"))

@@ -1,14 +1,17 @@
 """The Gradio front end: `python app_gradio.py` in a subprocess on a tiny checkpoint, every endpoint called with gradio_client."""
 
 import os
+import shutil
 import sys
 
 import numpy as np
 import pytest
+import torch
 from conftest import face_like, toy_digits
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
+from safetensors.torch import load_file, save_file
 
 from train.browser import ROOT, free_port, serving
 
@@ -24,6 +27,10 @@ def client(tmp_path_factory, mnist_dir):
     (tmp / "run" / "checkpoint").rename(tmp / "ckpts" / "toy")
     (tmp / "ckpts" / "broken").mkdir()
     (tmp / "ckpts" / "broken" / "config.json").write_text("{oops")
+    shutil.copytree(tmp / "ckpts" / "toy", tmp / "ckpts" / "many")  # statistics of 120 classes, as sprites lists 500
+    latents = load_file(str(tmp / "ckpts" / "many" / "latents.safetensors"))
+    latents["class_mean_s"] = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
+    save_file(latents, str(tmp / "ckpts" / "many" / "latents.safetensors"))
     port = free_port()
     env = os.environ | {"OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     command = [sys.executable, str(ROOT / "app_gradio.py"), "--checkpoint-dir", str(tmp / "ckpts"), "--port", str(port)]
@@ -93,7 +100,7 @@ def test_fewshot_renders_an_upload_with_every_stored_style(client, tmp_path):
 
 @pytest.mark.parametrize(("args", "api", "message"), [
     ((None, "toy"), "encode", "no image: upload an image first"),
-    (("A", "nope"), "encode", "unknown checkpoint 'nope'; available: broken, toy"),
+    (("A", "nope"), "encode", "unknown checkpoint 'nope'; available: broken, many, toy"),
     (("A", "broken"), "encode", "cannot open checkpoint 'broken'"),
     (([0.0] * 6, [0.0] * 3, "toy"), "decode", "s must be a list of 4 finite numbers"),
     ((["x"] * 6, [0.0] * 4, "toy"), "decode", "z must be a list of 6 finite numbers"),
@@ -106,3 +113,72 @@ def test_bad_input_gives_a_clear_error(client, digits, args, api, message):
     args = [digits[0] if a == "A" else a for a in args]
     with pytest.raises(AppError, match=message):
         call(client, *args, api=api)
+
+
+# ------------------------------------------------------------------------------------ serving limits
+
+def test_sampling_a_model_with_many_classes_is_capped(client):
+    """Gradio's sample decoded classes x n in one batch: 500 x 32 on sprites, about 4.7 GB. Rows are capped at
+    50 (evenly spread classes) and large decodes go through core's pool, in batches."""
+    sampled = read(call(client, 32, 0, "many", api="sample"))
+    assert sampled.shape == (50 * 30 + 2, 32 * 30 + 2, 3)
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(client, tmp_path):
+    from test_upload import bomb_png
+
+    big = tmp_path / "big.png"
+    big.write_bytes(bomb_png(5000, 5000))  # 25 MP declared, a few bytes on disk; Gradio used to accept ~179 MP
+    with pytest.raises(AppError, match=r"25 MP\); the limit is 12 MP"):
+        call(client, str(big), "toy", api="encode")
+
+
+def test_a_file_over_20_mb_is_refused(client, tmp_path):
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG" + b"\0" * (21 * 2**20))
+    with pytest.raises(Exception, match="(?i)file size|too large|exceeds|413"):
+        call(client, str(huge), "toy", api="encode")
+
+
+@pytest.mark.parametrize("name", ["../ckpts/toy", "/etc", "toy/.", "x" * 300])
+def test_checkpoints_are_names_from_the_list_never_paths(client, digits, name):
+    with pytest.raises(AppError, match="unknown checkpoint"):
+        call(client, digits[0], name, api="encode")
+
+
+def test_the_app_is_built_with_a_bounded_queue_and_cache_cleanup(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    import app_gradio
+
+    (tmp_path / "ckpts").mkdir()
+    shutil.copytree(ROOT / "checkpoints" / "mnist", tmp_path / "ckpts" / "mnist")
+    demo = app_gradio.build_app(tmp_path / "ckpts")
+    assert demo._queue.max_size == app_gradio.QUEUE_SIZE and demo.delete_cache == app_gradio.DELETE_CACHE
+    assert 1 <= app_gradio.concurrency() <= 2
+
+
+@pytest.fixture(scope="module")
+def public_client(tmp_path_factory, mnist_dir):
+    from train.__main__ import main as train_main
+
+    tmp = tmp_path_factory.mktemp("gradio_public")
+    assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir)]) == 0
+    (tmp / "ckpts").mkdir()
+    (tmp / "run" / "checkpoint").rename(tmp / "ckpts" / "toy")
+    (tmp / "ckpts" / "broken").mkdir()
+    (tmp / "ckpts" / "broken" / "config.json").write_text('{"format_version": 1, "model": {"private_key": 1}}')
+    port = free_port()
+    env = os.environ | {"OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    command = [sys.executable, str(ROOT / "app_gradio.py"), "--checkpoint-dir", str(tmp / "ckpts"), "--port", str(port),
+               "--public"]
+    with serving(command, port, health="/gradio_api/info", env=env) as url:
+        yield Client(url, verbose=False), tmp
+
+
+def test_public_mode_messages_name_no_path_or_file_contents(public_client, digits):
+    client, tmp = public_client
+    with pytest.raises(AppError) as err:
+        call(client, digits[0], "broken", api="encode")
+    message = str(err.value)
+    assert "cannot open checkpoint 'broken'" in message
+    assert "private_key" not in message and str(tmp) not in message

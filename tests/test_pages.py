@@ -157,7 +157,8 @@ def test_train_live_trains_evaluates_and_saves_a_checkpoint(run_page, checkpoint
     at.slider(key="live_z").set_value(4)
     at.slider(key="live_s").set_value(3)
     at.number_input(key="live_steps").set_value(10)
-    for name, problem in (("mnist", "already exists"), ("a/b", "path separator"), ("..", "cannot be a folder name")):
+    for name, problem in (("mnist", "already exists"), ("a/b", "cannot be a model name"), ("..", "cannot be a model name"),
+                          ("mnіst", "cannot be a model name")):  # the last with a Cyrillic "і"
         at.text_input(key="live_name").set_value(name)
         at.button(key="live_start").click().run()
         assert problem in at.error[0].value and "live_run" not in at.session_state
@@ -169,7 +170,7 @@ def test_train_live_trains_evaluates_and_saves_a_checkpoint(run_page, checkpoint
     assert [m.label for m in at.metric] == ["s test accuracy", "z test accuracy (sample)", "z test accuracy (mean)", "chance"]
     at.button(key="live_save").click().run()
     assert not at.exception, at.exception
-    assert "Saved to" in at.success[0].value
+    assert "Saved as “live”" in at.success[0].value
     model = core.load_model(checkpoints / "live")
     assert (model.config.z_dim, model.config.s_dim, model.config.training_steps) == (4, 3, 10)
     assert core.load_metrics(checkpoints / "live")["evaluation"]["accuracy"]["s"]["test"] > 0

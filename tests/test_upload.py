@@ -136,3 +136,42 @@ def test_manual_crop_box():
     im.paste((255, 255, 255), (150, 0, 200, 100))
     prepared = prepare_upload(encode(im, "PNG"), SHAPE, manual_box=(0.875, 0.5, 0.4))
     assert prepared.notes == ["cropped by hand"] and prepared.crop.min() > 200
+
+
+def test_a_photo_over_12_megapixels_is_refused_from_its_header():
+    with pytest.raises(UploadError, match=r"4000 x 3100 pixels \(12 MP\); the limit is 12 MP"):  # was accepted up to 50 MP
+        load_image(bomb_png(4000, 3100))
+    assert MAX_PIXELS == 12_000_000
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F", "P", "RGBA", "L"])
+def test_large_images_are_converted_within_a_memory_budget(mode):
+    """An 18 KB 16-bit PNG used to cost +172 MB in load_image: a float64 copy of every pixel, then more. Now a
+    decoded image is reduced in its own mode before any conversion, and rescaled in float32: after decoding,
+    the conversion allocates a few MB at most (measured by tracemalloc, which sees numpy's arrays)."""
+    import tracemalloc
+
+    from core.upload import _reduce, _to_rgb
+
+    side = 3000  # 9 MP, under the limit
+    a = np.arange(side * side, dtype=np.uint32).reshape(side, side) % 60000
+    im = Image.fromarray(a.astype(np.uint16) if mode == "I;16" else a.astype(np.uint8))
+    if mode != "I;16" and mode != "L":
+        im = im.convert(mode)
+    data = encode(im, "TIFF", compression="tiff_deflate") if mode in ("I", "F") else encode(im, "PNG")
+    decoded = Image.open(io.BytesIO(data))
+    decoded.load()
+    assert decoded.mode == mode
+    tracemalloc.start()
+    out = _to_rgb(_reduce(decoded))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert out.mode == "RGB" and max(out.size) <= 1024
+    assert peak < 12 * 2**20, f"the conversion allocated {peak / 2**20:.0f} MB"
+    assert load_image(data).size == out.size
+
+
+def test_sixteen_bit_images_keep_their_contrast():
+    a = np.linspace(1000, 3000, 2500 * 100).reshape(100, 2500).astype(np.uint16)  # a dark 16-bit ramp, 2,500 wide
+    out = np.asarray(load_image(encode(Image.fromarray(a), "PNG")))
+    assert out.shape[1] <= 1024 and out[..., 0].min() <= 2 and out[..., 0].max() >= 250

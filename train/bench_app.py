@@ -1,11 +1,17 @@
 """Latency of the app's interactions on a checkpoint, on this machine's CPU.
 
     python -m train.bench_app --checkpoint checkpoints/mnist
+    python -m train.bench_app --cold [--models mnist sprites]     # first view of every page on a fresh server
 
 Times what one widget change costs in model work and PNG encoding (the parts our code controls),
 as the median of --repeats runs, for the batched implementation in ``core.explore`` and, as a
 baseline measured in the same run, a straightforward one that decodes cell by cell.
 Prints a Markdown table (milliseconds) for the README.
+
+``--cold`` measures what a class sees first: for each page and each shipped model, a fresh
+``python serve.py --public`` server (its start-up timed separately), a fresh browser context (no
+cached scripts), and the time from opening the page's address until its main content is on screen
+and the app has stopped running.
 """
 
 from __future__ import annotations
@@ -52,7 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the app uses up to 2)")
     parser.add_argument("--browser", action="store_true",
                         help="also time full round trips in headless Chromium: key press on a slider -> new image shown")
+    parser.add_argument("--cold", action="store_true", help="only time each page's first view on a fresh server")
+    parser.add_argument("--models", nargs="+", default=["mnist"], help="--cold: the default model of each server")
+    parser.add_argument("--pages", nargs="+", default=None, help="--cold: these pages only (url paths; Home is '')")
     args = parser.parse_args(argv)
+    if args.cold:
+        cold_start(args.models, args.pages)
+        return 0
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
     gallery = load_gallery(model, load_latents(args.checkpoint))
@@ -128,6 +140,73 @@ def browser_round_trips(checkpoint: Path, repeats: int) -> None:
                 print(f"| {path.replace('_', ' ').lower()}: move the '{slider_label}' slider | {statistics.median(times):.0f} | "
                       f"{times[int(0.95 * (len(times) - 1))]:.0f} |")
             browser.close()
+
+
+FIRST_VIEW = {  # url path -> text on screen once the page's first view is drawn (any shipped model)
+    "": "Reconstructions",
+    "Swap_grid": "Top row: s sources",
+    "Interpolation": "2-D grid",
+    "Latent_sliders": "Dec(z from the sliders",
+    "Random_sampling": "Rows: ",
+    "Latent_map": "Silhouette of s by label",
+    "Metrics": "Table 4.1 protocol",
+    "Few_shot": "Upload 1 to 10 photos",
+    "Train_live": "Choose the settings and press Start",
+    "Compare": "Compare",
+}
+DRGAN_VIEW = {"": "This page works on a z/s split", "Swap_grid": "Left column: inputs", "Interpolation": "This page works",
+              "Latent_sliders": "This page works", "Random_sampling": "This page works", "Latent_map": "This page works",
+              "Few_shot": "This page works"}
+
+
+def cold_start(models: list[str], pages: list[str] | None) -> None:
+    """Each page's first view on a fresh public server, per default model (see the module docstring)."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    from train.browser import CHROMIUM, FLAGS, ROOT, free_port, serving_process
+
+    pages = list(FIRST_VIEW) if pages is None else pages
+    rows = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for model in models:
+            for path in pages:
+                port = free_port()
+                env = os.environ | {"CCVAE_DEFAULT_CHECKPOINT": model}
+                env.pop("CCVAE_DATA_DIR", None)
+                t0 = time.perf_counter()
+                with serving_process([sys.executable, str(ROOT / "serve.py"), "--public", "--port", str(port)], port,
+                                     health="/_stcore/health", env=env) as (url, proc):
+                    startup = time.perf_counter() - t0
+                    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    page = context.new_page()
+                    ready = (DRGAN_VIEW if model.startswith("drgan") else {}).get(path, FIRST_VIEW[path])
+                    t1, cpu = time.perf_counter(), cpu_seconds(proc.pid)
+                    page.goto(f"{url}/{path}")
+                    page.get_by_text(ready).first.wait_for(timeout=120_000)
+                    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
+                                           "[...document.images].every(i => i.complete)", timeout=120_000)
+                    seconds, cpu = time.perf_counter() - t1, cpu_seconds(proc.pid) - cpu
+                    failed = page.get_by_text("Traceback").count() + page.locator("[data-testid='stException']").count()
+                    context.close()
+                rows.append((model, path or "Home", startup, seconds, cpu, failed))
+                print(f"{model} {path or 'Home'}: server ready in {startup:.1f} s, first view {seconds:.2f} s "
+                      f"(server CPU {cpu:.2f} s)", flush=True)
+        browser.close()
+    print(f"\n{hardware()}; `python serve.py --public`, one fresh server per row\n")
+    print("| model | page | server start-up (s) | first view (s) | server CPU for it (s) | errors |\n|---|---|---|---|---|---|")
+    for model, page_name, startup, seconds, cpu, failed in rows:
+        print(f"| {model} | {page_name.replace('_', ' ')} | {startup:.1f} | {seconds:.2f} | {cpu:.2f} | {failed} |")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Load test: N concurrent browser sessions against one `streamlit run app.py` server.
 
     python -m train.load_test --checkpoint checkpoints/yaleb --sessions 1 5 10 20
+    python -m train.load_test --class-server --sessions 20 --heavy 5 [--data-dir /path/to/mnist-root]
 
 Each session is its own Playwright browser context (its own cookies, so its own Streamlit
 session) in one headless Chromium, and does the common interactions in turn: open the swap grid,
@@ -8,6 +9,15 @@ move its Rows slider, open the interpolation page, upload a photo on the few-sho
 N it reports the median and 95th percentile latency of each interaction (from the action until its
 result is on screen) and the server's peak resident memory (sampled every 0.2 s). Needs
 /usr/bin/chromium; runs the server on a free port with the given checkpoint's folder.
+
+``--class-server``: the scenario of a class on one public server (``python serve.py --public`` on a
+temporary copy of the checkpoint folder, so maps computed here are not kept). Of N sessions, ``--heavy``
+start heavy jobs, in turn a Train live run, a few-shot fine-tune and a t-SNE of the largest gallery
+(10,000 MNIST test images with ``--data-dir``, else the 5,000 bundled digits); the others open Latent
+sliders and move the z0 slider until every heavy job has ended. It reports the slider round trips
+(key press -> new picture loaded), each heavy job's outcome and time, the server's peak memory,
+failed sessions, and whether any slider session's picture for a fixed setting changed while the
+others worked (it must not: sessions share the model, never their state).
 """
 
 from __future__ import annotations
@@ -111,6 +121,192 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+HEAVY_ROLES = ("train live", "fine-tune", "t-SNE", "train live", "fine-tune")
+SLIDER_IMAGE = "[data-testid='stImage'] img"
+
+
+async def picture_bytes(page) -> bytes:
+    src = await page.locator(SLIDER_IMAGE).last.get_attribute("src")
+    response = await page.request.get(src if src.startswith("http") else page.url.split("/Latent")[0] + "/" + src.lstrip("./"))
+    return await response.body()
+
+
+async def slider_session(browser, url: str, ready: asyncio.Event, heavy_done: asyncio.Event, report: dict,
+                         timeout: float, min_moves: int, max_moves: int, think: float) -> None:
+    """Open Latent sliders, keep its picture for one setting, move z0 back and forth until the heavy jobs
+    are over, come back to that setting and check the picture is the same."""
+    context = await browser.new_context(viewport={"width": 1300, "height": 900})
+    page = await context.new_page()
+    try:
+        await page.goto(f"{url}/Latent_sliders")
+        await page.get_by_text("Dec(z from the sliders").first.wait_for(timeout=timeout)
+        await page.wait_for_function(READY, timeout=timeout)
+        before = await picture_bytes(page)
+        ready.set()
+        thumb = page.get_by_role("slider", name="z0").first
+        moves = 0
+        while moves < max_moves and (moves < min_moves or not heavy_done.is_set()):
+            old = (await page.locator(SLIDER_IMAGE).last.get_attribute("src")) or ""
+            await thumb.focus()
+            t0 = time.perf_counter()
+            await page.keyboard.press("ArrowRight" if moves % 2 == 0 else "ArrowLeft")
+            await page.wait_for_function("([sel, old]) => { const im = [...document.querySelectorAll(sel)].pop(); "
+                                         "return im && im.src && !im.src.endsWith(old) && im.complete; }",
+                                         arg=[SLIDER_IMAGE, old.split("/")[-1]], timeout=timeout)
+            report["slider_ms"].append(1000 * (time.perf_counter() - t0))
+            moves += 1
+            await asyncio.sleep(think)
+        if moves % 2:  # back to the first setting
+            old = (await page.locator(SLIDER_IMAGE).last.get_attribute("src")) or ""
+            await thumb.focus()
+            await page.keyboard.press("ArrowLeft")
+            await page.wait_for_function("([sel, old]) => { const im = [...document.querySelectorAll(sel)].pop(); "
+                                         "return im && im.src && !im.src.endsWith(old) && im.complete; }",
+                                         arg=[SLIDER_IMAGE, old.split("/")[-1]], timeout=timeout)
+        await page.wait_for_function(READY, timeout=timeout)
+        report["same_picture"].append(await picture_bytes(page) == before)
+        if await page.locator("[data-testid='stException']").count():
+            raise RuntimeError("an exception was shown")
+    finally:
+        await context.close()
+
+
+async def heavy_session(browser, url: str, role: str, photo: Path, start: asyncio.Event, report: dict,
+                        timeout: float, steps: int) -> None:
+    """Start one heavy job and wait until it has finished or the page says why not."""
+    import re
+
+    context = await browser.new_context(viewport={"width": 1300, "height": 900})
+    page = await context.new_page()
+    refused = re.compile(r"The server is (busy|full)|already have a job|was replaced|dropped")
+    try:
+        if role == "train live":
+            await page.goto(f"{url}/Train_live")
+            await page.get_by_text("Choose the settings and press Start").first.wait_for(timeout=timeout)
+            steps_box = page.get_by_role("spinbutton", name=re.compile("Steps"))
+            await steps_box.fill(str(steps))
+            await steps_box.press("Enter")
+            await page.wait_for_function(READY, timeout=timeout)
+            await start.wait()
+            t0 = time.perf_counter()
+            await page.get_by_role("button", name="Start").click()
+            done = page.get_by_text(re.compile(r"Finished at step|Stopped at step")).or_(page.get_by_text(refused))
+        elif role == "fine-tune":
+            await page.goto(f"{url}/Few_shot")
+            await page.get_by_text("Upload 1 to 10 photos").first.wait_for(timeout=timeout)
+            await page.locator("input[type=file]").first.set_input_files(str(photo))
+            await page.get_by_text("Mixed with known identities").first.wait_for(timeout=timeout)
+            await page.wait_for_function(READY, timeout=timeout)
+            await start.wait()
+            t0 = time.perf_counter()
+            await page.get_by_role("button", name="Fine-tune").click()
+            done = page.get_by_text(re.compile(r"After \d+ fine-tuning steps")).or_(page.get_by_text(refused))
+        else:
+            await page.goto(f"{url}/Latent_map")
+            await page.get_by_text("Silhouette of s by label").first.wait_for(timeout=timeout)
+            await page.wait_for_function(READY, timeout=timeout)
+            await start.wait()
+            t0 = time.perf_counter()
+            await page.get_by_role("slider", name="Images").first.focus()
+            await page.keyboard.press("End")  # the most codes the gallery has, at most 10,000
+            done = page.get_by_text(re.compile(r"t-SNE of (?!2,000 )[\d,]+ codes \(kept")).or_(page.get_by_text(refused))
+        await done.first.wait_for(timeout=timeout)
+        await page.wait_for_function(READY, timeout=timeout)
+        text = await done.first.inner_text()
+        outcome = "refused: " + text[:120] if refused.search(text) else "finished"
+        report["heavy"].append((role, outcome, time.perf_counter() - t0))
+        if await page.locator("[data-testid='stException']").count():
+            raise RuntimeError("an exception was shown")
+    finally:
+        await context.close()
+
+
+async def class_level(url: str, n: int, n_heavy: int, photo: Path, timeout: float, steps: int,
+                      min_moves: int, max_moves: int, think: float) -> tuple[dict, int]:
+    from playwright.async_api import async_playwright
+
+    report: dict = {"slider_ms": [], "same_picture": [], "heavy": []}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS + ["--disable-dev-shm-usage"])
+        sliders = [asyncio.Event() for _ in range(n - n_heavy)]
+        start, heavy_done = asyncio.Event(), asyncio.Event()
+
+        async def starter() -> None:  # heavy jobs start once every slider session has its first picture
+            await asyncio.gather(*(e.wait() for e in sliders))
+            start.set()
+
+        async def heavy_all() -> list:
+            out = await asyncio.gather(*(heavy_session(browser, url, HEAVY_ROLES[i % len(HEAVY_ROLES)], photo, start,
+                                                       report, timeout, steps) for i in range(n_heavy)),
+                                       return_exceptions=True)
+            heavy_done.set()
+            return out
+
+        starter_task = asyncio.create_task(starter())
+        results = await asyncio.gather(heavy_all(), *(slider_session(browser, url, e, heavy_done, report, timeout,
+                                                                    min_moves, max_moves, think) for e in sliders),
+                                       return_exceptions=True)
+        starter_task.cancel()
+        await browser.close()
+    failures = [r for r in results[0] if isinstance(r, Exception)] + [r for r in results[1:] if isinstance(r, Exception)]
+    for err in failures[:5]:
+        print(f"  session failed: {type(err).__name__}: {str(err)[:300]}", file=sys.stderr)
+    return report, len(failures)
+
+
+def class_server(args) -> int:
+    """The --class-server scenario (see the module docstring)."""
+    import os
+    import shutil
+    import tempfile
+
+    from train.browser import ROOT, free_port, serving_process
+
+    photo = Path("/tmp/ccvae_load_test_photo.png")
+    photo.write_bytes(photo_bytes())
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "checkpoints"
+        shutil.copytree(args.checkpoint.resolve().parent, folder, ignore=shutil.ignore_patterns(".*"))
+        port = free_port()
+        env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(folder), "CCVAE_DEFAULT_CHECKPOINT": args.checkpoint.name,
+                            "CCVAE_SAVE_DIR": str(Path(tmp) / "saved")}
+        if args.data_dir:
+            env["CCVAE_DATA_DIR"] = str(args.data_dir)
+        else:
+            env.pop("CCVAE_DATA_DIR", None)
+        t0 = time.time()
+        with serving_process([sys.executable, str(ROOT / "serve.py"), "--public", "--port", str(port)], port,
+                             health="/_stcore/health", env=env) as (url, proc):
+            startup = time.time() - t0
+            peak, stop = [rss_mb(proc.pid)], threading.Event()
+
+            def sample() -> None:
+                while not stop.is_set():
+                    peak.append(rss_mb(proc.pid))
+                    time.sleep(0.2)
+
+            threading.Thread(target=sample, daemon=True).start()
+            n = args.sessions[0]
+            t1 = time.time()
+            report, failed = asyncio.run(class_level(url, n, args.heavy, photo, args.timeout * 1000, args.steps,
+                                                     args.min_moves, args.max_moves, args.think))
+            stop.set()
+    ms = report["slider_ms"]
+    print(f"\n{hardware()}; `python serve.py --public` (ready in {startup:.0f} s, warm start), {n} sessions in one "
+          f"headless Chromium on the same machine, {args.think} s between a session's slider moves, "
+          f"{time.time() - t1:.0f} s in all\n")
+    print("| sessions | heavy jobs | slider round trips | slider p50 / p95 (s) | server peak RSS (MB) | failed sessions | "
+          "pictures unchanged |\n|---|---|---|---|---|---|---|")
+    same = report["same_picture"]
+    print(f"| {n} | {args.heavy} | {len(ms)} | "
+          + (f"{statistics.median(ms) / 1000:.2f} / {percentile(ms, 0.95) / 1000:.2f}" if ms else "n/a")
+          + f" | {max(peak):.0f} | {failed} | {sum(same)} of {len(same)} |")
+    print("\n| heavy job | outcome | seconds from click |\n|---|---|---|")
+    for role, outcome, seconds in sorted(report["heavy"]):
+        print(f"| {role} | {outcome} | {seconds:.0f} |")
+    return 0 if failed == 0 and all(same) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.load_test", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,7 +314,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="the model every session uses (its folder's siblings are listed too)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 5, 10, 20])
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds one interaction may take")
+    parser.add_argument("--class-server", action="store_true", help="the class scenario on a public server (see above)")
+    parser.add_argument("--heavy", type=int, default=5, help="--class-server: sessions that start heavy jobs")
+    parser.add_argument("--steps", type=int, default=200, help="--class-server: steps of each Train live run")
+    parser.add_argument("--min-moves", type=int, default=10, help="--class-server: slider moves per session, at least")
+    parser.add_argument("--max-moves", type=int, default=60, help="--class-server: and at most")
+    parser.add_argument("--think", type=float, default=0.5, help="--class-server: seconds between a session's moves")
+    parser.add_argument("--data-dir", type=Path, help="--class-server: the server's CCVAE_DATA_DIR (MNIST: a 10k t-SNE)")
     args = parser.parse_args(argv)
+    if args.class_server:
+        return class_server(args)
     import os
 
     os.environ["CCVAE_DEFAULT_CHECKPOINT"] = args.checkpoint.name

@@ -14,7 +14,9 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +38,8 @@ def exact_neighbours(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
     return idx, dist.astype(np.float32)
 
 
-def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0) -> np.ndarray:
-    """(N, D) -> (N, 2)."""
+def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0, tick: Callable[[], None] | None = None) -> np.ndarray:
+    """(N, D) -> (N, 2). ``tick()`` is called every 25 t-SNE iterations (a turn point of ``core.jobs``)."""
     codes = np.asarray(codes, dtype=np.float32)
     if method == "tsne":
         from openTSNE import TSNE
@@ -48,8 +50,10 @@ def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0) -> np.
         # at 10,000 codes), below it Barnes-Hut, which has no fixed cost per iteration. One thread: on our
         # 2-core machine, shared with the app, n_jobs=2 took 2-3x more CPU time and was slower
         gradient = "fft" if codes.shape[0] >= FFT_FROM else "bh"
+        callbacks = None if tick is None else [lambda iteration, error, embedding: tick() or False]
         tsne = TSNE(n_components=2, perplexity=perplexity, initialization="pca", random_state=seed, n_jobs=1,
-                    neighbors="exact", negative_gradient_method=gradient, ints_in_interval=2, verbose=False)
+                    neighbors="exact", negative_gradient_method=gradient, ints_in_interval=2, verbose=False,
+                    callbacks=callbacks, callbacks_every_iters=25)
         return np.asarray(tsne.fit(codes), dtype=np.float32)
     if method == "umap":
         from umap import UMAP  # imported lazily: numba compiles on first import
@@ -65,37 +69,60 @@ def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0) -> np.
     raise ValueError(f"unknown projection {method!r}; valid: {', '.join(METHODS)}")
 
 
+_STAMPS: dict[tuple, str] = {}  # (file, size, mtime) -> content digest, so each file is hashed once per process
+
+
 def _weights_stamp(checkpoint_dir: Path) -> str | None:
-    """Size and modification time of the checkpoint's weights: maps made for other weights are stale."""
-    try:
-        st = (checkpoint_dir / "model.safetensors").stat()
-    except OSError:
-        return None
-    return f"{st.st_size} {st.st_mtime_ns}"
+    """A digest of the checkpoint's weights (and code statistics, which generated galleries come from):
+    maps made for other weights are stale. By content, not modification time, so maps shipped in git
+    stay valid in a fresh clone."""
+    parts = []
+    for name in ("model.safetensors", "latents.safetensors"):
+        file = checkpoint_dir / name
+        try:
+            st = file.stat()
+        except OSError:
+            if name == "model.safetensors":
+                return None
+            continue
+        key = (str(file.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _STAMPS:
+            digest = hashlib.blake2b(digest_size=16)
+            with open(file, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            _STAMPS[key] = digest.hexdigest()
+        parts.append(f"{name} {_STAMPS[key]}")
+    return "\n".join(parts)
 
 
-def map_file(checkpoint_dir: str | Path, codes_name: str, codes: np.ndarray, method: str, seed: int = 0) -> Path:
+def map_file(checkpoint_dir: str | Path, codes_name: str, codes: np.ndarray, method: str, seed: int = 0, *,
+             source: str | None = None) -> Path:
     """Where the map of ``codes`` is kept: the name carries the method, the codes' name, their number,
-    the seed and a digest of their values (so another gallery or sample size gets its own file)."""
+    the seed and a digest of what they are: ``source`` when given (a description of the encoded images
+    that does not depend on floating-point details, so a map made on one CPU is found on another),
+    else the codes' values (so another gallery or sample size gets its own file)."""
     codes = np.ascontiguousarray(codes, dtype=np.float32)
-    digest = hashlib.blake2b(codes.tobytes() + repr(codes.shape).encode(), digest_size=8).hexdigest()
+    data = source.encode() if source is not None else codes.tobytes()
+    digest = hashlib.blake2b(data + repr(codes.shape).encode(), digest_size=8).hexdigest()
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", codes_name)
     return Path(checkpoint_dir) / MAPS / f"{method}_{safe}_{codes.shape[0]}_seed{seed}_{digest}.npy"
 
 
 def cached_projection(checkpoint_dir: str | Path, codes_name: str, codes: np.ndarray, method: str = "tsne", *,
-                      seed: int = 0) -> np.ndarray:
+                      seed: int = 0, source: str | None = None, tick: Callable[[], None] | None = None) -> np.ndarray:
     """``project_2d(codes, method, seed=seed)``, computed once and kept in ``<checkpoint_dir>/maps/``.
 
-    The maps folder records the size and modification time of ``model.safetensors``; when they
-    change (new weights), every map in it is dropped and made again. Where the folder cannot be
-    written (a read-only checkpoint), the map is computed and returned without being kept.
+    The maps folder records a digest of ``model.safetensors`` (and ``latents.safetensors``); when the
+    weights change, every map in it is dropped and made again. Where the folder cannot be written (a
+    read-only checkpoint), the map is computed and returned without being kept. ``source``: see
+    ``map_file``.
     """
     if method not in METHODS:
         raise ValueError(f"unknown projection {method!r}; valid: {', '.join(METHODS)}")
     checkpoint_dir = Path(checkpoint_dir)
     stamp = _weights_stamp(checkpoint_dir)
-    file = map_file(checkpoint_dir, codes_name, codes, method, seed)
+    file = map_file(checkpoint_dir, codes_name, codes, method, seed, source=source)
     stamp_file = file.parent / "weights.txt"
     fresh = stamp is not None and stamp_file.is_file() and stamp_file.read_text() == stamp
     if fresh and file.is_file():
@@ -105,10 +132,20 @@ def cached_projection(checkpoint_dir: str | Path, codes_name: str, codes: np.nda
             xy = None
         if xy is not None and xy.shape == (len(codes), 2):
             return xy
-    xy = project_2d(codes, method, seed=seed)
+    xy = project_2d(codes, method, seed=seed) if tick is None else project_2d(codes, method, seed=seed, tick=tick)
     if stamp is not None:
         _keep(file, xy, stamp, fresh)
     return xy
+
+
+def is_cached(checkpoint_dir: str | Path, codes_name: str, codes: np.ndarray, method: str, *, seed: int = 0,
+              source: str | None = None) -> bool:
+    """True when ``cached_projection`` would read the map back instead of computing it."""
+    checkpoint_dir = Path(checkpoint_dir)
+    stamp = _weights_stamp(checkpoint_dir)
+    file = map_file(checkpoint_dir, codes_name, codes, method, seed, source=source)
+    stamp_file = file.parent / "weights.txt"
+    return stamp is not None and file.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp
 
 
 def _keep(file: Path, xy: np.ndarray, stamp: str, fresh: bool) -> None:
@@ -117,13 +154,33 @@ def _keep(file: Path, xy: np.ndarray, stamp: str, fresh: bool) -> None:
         if not fresh:
             shutil.rmtree(folder, ignore_errors=True)  # maps of other weights
         folder.mkdir(exist_ok=True)
-        tmp = folder / f".{file.name}.{os.getpid()}.tmp"
+        tmp = folder / f".{file.name}.{os.getpid()}.{threading.get_ident()}.tmp"
         with open(tmp, "wb") as f:
             np.save(f, xy)
         os.replace(tmp, file)
         (folder / "weights.txt").write_text(stamp)
     except OSError:  # read-only checkpoint folder: the map is used without being kept
         return
+
+
+DEFAULT_MAP_POINTS = 2_000  # the Latent map page's first view (the shipped checkpoints ship these maps)
+
+
+def map_selection(n_all: int, n: int) -> np.ndarray:
+    """Which ``n`` of ``n_all`` gallery images a map shows: a fixed random subset (seed 0), in order."""
+    import torch
+
+    return torch.randperm(n_all, generator=torch.Generator().manual_seed(0))[:n].sort().values.numpy()
+
+
+def map_source(gallery_name: str, idx: np.ndarray, images: np.ndarray | None = None) -> str:
+    """The ``source`` of a map of gallery codes: the gallery (a digest of its images when it is a local
+    dataset, whose files may change; its name for the bundled digits and the model's own generations,
+    which the checkpoint digest already covers) and which of its images."""
+    gallery = gallery_name if images is None else hashlib.blake2b(np.ascontiguousarray(images).tobytes(),
+                                                                  digest_size=16).hexdigest()
+    chosen = hashlib.blake2b(np.ascontiguousarray(idx, dtype=np.int64).tobytes(), digest_size=16).hexdigest()
+    return f"{gallery}|{chosen}"
 
 
 def silhouette(codes: np.ndarray, labels: np.ndarray, *, max_points: int = 5000, seed: int = 0) -> float:

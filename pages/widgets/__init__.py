@@ -1,14 +1,19 @@
-"""Widgets shared by every page: the model picker, gallery access, image display helpers.
+"""Widgets shared by every page: the model picker, gallery access, image display helpers, heavy jobs.
 
 Lives under ``pages/`` but in a sub-folder, so Streamlit does not list it as a page. Every page
 calls ``page_setup()`` first (``page_header()`` where it needs no model: Train live), so each page
-also works when opened (or tested) on its own.
+also works when opened (or tested) on its own. Which models exist, whether the server is public,
+the model cache and the heavy-job pool are ``core.service`` and ``core.jobs``: the Gradio app uses
+the same ones.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +25,10 @@ from PIL import Image
 from streamlit.errors import StreamlitPageNotFoundError
 
 import core
+from core import jobs, service
 from core.data import DataError, ImageSet
 from core.explore import class_means, is_autoregressive, to_uint8
-from core.gallery import load_gallery
+from core.limits import LimitError
 from core.models import SPLIT_METHODS
 from core.models.pixelcnn import Progress
 
@@ -34,11 +40,35 @@ if "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins (the browser
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+def _script_flags() -> None:
+    """`streamlit run app.py -- --public --model-root DIR`: the flags after `--` reach the script's argv."""
+    if Path(sys.argv[0]).name != "app.py" or len(sys.argv) < 2:
+        return
+    parser = argparse.ArgumentParser(add_help=False)
+    service.add_serving_flags(parser)
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    service.apply_serving_flags(args)
+
+
+_script_flags()
+_WARMING = threading.Lock()
+
+
+def _warm_up_once() -> None:
+    """Public servers load every listed model in the background from the first visit on (``python
+    serve.py`` does it before taking visitors)."""
+    if os.environ.get("CCVAE_WARMED") or not _WARMING.acquire(blocking=False):
+        return
+    os.environ["CCVAE_WARMED"] = "background"
+    threading.Thread(target=service.warm_up, kwargs={"data_dir": os.environ.get("CCVAE_DATA_DIR", "")},
+                     name="ccvae-warm-up", daemon=True).start()
+
+
 @dataclass
 class Ctx:
     """What a page works with: the chosen model, its statistics and its sample images."""
 
-    path: str
+    path: str  # resolved
     model: torch.nn.Module
     latents: dict
     metrics: dict
@@ -46,29 +76,50 @@ class Ctx:
     data_dir: str  # "" when the gallery is not a local dataset
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=8)
-def cached_model(path: str, mtime: float):
-    return core.load_model(path), core.load_latents(path), core.load_metrics(path)
-
-
-@st.cache_resource(show_spinner="Loading sample images…", max_entries=8)
-def cached_gallery(path: str, mtime: float, data_dir: str) -> ImageSet:
-    model, latents, _ = cached_model(path, mtime)
-    return load_gallery(model, latents, data_dir=data_dir or None)
-
-
 def checkpoint_dir() -> Path:
-    """$CCVAE_CHECKPOINT_DIR, else the repository's checkpoints/. Read on every call, not once at import:
-    tests run pages with different folders in one process."""
-    return Path(os.environ.get("CCVAE_CHECKPOINT_DIR", ROOT / "checkpoints"))
+    """The shipped models' folder ($CCVAE_CHECKPOINT_DIR, else the repository's checkpoints/)."""
+    return service.shipped_dir()
 
 
-def _mtime(path: str) -> float:
-    """Part of the cache key, so a checkpoint rewritten on disk is loaded again."""
+def session_id() -> str:
+    """This browser session's id: the owner of its heavy jobs."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def session_alive(sid: str) -> Callable[[], bool]:
+    from streamlit import runtime
+
+    def alive() -> bool:
+        if not runtime.exists():  # AppTest and scripts without a server: the session lives as long as the job
+            return True
+        return runtime.get_instance().is_active_session(sid)
+    return alive
+
+
+def heavy(what: str, work: Callable, *, key=None, on_progress: Callable | None = None):
+    """Run ``work(report)`` in the server's heavy-job pool (``core.jobs``) and return its result, showing
+    the queue position while it waits. Returns None after showing why when the job is refused."""
+    slot = st.empty()
+
+    def on_wait(ahead: int | None) -> None:  # every 0.25 s; writing to the page also lets a click interrupt the wait
+        if ahead is None:
+            slot.empty()
+        else:
+            slot.info(f"Waiting for the server: {ahead} job{'s' if ahead != 1 else ''} ahead of you ({what}). "
+                      "Heavy jobs take turns so that everyone's pages stay quick.", icon=":material/hourglass_top:")
+
+    sid = session_id()
     try:
-        return (Path(path) / "model.safetensors").stat().st_mtime
-    except OSError:
-        return 0.0
+        job = jobs.pool().submit(sid, what, work, key=key, alive=session_alive(sid))
+        result = job.wait(on_wait=on_wait, on_progress=on_progress)
+    except (jobs.Busy, LimitError) as err:
+        slot.warning(str(err))
+        return None
+    slot.empty()
+    return result
 
 
 def _remember(key: str) -> None:
@@ -76,9 +127,13 @@ def _remember(key: str) -> None:
 
 
 def model_picker_ui() -> str | None:
-    """Sidebar: pick a checkpoint (shared by all pages through session state)."""
-    names = [p.name for p in core.find_checkpoints(checkpoint_dir())]
-    options = names + [OTHER]
+    """Sidebar: pick a model by name (shared by all pages through session state). Only a local,
+    single-user server also offers "Other folder…" with a path box."""
+    models = service.list_models()
+    names = list(models)
+    options = names + ([] if service.public_mode() else [OTHER])
+    if not options:
+        return None
     current = st.session_state.get("checkpoint", DEFAULT if DEFAULT in names else options[0])
     st.sidebar.selectbox("Model", options, index=options.index(current) if current in options else 0,
                          key="_checkpoint", on_change=_remember, args=("_checkpoint",))
@@ -87,14 +142,33 @@ def model_picker_ui() -> str | None:
         st.sidebar.text_input("Checkpoint folder", value=st.session_state.get("other_path", ""), key="_other_path",
                               on_change=_remember, args=("_other_path",), placeholder="/path/to/checkpoint")
         return st.session_state.get("_other_path") or None
-    return str(checkpoint_dir() / st.session_state["checkpoint"])
+    return str(models[st.session_state["checkpoint"]])
 
 
 def data_dir_ui() -> str:
+    """The dataset whose test images replace the bundled ones: the server's CCVAE_DATA_DIR; a local
+    server also has a box for it."""
+    if service.public_mode():
+        return os.environ.get("CCVAE_DATA_DIR", "")
     st.sidebar.text_input("Local dataset folder (optional)", value=st.session_state.get("data_dir", os.environ.get(
         "CCVAE_DATA_DIR", "")), key="_data_dir", on_change=_remember, args=("_data_dir",),
         help="With the dataset on disk (e.g. MNIST's IDX files), its test set replaces the bundled sample images.")
     return st.session_state.get("_data_dir", "")
+
+
+def load(path: str) -> service.Loaded:
+    """The model at ``path`` from the process-wide cache (a spinner while it loads the first time)."""
+    if service.STORE.cached("model", path):
+        return service.STORE.load(path)
+    with st.spinner("Loading model…"):
+        return service.STORE.load(path)
+
+
+def load_gallery_of(path: str, data_dir: str) -> ImageSet:
+    if service.STORE.cached("gallery", path, str(Path(data_dir).resolve()) if data_dir else ""):
+        return service.STORE.gallery(path, data_dir)
+    with st.spinner("Loading sample images…"):
+        return service.STORE.gallery(path, data_dir)
 
 
 NAVIGATION = [  # (file relative to the repo root, label, icon)
@@ -124,6 +198,9 @@ def navigation_ui() -> None:
 def page_header(title: str, intro: str = "") -> None:
     """Page config, the page links and the title: what every page starts with."""
     st.set_page_config(page_title=f"{title} · CC-VAE Explorer", page_icon="🔀", layout="wide")
+    if service.public_mode():
+        st.set_option("client.showErrorDetails", "none")  # no traceback (with server paths) reaches a visitor
+        _warm_up_once()
     navigation_ui()
     st.title(title)
     if intro:
@@ -139,22 +216,25 @@ def page_setup(title: str, intro: str = "", *, split_only: bool = True) -> Ctx |
     path = model_picker_ui()
     data_dir = data_dir_ui()
     if not path:
-        st.info("Enter a checkpoint folder in the sidebar.")
+        st.info("Enter a checkpoint folder in the sidebar." if not service.public_mode() else "This server has no models.")
         return None
     try:
-        model, latents, metrics = cached_model(path, _mtime(path))
+        loaded = load(path)
     except core.CheckpointError as err:
-        st.error(f"Cannot open this model: {err}")
+        st.error(service.user_message(err, "This model") if service.public_mode() else f"Cannot open this model: {err}")
         return None
+    model, latents, metrics, path = loaded.model, loaded.latents, loaded.metrics, str(loaded.path)
     try:
-        gallery = cached_gallery(path, _mtime(path), data_dir)
-    except DataError as err:
-        st.sidebar.warning(f"Dataset folder not used: {err}")
+        gallery = load_gallery_of(path, data_dir)
+    except (DataError, OSError) as err:
+        if data_dir and not service.public_mode():
+            st.sidebar.warning(f"Dataset folder not used: {err}")
         data_dir = ""
         try:
-            gallery = cached_gallery(path, _mtime(path), data_dir)
+            gallery = load_gallery_of(path, data_dir)
         except DataError as err2:
-            st.error(f"No sample images for this model: {err2}")
+            st.error(service.user_message(err2, "This model") if service.public_mode()
+                     else f"No sample images for this model: {err2}")
             return None
     cfg = model.config
     dims = f"noise {cfg.z_dim} / f {cfg.s_dim}" if cfg.method not in SPLIT_METHODS else f"z {cfg.z_dim} / s {cfg.s_dim}"
@@ -190,6 +270,19 @@ def decoding(ctx: Ctx, what: str = "images") -> Iterator[Progress | None]:
         bar.empty()
 
 
+def test_accuracies(metrics: dict) -> dict[str, float] | None:
+    """The Table 4.1 test accuracies of a checkpoint's metrics.json: {"s", "z_sample", "z_mean", "chance"},
+    None when they are missing or malformed (a foreign or older metrics.json must not break a page)."""
+    try:
+        ev = metrics["evaluation"]
+        acc = ev["accuracy"]
+        out = {"s": acc["s"]["test"], "z_sample": acc["z_sample"]["test"], "z_mean": acc["z_mean"]["test"],
+               "chance": ev.get("chance_test", float("nan"))}
+        return {k: float(v) for k, v in out.items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def class_name(ctx: Ctx, label: int) -> str:
     names = ctx.gallery.class_names
     return names[label] if 0 <= label < len(names) else str(label)
@@ -220,19 +313,17 @@ def explain(text: str) -> None:
         st.write(text)
 
 
-__all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "decoding", "explain", "gallery_codes", "page_header",
-           "page_setup", "prototypes", "show", "thumbnail_sheet", "upscale"]
-
-
-@st.cache_resource(show_spinner="Encoding the sample images…", max_entries=8)
-def _cached_codes(path: str, mtime: float, data_dir: str) -> core.Encoding:
-    model, _, _ = cached_model(path, mtime)
-    return core.encode_all(model, cached_gallery(path, mtime, data_dir).images)
+__all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "decoding", "explain", "gallery_codes", "heavy", "load",
+           "load_gallery_of", "page_header", "page_setup", "prototypes", "session_alive", "session_id", "show",
+           "test_accuracies", "thumbnail_sheet", "upscale"]
 
 
 def gallery_codes(ctx: Ctx) -> core.Encoding:
-    """z mean, z logvar and s of every gallery image, computed once per model and gallery."""
-    return _cached_codes(ctx.path, _mtime(ctx.path), ctx.data_dir)
+    """z mean, z logvar and s of every gallery image, computed once per model and gallery (process-wide)."""
+    if service.STORE.cached("codes", ctx.path, str(Path(ctx.data_dir).resolve()) if ctx.data_dir else ""):
+        return service.STORE.codes(ctx.path, ctx.data_dir)
+    with st.spinner("Encoding the sample images…"):
+        return service.STORE.codes(ctx.path, ctx.data_dir)
 
 
 def prototypes(ctx: Ctx) -> torch.Tensor:

@@ -1,0 +1,265 @@
+"""Serving models to many users: public mode, the allow-listed model roots, one process-wide model cache.
+
+Both front ends (the Streamlit pages and ``app_gradio.py``) go through this module, so they apply the
+same rules:
+
+- **Public mode** (``CCVAE_PUBLIC=1``, or ``--public`` on either app): nobody types a path. Models are
+  picked by name from a list built from the allow-listed roots; any path is resolved and checked with
+  ``Path.resolve().is_relative_to`` before it is opened; messages shown to users name no server path.
+  Off by default: a single user on localhost may open any folder.
+- **Roots**: the shipped ``checkpoints/`` (or ``CCVAE_CHECKPOINT_DIR``), the folders in
+  ``CCVAE_MODEL_ROOTS`` (separated by ``os.pathsep``), and the folder Train live saves into
+  (``CCVAE_SAVE_DIR``, default the first root). A root holds checkpoint folders, or run folders with a
+  ``checkpoint/`` inside (``runs/sweep``).
+- **One cache**: models, their sample images and codes are cached per *resolved* path and weights
+  file time, so ``checkpoints/mnist/.`` and ``checkpoints/mnist`` are one entry, and two sessions
+  asking for the same model at once load it once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from core.checkpoint import CONFIG, WEIGHTS, CheckpointError, find_checkpoints, load_latents, load_metrics, load_model
+from core.data import DataError, ImageSet
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC_ENV, ROOTS_ENV, SAVE_ENV, CHECKPOINT_ENV = "CCVAE_PUBLIC", "CCVAE_MODEL_ROOTS", "CCVAE_SAVE_DIR", "CCVAE_CHECKPOINT_DIR"
+log = logging.getLogger("ccvae")
+
+
+# ------------------------------------------------------------------------------------- settings
+
+def public_mode() -> bool:
+    """True when the server is shared with people who must not see or probe its disk."""
+    return os.environ.get(PUBLIC_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def add_serving_flags(parser: argparse.ArgumentParser) -> None:
+    """--public, --model-root DIR (repeatable), --save-dir DIR: the command-line form of the settings."""
+    parser.add_argument("--public", action="store_true",
+                        help=f"public mode (also {PUBLIC_ENV}=1): no path boxes, models only from the allow-listed roots")
+    parser.add_argument("--model-root", action="append", type=Path, default=[], metavar="DIR",
+                        help=f"another folder of checkpoints users may open (repeatable; also {ROOTS_ENV})")
+    parser.add_argument("--save-dir", type=Path, help=f"where Train live saves models (also {SAVE_ENV}; default: checkpoints/)")
+
+
+def apply_serving_flags(args: argparse.Namespace) -> None:
+    """Turn the parsed flags into the environment settings the rest of the process reads."""
+    if args.public:
+        os.environ[PUBLIC_ENV] = "1"
+    if args.model_root:
+        known = [r for r in os.environ.get(ROOTS_ENV, "").split(os.pathsep) if r]
+        os.environ[ROOTS_ENV] = os.pathsep.join(known + [str(r.resolve()) for r in args.model_root])
+    if args.save_dir:
+        os.environ[SAVE_ENV] = str(args.save_dir.resolve())
+
+
+def shipped_dir() -> Path:
+    """$CCVAE_CHECKPOINT_DIR, else the repository's checkpoints/. Read on every call: tests switch it."""
+    return Path(os.environ.get(CHECKPOINT_ENV, ROOT / "checkpoints"))
+
+
+def save_dir() -> Path:
+    return Path(os.environ.get(SAVE_ENV) or shipped_dir())
+
+
+def model_roots() -> list[Path]:
+    """The allow-listed roots, resolved, first the shipped one; missing folders are left out."""
+    roots = [shipped_dir(), *(Path(r) for r in os.environ.get(ROOTS_ENV, "").split(os.pathsep) if r.strip()), save_dir()]
+    out: list[Path] = []
+    for root in roots:
+        try:
+            resolved = root.expanduser().resolve()
+        except (OSError, RuntimeError):
+            continue
+        if resolved.is_dir() and resolved not in out:
+            out.append(resolved)
+    return out
+
+
+def is_allowed(path: str | Path, roots: list[Path] | None = None) -> bool:
+    """True when ``path``, with every symlink and '..' resolved, lies inside an allow-listed root."""
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return False
+    return any(resolved.is_relative_to(root) for root in (roots if roots is not None else model_roots()))
+
+
+def _checkpoints_in(root: Path) -> list[Path]:
+    """Checkpoint folders directly in ``root``, then run folders' ``checkpoint/`` (a sweep's cells)."""
+    try:
+        found = find_checkpoints(root)
+        runs = sorted(q / "checkpoint" for q in root.iterdir()
+                      if not q.name.startswith(".") and (q / "checkpoint" / CONFIG).is_file())
+    except OSError as err:  # an unreadable root: nothing listed from it
+        log.warning("cannot list %s: %s", root, err)
+        return []
+    return found + runs
+
+
+def list_models(roots: list[Path] | None = None) -> dict[str, Path]:
+    """Name -> resolved checkpoint folder, for every model under the roots that resolves inside one.
+
+    Names are folder names (a run folder's name for ``<run>/checkpoint``); when two roots hold the
+    same name, the later one is called ``<root>/<name>``."""
+    roots = model_roots() if roots is None else roots
+    models: dict[str, Path] = {}
+    for root in roots:
+        for folder in _checkpoints_in(root):
+            resolved = folder.resolve()
+            if not is_allowed(resolved, roots) or resolved in models.values():
+                continue  # a symlink out of the roots, or a model listed already
+            name = folder.parent.name if folder.name == "checkpoint" else folder.name
+            models[name if name not in models else f"{root.name}/{name}"] = resolved
+    return models
+
+
+class NotAllowed(CheckpointError):
+    """A model name that is not in the list, or a path outside the allow-listed roots."""
+
+
+def resolve_model(name: str, models: dict[str, Path] | None = None) -> Path:
+    """The folder of the model called ``name`` in ``list_models()``; never a path the user typed."""
+    models = list_models() if models is None else models
+    if name not in models:
+        shown = ", ".join(list(models)[:20]) or "none"
+        raise NotAllowed(f"unknown model {name[:60]!r}; available: {shown}")
+    return models[name]
+
+
+def check_path(path: str | Path) -> Path:
+    """``path`` resolved; in public mode it must lie inside an allow-listed root (else ``NotAllowed``)."""
+    resolved = Path(path).expanduser().resolve()
+    if public_mode() and not is_allowed(resolved):
+        raise NotAllowed("this model is not one of the server's models")
+    return resolved
+
+
+# ------------------------------------------------------------------------------------- messages
+
+def user_message(err: Exception, what: str = "This model") -> str:
+    """What a user is told about ``err``. In public mode the details (which name files and folders)
+    go to the server log only."""
+    if not public_mode():
+        return str(err)
+    log.warning("%s: %s: %s", what, type(err).__name__, err)
+    if isinstance(err, NotAllowed):
+        return f"{what} is not one of the server's models."
+    if isinstance(err, CheckpointError):
+        return f"{what} cannot be opened: its files are missing, damaged or incompatible (details in the server log)."
+    if isinstance(err, DataError):
+        return f"{what}: the sample images cannot be loaded (details in the server log)."
+    return f"{what}: something went wrong (details in the server log)."
+
+
+# ---------------------------------------------------------------------------------------- cache
+
+@dataclass(frozen=True)
+class Loaded:
+    path: Path  # resolved
+    model: torch.nn.Module
+    latents: dict[str, torch.Tensor]
+    metrics: dict
+
+
+def weights_time(path: Path) -> int:
+    """Part of every cache key, so a checkpoint rewritten on disk is loaded again."""
+    try:
+        return (path / WEIGHTS).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+class ModelStore:
+    """Thread-safe LRU cache of models, galleries and gallery codes, keyed by resolved path."""
+
+    def __init__(self, max_entries: int = 24):
+        self.max_entries = max_entries
+        self._items: OrderedDict[Hashable, object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[Hashable, threading.Lock] = {}
+
+    def _get(self, key: Hashable, make: Callable[[], object]):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # a second caller of the same key waits for the first one's result
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = make()
+            with self._lock:
+                self._items[key] = value
+                self._loading.pop(key, None)
+                while len(self._items) > self.max_entries:
+                    self._items.popitem(last=False)
+            return value
+
+    def cached(self, kind: str, path: str | Path, *extra) -> bool:
+        resolved = Path(path).resolve()
+        with self._lock:
+            return (kind, str(resolved), weights_time(resolved), *extra) in self._items
+
+    def load(self, path: str | Path) -> Loaded:
+        resolved = check_path(path)
+
+        def make() -> Loaded:
+            return Loaded(resolved, load_model(resolved), load_latents(resolved), load_metrics(resolved))
+        return self._get(("model", str(resolved), weights_time(resolved)), make)
+
+    def gallery(self, path: str | Path, data_dir: str = "") -> ImageSet:
+        from core.gallery import load_gallery
+
+        loaded = self.load(path)
+        data_key = str(Path(data_dir).resolve()) if data_dir else ""
+        return self._get(("gallery", str(loaded.path), weights_time(loaded.path), data_key),
+                         lambda: load_gallery(loaded.model, loaded.latents, data_dir=data_dir or None))
+
+    def codes(self, path: str | Path, data_dir: str = ""):
+        from core.explore import encode_all
+
+        loaded = self.load(path)
+        data_key = str(Path(data_dir).resolve()) if data_dir else ""
+        return self._get(("codes", str(loaded.path), weights_time(loaded.path), data_key),
+                         lambda: encode_all(loaded.model, self.gallery(path, data_dir).images))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+STORE = ModelStore()
+
+
+def warm_up(names: list[str] | None = None, *, data_dir: str = "") -> list[str]:
+    """Load models, their sample images and codes into ``STORE`` (a server does this before it takes
+    its first visitor). Returns the names warmed; a model that fails is logged and skipped."""
+    from core.models import SPLIT_METHODS
+
+    models = list_models()
+    warmed = []
+    for name in names if names is not None else list(models)[:STORE.max_entries // 3]:
+        if name not in models:
+            continue
+        try:
+            loaded = STORE.load(models[name])
+            STORE.gallery(models[name], data_dir)
+            if loaded.model.config.method in SPLIT_METHODS:
+                STORE.codes(models[name], data_dir)
+            warmed.append(name)
+        except (CheckpointError, DataError, OSError) as err:
+            log.warning("warm-up of %s skipped: %s", name, err)
+    return warmed
