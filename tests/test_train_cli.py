@@ -74,7 +74,10 @@ def test_nan_loss_stops_with_step_and_terms_and_keeps_last_checkpoint(tmp_path, 
 
 
 def _step_once(out, mnist_dir):
-    trainer = Trainer(TrainConfig(batch_size=8), load_mnist(mnist_dir))
+    import json
+
+    saved = TrainConfig.from_dict(json.loads((out / "train_config.json").read_text()))
+    trainer = Trainer(saved, load_mnist(mnist_dir))
     trainer.resume(out / "checkpoint")
     trainer.step()
 
