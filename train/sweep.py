@@ -60,7 +60,6 @@ RECIPES = {
     "z-adversary-3": {"z_adversary_weight": 3.0},
     "z-adversary-3x5": {"z_adversary_weight": 3.0, "z_adversary_steps": 5},
     "z-independence-1": {"z_independence_weight": 1.0},
-    "z-independence-10": {"z_independence_weight": 10.0},
 }
 
 
