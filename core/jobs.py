@@ -1,9 +1,8 @@
 """One process-wide, bounded pool for heavy work: training, fine-tuning, t-SNE/UMAP maps, large decodes.
 
 On a small server shared by a class, heavy work must not pile up: ``JobPool`` runs at most ``slots``
-jobs at a time on its own worker threads (at a lower CPU priority than the threads that answer
-clicks), in the order they were asked for, and tells each waiting caller how many jobs are ahead of
-it. Rules:
+jobs at a time, in the order they were asked for, and tells each waiting caller how many jobs are
+ahead of it. Rules:
 
 - **One heavy job per session** (``owner``): a newer request from the same session replaces its
   request still waiting in the queue, waits while its previous short job finishes, and is refused

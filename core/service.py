@@ -109,17 +109,19 @@ def _checkpoints_in(root: Path) -> list[Path]:
 
 
 def list_models(roots: list[Path] | None = None) -> dict[str, Path]:
-    """Name -> resolved checkpoint folder, for every model under the roots that resolves inside one.
+    """Name -> resolved checkpoint folder, for every model under the roots (in public mode: that resolves
+    inside one).
 
     Names are folder names (a run folder's name for ``<run>/checkpoint``); when two roots hold the
     same name, the later one is called ``<root>/<name>``."""
     roots = model_roots() if roots is None else roots
+    public = public_mode()
     models: dict[str, Path] = {}
     for root in roots:
         for folder in _checkpoints_in(root):
             resolved = folder.resolve()
-            if not is_allowed(resolved, roots) or resolved in models.values():
-                continue  # a symlink out of the roots, or a model listed already
+            if (public and not is_allowed(resolved, roots)) or resolved in models.values():
+                continue  # a symlink out of the roots (a local server may follow it), or a model listed already
             name = folder.parent.name if folder.name == "checkpoint" else folder.name
             models[name if name not in models else f"{root.name}/{name}"] = resolved
     return models

@@ -139,7 +139,8 @@ def test_serving_flags_become_settings(tmp_path, monkeypatch):
     import argparse
 
     for key in ("CCVAE_PUBLIC", "CCVAE_MODEL_ROOTS", "CCVAE_SAVE_DIR"):
-        monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv(key, "")  # recorded, so what apply_serving_flags sets is undone after the test
+        monkeypatch.delenv(key)
     assert not service.public_mode()
     parser = argparse.ArgumentParser()
     service.add_serving_flags(parser)
