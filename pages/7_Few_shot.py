@@ -84,9 +84,11 @@ def photos_ui() -> list[tuple[str, bytes]]:
         shot = st.camera_input("Take a photo (one face, looking at the camera); take more for a better likeness",
                                key="fewshot_camera")
         shots = st.session_state.setdefault("fewshot_shots", [])  # this session only, at most MAX_IMAGES
-        if shot is not None:
+        if shot is not None:  # the camera widget keeps its last photo: add each photo once, when it is new
             data = shot.getvalue()
-            if all(data != d for _, d in shots):
+            digest = hashlib.sha1(data).hexdigest()
+            if st.session_state.get("fewshot_last_shot") != digest:
+                st.session_state["fewshot_last_shot"] = digest
                 shots.append((f"webcam-{len(shots) + 1}.jpg", data))
                 del shots[:-MAX_IMAGES]
         if shots:

@@ -180,6 +180,7 @@ NAVIGATION = [  # (file relative to the repo root, label, icon)
     ("pages/5_Latent_map.py", "Latent map", ":material/scatter_plot:"),
     ("pages/6_Metrics.py", "Metrics", ":material/table_chart:"),
     ("pages/7_Few_shot.py", "Few-shot", ":material/person_add:"),
+    ("pages/10_Draw_a_digit.py", "Draw a digit", ":material/draw:"),
     ("pages/8_Train_live.py", "Train live", ":material/model_training:"),
     ("pages/9_Compare.py", "Compare", ":material/compare:"),
 ]
