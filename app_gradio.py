@@ -2,11 +2,12 @@
 
     python app_gradio.py [--checkpoint-dir checkpoints] [--port 7860] [--public] [--model-root DIR ...]
 
-Tabs: swap grid, interpolation, random sampling, few-shot upload, codes. Every tab works on the
-checkpoint picked at the top (any model ``core.service.list_models`` lists under the checkpoint
-folder and the ``--model-root`` folders; never a path). Named endpoints, callable with
+Tabs: swap grid, interpolation, random sampling, few-shot upload, draw a digit, codes. Every tab works
+on the checkpoint picked at the top (any model ``core.service.list_models`` lists under the checkpoint
+folder and the ``--model-root`` folders; never a path), except two with their own pick: few-shot opens
+on a face model (``core.service.face_model_name``), draw a digit on a 28x28 digit model. Named endpoints, callable with
 ``gradio_client``: ``encode``, ``decode``, ``swap``, ``interpolate``, and ``swap_grid``, ``sample``,
-``fewshot`` behind the other tabs. Images go in as files and are read by ``core.upload`` (size and
+``fewshot``, ``sketch`` behind the other tabs. Images go in as files and are read by ``core.upload`` (size and
 pixel limits checked before decoding, converted to the model's channels, centre-cropped to a square
 and resized to its size; few-shot uploads are cropped to the face as on the Streamlit few-shot
 page); they come out as PNG at the model's resolution, several side by side. Bad input raises
@@ -29,13 +30,14 @@ import numpy as np
 import torch
 
 import core
-from core import jobs, service
+from core import align, jobs, service
 from core.data import DataError, ImageSet
 from core.explore import INTERPOLATION_MODES, decode_grid, framed_grid, interpolate, sample_prior, swap_grid, tile, to_uint8
 from core.fewshot import MAX_IMAGES, known_styles, mean_s
 from core.gallery import one_per_class
 from core.limits import HEAVY_DECODES, MAX_ROWS, LimitError
-from core.upload import MAX_BYTES, UploadError, centre_square, framing_for, load_image, prepare_upload, to_model_input
+from core.sketch import SketchError, read_sketch
+from core.upload import MAX_BYTES, UploadError, centre_square, framing_for, load_image, prepare_upload, to_model_input, uses_landmarks
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DIR = Path(os.environ.get("CCVAE_CHECKPOINT_DIR", ROOT / "checkpoints"))
@@ -216,7 +218,8 @@ def fewshot(files: list[str] | None, crop: str, checkpoint: str, *, root: Path) 
                 raise UploadError(f"{Path(f).name} is over the {MAX_BYTES // 2**20} MB limit")
             prepared.append(prepare_upload(Path(f).read_bytes(), model.config.image_shape, name=Path(f).name,
                                            framing=framing_for(model.config.dataset), detect=crop == CROP_MODES[0],
-                                           pixel_stats=None if stats is None else (float(stats[0]), float(stats[1]))))
+                                           pixel_stats=None if stats is None else (float(stats[0]), float(stats[1])),
+                                           landmarks=uses_landmarks(model.config.dataset)))
     except (UploadError, ValueError) as err:
         raise refuse(str(err)) from None
     except OSError:
@@ -225,7 +228,49 @@ def fewshot(files: list[str] | None, crop: str, checkpoint: str, *, root: Path) 
     identity = decode_grid(model, styles, mean_s(model, x)[None])[:, 0]
     notes = [f"- {Path(f).name}: {'; '.join(p.notes) or 'face found'}" for f, p in zip(files, prepared)]
     notes.append(f"\nStyles, left to right: {style_names[0]} … {style_names[-1]}.")
+    notes.append(likeness_note(model, x, identity))
     return picture(x), tile(identity, nrow=min(16, identity.shape[0])), "\n".join(notes)
+
+
+def likeness_note(model, uploads: torch.Tensor, generated: torch.Tensor) -> str:
+    """dlib's face-recognition distance of the generated faces to the uploads, in words ("" without dlib or a face model)."""
+    if not (align.available() and service.is_face_model(model.config)):
+        return ""
+    from core.likeness import SAME_PERSON, likeness
+
+    try:
+        result = likeness(uploads, generated)
+    except (align.AlignError, RuntimeError):
+        return ""
+    return (f"\n**Likeness**: the generated faces are {result.distances.mean():.2f} from your photos on average (closest "
+            f"{result.distances.min():.2f}; {100 * result.within:.0f}% within {SAME_PERSON}), by dlib's face recogniser, a "
+            f"network we did not train: two photos less than {SAME_PERSON} apart are usually the same person.")
+
+
+def sketch(drawing: dict | None, checkpoint: str, *, root: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """A hand-drawn digit: what the model sees (MNIST-style 28x28), its z decoded with every class's mean s,
+    and the classes its s is nearest to."""
+    ckpt = open_checkpoint(checkpoint, root)
+    canvas = drawing.get("composite") if isinstance(drawing, dict) else drawing
+    if canvas is None:
+        raise refuse("nothing drawn: draw a digit on the sketchpad first")
+    if isinstance(canvas, str):  # an API client sent a file
+        canvas = np.asarray(read_upload(canvas, "drawing"))
+    try:
+        reading = read_sketch(ckpt.model, ckpt.latents, np.asarray(canvas))
+    except SketchError as err:
+        raise refuse(str(err)) from None
+    names = ckpt.model.config.class_names or [str(k) for k in range(reading.every_class.shape[0])]
+    best = names[reading.nearest[0][0]]
+    near = ", ".join(f"{names[k]} ({d:.2f})" for k, d in reading.nearest)
+    return (picture(reading.image[None]), picture(reading.every_class),
+            f"**Looks like: {best}**. Nearest class prototypes of its s (distance): {near}.")
+
+
+def digit_models(names: list[str], root: Path) -> list[str]:
+    """The listed models that read 28x28 grey images (the ones a drawing can go to)."""
+    configs = service.model_configs(service.list_models(roots(root)))
+    return [n for n in names if n in configs and tuple(configs[n].image_shape) == (1, 28, 28)]
 
 
 def sample_images(seed: float, checkpoint: str, *, root: Path, count: int) -> np.ndarray | tuple[np.ndarray, ...]:
@@ -314,17 +359,40 @@ def build_app(root: Path) -> gr.Blocks:
             go.click(bind(sample), [n, seed, checkpoint], sampled, api_name="sample")
 
         with gr.Tab("Few-shot upload"):
+            face = service.face_model_name(service.list_models(roots(root)))
             gr.Markdown(f"Photos of one new identity (1 to {MAX_IMAGES}): the mean **s** of your photos, decoded with each "
-                        "**z** the checkpoint stored (for faces: each lighting).")
+                        "**z** the checkpoint stored (for faces: each lighting)."
+                        + (f" Photos of people need a face model, so this tab uses **{face}** unless you pick another."
+                           if face else ""))
             with gr.Row():
                 files = gr.File(file_count="multiple", file_types=["image"], label="Photos")
                 with gr.Column():
+                    fewshot_model = gr.Dropdown(names, value=face or checkpoint.value, label="Model for the photos",
+                                                elem_id="fewshot-model")
                     crop = gr.Radio(list(CROP_MODES), value=CROP_MODES[0], label="Cropping")
                     go = gr.Button("Render", variant="primary")
             crops = image_out("What the model sees", 120)
             identity = image_out("Your identity with each stored z", 320)
             notes = gr.Markdown()
-            go.click(bind(fewshot), [files, crop, checkpoint], [crops, identity, notes], api_name="fewshot")
+            go.click(bind(fewshot), [files, crop, fewshot_model], [crops, identity, notes], api_name="fewshot")
+
+        with gr.Tab("Draw a digit"):
+            digits_ok = digit_models(names, root)
+            gr.Markdown("Draw a digit with the mouse. It is centred and scaled as MNIST's digits were (its box to 20 "
+                        "pixels, centred by mass in 28x28), then encoded: its **s** says which digit it looks like, its "
+                        "**z** is your hand, rendered as every digit.")
+            with gr.Row():
+                pad = gr.Sketchpad(label="Your digit", type="numpy", image_mode="RGBA", height=300, width=300,
+                                   brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+                with gr.Column():
+                    sketch_choices = digits_ok or names
+                    sketch_model = gr.Dropdown(sketch_choices, value="mnist" if "mnist" in sketch_choices else sketch_choices[0],
+                                               label="Digit model")
+                    go = gr.Button("Read my digit", variant="primary")
+                    seen = image_out("What the model sees", 120)
+            reading = gr.Markdown()
+            every = image_out("Your hand, as every digit: z of your drawing with each class's mean s", 120)
+            go.click(bind(sketch), [pad, sketch_model], [seen, every, reading], api_name="sketch")
 
         with gr.Tab("Codes"):
             with gr.Row():

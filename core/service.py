@@ -127,6 +127,45 @@ def list_models(roots: list[Path] | None = None) -> dict[str, Path]:
     return models
 
 
+FACE_DATASETS = ("celeba", "yaleb", "orl", "utkface", "multipie")  # in order of preference for face_model_name
+FACE_SIZE = (64, 64)
+
+
+def is_face_model(config) -> bool:
+    """True for a z/s model trained on 64x64 faces (by its ``config.dataset``), the kind the Few-shot
+    page needs for photos of people."""
+    from core.models import SPLIT_METHODS
+
+    return (config.method in SPLIT_METHODS and tuple(config.image_shape[1:]) == FACE_SIZE
+            and config.dataset.startswith(FACE_DATASETS))
+
+
+def model_configs(models: dict[str, Path] | None = None) -> dict:
+    """Name -> ``ModelConfig`` of the listed models, read from config.json without loading weights;
+    a checkpoint whose config cannot be read is left out."""
+    from core.checkpoint import parse_model_config, read_config
+
+    configs = {}
+    for name, path in (list_models() if models is None else models).items():
+        try:
+            configs[name] = parse_model_config(read_config(path)["model"])
+        except (CheckpointError, ValueError, TypeError, KeyError):
+            continue
+    return configs
+
+
+def face_model_name(models: dict[str, Path] | None = None) -> str | None:
+    """The listed model the Few-shot page opens for photos: a face model (``is_face_model``), CelebA
+    before Yale B before the others, and a model named after its dataset (the shipped one) first.
+    None when no listed model is a face model."""
+    ranked = []
+    for name, config in model_configs(models).items():
+        if is_face_model(config):
+            rank = next(i for i, d in enumerate(FACE_DATASETS) if config.dataset.startswith(d))
+            ranked.append((rank, name != config.dataset, name))
+    return min(ranked)[2] if ranked else None
+
+
 class NotAllowed(CheckpointError):
     """A model name that is not in the list, or a path outside the allow-listed roots."""
 

@@ -281,6 +281,18 @@ def prepare_upload(data: bytes, image_shape: tuple[int, int, int], *, name: str 
     return Prepared(tensor, pixels[..., 0] if image_shape[0] == 1 else pixels, face_found, notes)
 
 
+def box_fractions(box: dict[str, float], size: tuple[int, int]) -> tuple[float, float, float]:
+    """A box drawn on the image (``{"left", "top", "width", "height"}`` in pixels of the image ``load_image``
+    returned, of ``size`` = (width, height)) as ``manual_box`` = (centre x, centre y, side) fractions.
+    The side is the box's longer edge: the square ``prepare_upload`` cuts contains the whole box."""
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise UploadError("the image has no pixels to crop")
+    w, h = max(1.0, float(box["width"])), max(1.0, float(box["height"]))
+    cx, cy = float(box["left"]) + w / 2, float(box["top"]) + h / 2
+    return cx / width, cy / height, max(w, h) / min(width, height)
+
+
 def uses_landmarks(dataset: str) -> bool:
     """True for models trained on faces aligned by ``core.align`` (by their ``config.dataset``)."""
     return dataset.startswith("celeba")

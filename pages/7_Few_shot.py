@@ -14,13 +14,16 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from core import align, service
+from core.checkpoint import CheckpointError, parse_model_config, read_config
 from core.data import UNSEEN_YALE, DataError, load_dataset
 from core.explore import decode_grid, interpolate_codes, png_bytes, tile
 from core.fewshot import DEFAULT_STEPS, MAX_IMAGES, MAX_STEPS, fine_tune, known_styles, mean_s, reference_images
-from core.upload import UploadError, framing_for, prepare_upload
-from pages.widgets import decoding, explain, heavy, page_setup, prototypes, show
+from core.upload import UploadError, box_fractions, framing_for, load_image, prepare_upload, uses_landmarks
+from pages.widgets import OTHER, data_dir_ui, decoding, explain, heavy, model_picker_ui, open_model, page_header, prototypes, show
 
 CROP_MODES = ("Detect the face", "Whole image (centre square)", "Crop by hand")
+SOURCES = ("Photo files", "Webcam")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 
 
@@ -36,34 +39,111 @@ def training_images(dataset: str, data_dir: str, image_size: int, channels: int)
     return data.floats(idx), data.labels[idx]
 
 
+def _keep_selected(path: str) -> None:
+    st.session_state["fewshot_keep_selected"] = path
+
+
+def _use_face_model() -> None:
+    st.session_state.pop("fewshot_keep_selected", None)
+
+
+def face_model_ui(path: str | None) -> str | None:
+    """The model this page opens: the sidebar's when it is a face model, else the server's face model
+    (``core.service.face_model_name``), said in one line with a button back to the sidebar's choice."""
+    if not path:
+        return path
+    try:
+        if service.is_face_model(parse_model_config(read_config(path)["model"])):
+            return path
+    except CheckpointError:
+        return path  # open_model says what is wrong with it
+    models = service.list_models()
+    face = service.face_model_name(models)
+    if face is None:
+        return path
+    selected = st.session_state.get("checkpoint", "")
+    selected = "the folder in the sidebar" if selected in ("", OTHER) else f"**{selected}**"
+    if st.session_state.get("fewshot_keep_selected") == path:
+        st.caption(f"Using the sidebar's model, {selected}, which was not trained on faces.")
+        st.button(f"Use the face model {face}", key="fewshot_use_face", on_click=_use_face_model)
+        return path
+    st.info(f"Photos of people need a face model, so this page uses **{face}** instead of {selected} "
+            "(the sidebar's model, still used by the other pages).", icon=":material/face:")
+    st.button(f"Use {selected.strip('*')} here instead", key="fewshot_use_selected", on_click=_keep_selected, args=(path,))
+    return str(models[face])
+
+
+def photos_ui() -> list[tuple[str, bytes]]:
+    """The photos to use, as (name, bytes): uploaded files, or webcam shots kept for this session."""
+    source = st.radio("Photos from", SOURCES, horizontal=True, key="fewshot_source")
+    if source == SOURCES[0]:
+        files = st.file_uploader(f"Photos of one new identity (1 to {MAX_IMAGES})", type=UPLOAD_TYPES,
+                                 accept_multiple_files=True, key="fewshot_files")
+        photos = [(f.name, f.getvalue()) for f in files or []]
+    else:
+        shot = st.camera_input("Take a photo (one face, looking at the camera); take more for a better likeness",
+                               key="fewshot_camera")
+        shots = st.session_state.setdefault("fewshot_shots", [])  # this session only, at most MAX_IMAGES
+        if shot is not None:  # the camera widget keeps its last photo: add each photo once, when it is new
+            data = shot.getvalue()
+            digest = hashlib.sha1(data).hexdigest()
+            if st.session_state.get("fewshot_last_shot") != digest:
+                st.session_state["fewshot_last_shot"] = digest
+                shots.append((f"webcam-{len(shots) + 1}.jpg", data))
+                del shots[:-MAX_IMAGES]
+        if shots:
+            st.caption(f"{len(shots)} webcam photo{'s' if len(shots) > 1 else ''} kept (the last {MAX_IMAGES} at most).")
+            st.button("Forget the webcam photos", key="fewshot_forget_shots", on_click=lambda: shots.clear())
+        photos = list(shots)
+    if len(photos) > MAX_IMAGES:
+        st.warning(f"{len(photos)} files uploaded; the limit is {MAX_IMAGES}, so only the first {MAX_IMAGES} are used.")
+        photos = photos[:MAX_IMAGES]
+    return photos
+
+
+def crop_box_ui(name: str, data: bytes, i: int) -> tuple[float, float, float] | None:
+    """A square the user drags on the photo (``streamlit-cropper``), as ``manual_box`` fractions."""
+    from streamlit_cropper import st_cropper
+
+    try:
+        image = load_image(data, name)  # the same pixels prepare_upload crops
+    except UploadError:
+        return None  # prepare_upload reports it
+    w, h = image.size
+    side = 0.8 * min(w, h)
+    default = (int((w - side) / 2), int((w + side) / 2), int((h - side) / 2), int((h + side) / 2))  # (xl, xr, yt, yb)
+    st.caption(f"{name}: drag the square onto the face (corners resize it)")
+    box = st_cropper(image, realtime_update=True, aspect_ratio=(1, 1), return_type="box", default_coords=default,
+                     box_color="#ff4b4b", key=f"fewshot_crop_{i}_{hashlib.sha1(data).hexdigest()[:12]}")
+    return box_fractions(box, image.size)
+
+
 def uploads_ui(ctx) -> tuple[torch.Tensor, list[np.ndarray], list[str]] | None:
-    """Upload widget + cropping; returns (model inputs (n, C, H, W), crops shown, file names)."""
-    files = st.file_uploader(f"Photos of one new identity (1 to {MAX_IMAGES})", type=UPLOAD_TYPES,
-                             accept_multiple_files=True, key="fewshot_files")
-    if not files:
+    """Photos + cropping; returns (model inputs (n, C, H, W), crops shown, file names)."""
+    photos = photos_ui()
+    if not photos:
         return None
-    if len(files) > MAX_IMAGES:
-        st.warning(f"{len(files)} files uploaded; the limit is {MAX_IMAGES}, so only the first {MAX_IMAGES} are used.")
-        files = files[:MAX_IMAGES]
     mode = st.radio("Cropping", CROP_MODES, horizontal=True, key="fewshot_crop_mode")
     cache = st.session_state.setdefault("fewshot_prepared", {})  # this session only
     cfg = ctx.model.config
     stats = ctx.latents.get("pixel_stats")
     stats = (float(stats[0]), float(stats[1])) if stats is not None else None
+    landmarks = uses_landmarks(cfg.dataset)
     tensors, crops, names = [], [], []
-    for i, f in enumerate(files):
-        data = f.getvalue()
-        box = None
-        if mode == CROP_MODES[2]:
-            with st.expander(f"Crop box for {f.name}", expanded=i == 0):
-                c = st.columns(3)
-                box = (c[0].slider("centre x", 0.0, 1.0, 0.5, key=f"bx{i}"), c[1].slider("centre y", 0.0, 1.0, 0.5, key=f"by{i}"),
-                       c[2].slider("size", 0.1, 1.5, 0.8, key=f"bs{i}"))
+    boxes = {}
+    if mode == CROP_MODES[2]:
+        cols = st.columns(min(3, len(photos)))
+        for i, (name, data) in enumerate(photos):
+            with cols[i % len(cols)]:
+                boxes[i] = crop_box_ui(name, data, i)
+    for i, (name, data) in enumerate(photos):
+        box = boxes.get(i)
         key = (hashlib.sha1(data).hexdigest(), mode, box, cfg.image_shape, cfg.dataset)
         if key not in cache:
             try:
-                cache[key] = prepare_upload(data, cfg.image_shape, name=f.name, framing=framing_for(cfg.dataset),
-                                            pixel_stats=stats, manual_box=box, detect=mode == CROP_MODES[0])
+                cache[key] = prepare_upload(data, cfg.image_shape, name=name, framing=framing_for(cfg.dataset),
+                                            pixel_stats=stats, manual_box=box, detect=mode == CROP_MODES[0],
+                                            landmarks=landmarks)
             except UploadError as err:
                 cache[key] = err
         while len(cache) > MAX_IMAGES:  # bounded per-session memory: at most MAX_IMAGES prepared files kept
@@ -73,10 +153,10 @@ def uploads_ui(ctx) -> tuple[torch.Tensor, list[np.ndarray], list[str]] | None:
             st.error(str(result))
             continue
         if result.notes:
-            st.caption(f"{f.name}: {'; '.join(result.notes)}")
+            st.caption(f"{name}: {'; '.join(result.notes)}")
         tensors.append(result.tensor)
         crops.append(result.crop)
-        names.append(f.name)
+        names.append(name)
     if not tensors:
         return None
     return torch.stack(tensors), crops, names
@@ -125,10 +205,39 @@ def outputs(model, s_new: torch.Tensor, styles: torch.Tensor, style_names: list[
     return picture
 
 
+def likeness_ui(ctx, x: torch.Tensor, model, s_new: torch.Tensor, styles: torch.Tensor, label: str) -> None:
+    """dlib's face-recognition distance between the generated faces and the photos (measured, never trained on)."""
+    if not (align.available() and service.is_face_model(ctx.model.config)):
+        return
+    from core.likeness import SAME_PERSON, likeness, recogniser
+
+    try:
+        with st.spinner("Measuring the likeness (dlib face recogniser)…"):
+            recogniser()
+            result = likeness(x, decode_grid(model, styles, s_new[None])[:, 0])
+    except (align.AlignError, RuntimeError) as err:
+        st.caption(f"Likeness not measured: {err}")
+        return
+    d = result.distances
+    cols = st.columns(4)
+    cols[0].metric(f"Likeness ({label})", f"{d.mean():.2f}", help="Mean dlib distance of the generated faces to your photos")
+    cols[1].metric("Closest style", f"{d.min():.2f}")
+    cols[2].metric(f"Within {SAME_PERSON}", f"{100 * result.within:.0f}%")
+    if result.upload_distances.size:
+        cols[3].metric("Your photos to each other", f"{result.upload_distances.mean():.2f}")
+    rough = "" if uses_landmarks(ctx.model.config.dataset) else (
+        " This model's crops are not aligned by the eyes as dlib expects, so read these numbers as rough.")
+    st.caption(f"dlib's face recogniser (a network we did not train) maps a face to 128 numbers; two photos less than "
+               f"{SAME_PERSON} apart are usually the same person, so lower is more alike. Each generated face is "
+               f"compared with the mean of your photos.{rough}")
+
+
 def main() -> None:
-    ctx = page_setup("Few-shot: a new identity",
-                     "Upload photos of someone the model has never seen. Their **s** (identity) is combined with the "
-                     "**z** (lighting, style) the model has stored, so you see them under every condition it knows.")
+    page_header("Few-shot: a new identity",
+                "Upload photos of someone the model has never seen. Their **s** (identity) is combined with the "
+                "**z** (lighting, style) the model has stored, so you see them under every condition it knows.")
+    path = face_model_ui(model_picker_ui())
+    ctx = open_model(path, data_dir_ui())
     if ctx is None:
         return
     model, cfg = ctx.model, ctx.model.config
@@ -139,8 +248,9 @@ def main() -> None:
         return
     new = uploads_ui(ctx) or dataset_identity_ui(ctx)
     if new is None:
-        st.info(f"Upload 1 to {MAX_IMAGES} photos of one person (JPEG, PNG, WebP, BMP, GIF, TIFF). A face looking at "
-                "the camera works best; it is found, cropped and converted automatically, and you can crop by hand. "
+        st.info(f"Upload 1 to {MAX_IMAGES} photos of one person (JPEG, PNG, WebP, BMP, GIF, TIFF), or take them "
+                "with the webcam. A face looking at the camera works best; it is found, cropped and converted "
+                "automatically, and you can crop by hand. "
                 "Meanwhile, here is what the model already knows:")
         stored_demo(ctx, styles, style_names)
         explain("Each column decodes one stored identity's mean s; each row one stored z (for Yale B: the mean z "
@@ -155,6 +265,7 @@ def main() -> None:
     s_zero = mean_s(model, x)
     st.subheader("Zero-shot: the mean s of your images")
     before = outputs(model, s_zero, styles, style_names, "Zero-shot")
+    likeness_ui(ctx, x, model, s_zero, styles, "zero-shot")
 
     st.subheader("Few-shot: fine-tune a private copy")
     steps = st.slider("Fine-tuning steps", 10, MAX_STEPS, DEFAULT_STEPS, step=10, key="fewshot_steps",
@@ -194,6 +305,7 @@ def main() -> None:
             show(before, width=440, caption="Before (zero-shot, shared model)")
         with right:
             show(every_style(tuned_model, s_tuned, styles), width=440, caption=f"After {steps} fine-tuning steps (your private copy)")
+        likeness_ui(ctx, x, tuned_model, s_tuned, styles, "fine-tuned")
         model, s_new = tuned_model, s_tuned
     else:
         s_new = s_zero

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["app.py", "pages/1_Swap_grid.py", "pages/2_Interpolation.py", "pages/3_Latent_sliders.py",
          "pages/4_Random_sampling.py", "pages/5_Latent_map.py", "pages/6_Metrics.py", "pages/7_Few_shot.py",
-         "pages/8_Train_live.py", "pages/9_Compare.py"]
+         "pages/8_Train_live.py", "pages/9_Compare.py", "pages/10_Draw_a_digit.py"]
 PATH_BOXES = {"Checkpoint folder", "Local dataset folder (optional)", "More checkpoint folders"}
 
 

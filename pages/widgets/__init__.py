@@ -180,6 +180,7 @@ NAVIGATION = [  # (file relative to the repo root, label, icon)
     ("pages/5_Latent_map.py", "Latent map", ":material/scatter_plot:"),
     ("pages/6_Metrics.py", "Metrics", ":material/table_chart:"),
     ("pages/7_Few_shot.py", "Few-shot", ":material/person_add:"),
+    ("pages/10_Draw_a_digit.py", "Draw a digit", ":material/draw:"),
     ("pages/8_Train_live.py", "Train live", ":material/model_training:"),
     ("pages/9_Compare.py", "Compare", ":material/compare:"),
 ]
@@ -214,7 +215,12 @@ def page_setup(title: str, intro: str = "", *, split_only: bool = True) -> Ctx |
     an explanation instead of an error."""
     page_header(title, intro)
     path = model_picker_ui()
-    data_dir = data_dir_ui()
+    return open_model(path, data_dir_ui(), split_only=split_only)
+
+
+def open_model(path: str | None, data_dir: str, *, split_only: bool = True) -> Ctx | None:
+    """The model at ``path`` (from the sidebar, or one a page chose instead) with its sample images, and its
+    summary in the sidebar; None after saying why it cannot be used."""
     if not path:
         st.info("Enter a checkpoint folder in the sidebar." if not service.public_mode() else "This server has no models.")
         return None
@@ -314,8 +320,8 @@ def explain(text: str) -> None:
 
 
 __all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "decoding", "explain", "gallery_codes", "heavy", "load",
-           "load_gallery_of", "page_header", "page_setup", "prototypes", "session_alive", "session_id", "show",
-           "test_accuracies", "thumbnail_sheet", "upscale"]
+           "load_gallery_of", "model_picker_ui", "open_model", "page_header", "page_setup", "prototypes", "session_alive",
+           "session_id", "show", "test_accuracies", "thumbnail_sheet", "upscale"]
 
 
 def gallery_codes(ctx: Ctx) -> core.Encoding:

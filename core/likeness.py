@@ -1,0 +1,52 @@
+"""How much do generated faces look like the uploaded person? dlib's face-recognition distance, for the app.
+
+A measurement only (never a loss): ``core.align.FaceRecogniser`` embeds the crops the model received and
+the faces it generated, both aligned the same way, and each generated face's distance to the mean
+embedding of the uploads is reported beside dlib's same-person threshold (0.6). The protocol with
+held-out identities and references is ``core.evaluation.identity``; this is its one-person form.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from core import align
+from core.evaluation.identity import hwc
+
+SAME_PERSON = align.SAME_PERSON_DISTANCE
+
+
+class Likeness(NamedTuple):
+    distances: np.ndarray  # (M,) each generated face's distance to the uploads' mean embedding
+    upload_distances: np.ndarray  # (N,) each upload's distance to the mean of the others (empty for one upload)
+
+    @property
+    def within(self) -> float:
+        """Share of generated faces within dlib's same-person distance, in [0, 1]."""
+        return float((self.distances < SAME_PERSON).mean()) if self.distances.size else 0.0
+
+
+@functools.cache
+def recogniser() -> align.FaceRecogniser:
+    """One recogniser per process (it loads about 20 MB of weights); ``AlignError`` when dlib is missing."""
+    return align.FaceRecogniser()
+
+
+def likeness(uploads: torch.Tensor, generated: torch.Tensor, net=None) -> Likeness:
+    """Distances for uploads (N, C, H, W) and generated faces (M, C, H, W), floats in [0, 1] or uint8, both
+    aligned as the model's training crops. ``net``: a recogniser (default: the process's ``recogniser()``)."""
+    net = recogniser() if net is None else net
+    ref = net.embed_aligned(hwc(uploads))  # (N, 128)
+    out = net.embed_aligned(hwc(generated))  # (M, 128)
+    distances = np.linalg.norm(out - ref.mean(0), axis=1)
+    n = ref.shape[0]
+    if n > 1:  # leave-one-out: how far each of your photos is from the others
+        others = (ref.sum(0) - ref) / (n - 1)
+        upload_distances = np.linalg.norm(ref - others, axis=1)
+    else:
+        upload_distances = np.zeros(0)
+    return Likeness(distances, upload_distances)

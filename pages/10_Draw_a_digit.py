@@ -1,0 +1,94 @@
+"""Draw a digit: your drawing's s (which digit it looks like) and its z (your hand, as every digit).
+
+The drawing (a canvas from ``streamlit-drawable-canvas``, or a photo of a digit on paper) is centred
+and scaled as MNIST's digits were and encoded by ``core.sketch``; s is compared with the checkpoint's
+per-class mean s, and z is decoded with each of them (report Fig. 4.8, one row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core import service
+from core.sketch import SketchError, read_sketch
+from core.upload import UploadError, load_image
+from pages.widgets import OTHER, data_dir_ui, explain, model_picker_ui, open_model, page_header, show, upscale
+
+CANVAS = 280  # pixels; ten times MNIST's 28
+
+
+def digit_model_ui(path: str | None) -> str | None:
+    """The sidebar's model when it reads 28x28 grey digits, else the listed ``mnist`` (said in one line)."""
+    configs = service.model_configs(service.list_models())
+    name = st.session_state.get("checkpoint", "")
+    if not path or name == OTHER or name not in configs or tuple(configs[name].image_shape) == (1, 28, 28):
+        return path
+    digits = [n for n, c in configs.items() if tuple(c.image_shape) == (1, 28, 28)]
+    if not digits:
+        return path
+    pick = "mnist" if "mnist" in digits else digits[0]
+    st.info(f"Drawings are digits, so this page uses **{pick}** instead of **{name}** (the sidebar's model, still "
+            "used by the other pages).", icon=":material/draw:")
+    return str(service.list_models()[pick])
+
+
+def drawing_ui() -> np.ndarray | None:
+    """The canvas (white ink on black, like MNIST), or an uploaded photo of a digit; None when neither has anything."""
+    from streamlit_drawable_canvas import st_canvas
+
+    left, right = st.columns([1, 1])
+    with left:
+        result = st_canvas(stroke_width=20, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS,
+                           width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="sketch_canvas")
+        st.caption("Draw one digit, large, with the mouse or a finger. The bin icon under the canvas clears it.")
+    with right:
+        photo = st.file_uploader("…or a photo of a digit on paper", type=["png", "jpg", "jpeg", "webp", "bmp"],
+                                 key="sketch_photo")
+    if photo is not None:
+        try:
+            return np.asarray(load_image(photo.getvalue(), photo.name))
+        except UploadError as err:
+            st.error(str(err))
+            return None
+    image = result.image_data if result is not None else None
+    return None if image is None else np.asarray(image)
+
+
+def main() -> None:
+    page_header("Draw a digit",
+                "Draw a digit: the model reads its **s** (which digit it looks like) and its **z** (how it is written), "
+                "then writes your hand as every other digit.")
+    ctx = open_model(digit_model_ui(model_picker_ui()), data_dir_ui())
+    if ctx is None:
+        return
+    canvas = drawing_ui()
+    if canvas is None:
+        st.info("Draw a digit on the black canvas (or upload a photo of one) to see what the model makes of it.")
+        return
+    try:
+        reading = read_sketch(ctx.model, ctx.latents, canvas)
+    except SketchError as err:
+        st.warning(str(err).capitalize() + ".")
+        return
+    names = ctx.model.config.class_names or [str(k) for k in range(reading.every_class.shape[0])]
+    best, distance = reading.nearest[0]
+    st.subheader(f"Looks like: {names[best]}")
+    st.write("Nearest class prototypes of its s (distance to each class's mean s, lower is closer): "
+             + ", ".join(f"**{names[k]}** ({d:.2f})" for k, d in reading.nearest))
+    cols = st.columns([1, 5])
+    with cols[0]:
+        st.image(upscale(np.asarray(reading.image.mul(255).round().byte().permute(1, 2, 0)), 112),
+                 caption="What the model sees (28x28)", output_format="PNG")
+    with cols[1]:
+        from core.explore import tile
+
+        show(tile(reading.every_class, nrow=reading.every_class.shape[0]), width=900,
+             caption=f"Your hand, as every digit: the z of your drawing with each class's mean s ({', '.join(names)}).")
+    explain("The drawing is cropped to its ink, scaled so its longer side is 20 pixels and centred by its centre of "
+            "mass in a 28x28 frame, as MNIST's digits were. The encoder splits it into s (the class code) and z (the "
+            "rest: slant, thickness, size). The nearest class is the one whose mean s, over the training images, is "
+            "closest to yours; the row decodes your z with every class's mean s. Report Fig. 4.8.")
+
+
+main()
