@@ -184,11 +184,18 @@ DEFAULT_PRESET = "fast"
 LIVE_PRESET = "live"  # what the Train-live page trains
 
 
+CCVAE_ONLY = ("z_adversary_weight", "z_adversary_steps", "z_independence_weight", "s_contrast_weight")
+
+
 def preset_config(name: str, **options) -> TrainConfig:
-    """A TrainConfig from a named preset, with ``options`` on top."""
+    """A TrainConfig from a named preset, with ``options`` on top. A baseline (``method`` mathieu or szabo)
+    takes the preset's schedule but not its CC-VAE-only switches."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
-    return TrainConfig(**(PRESETS[name] | options))
+    preset = PRESETS[name]
+    if options.get("method", "ccvae") != "ccvae":
+        preset = {k: v for k, v in preset.items() if k not in CCVAE_ONLY}
+    return TrainConfig(**(preset | options))
 
 
 def config_from_dict(cls, data: dict, *, what: str):

@@ -67,7 +67,15 @@ def test_orl_layout(tmp_path):
     assert load_dataset("orl", tmp_path, "test", image_size=32).images.shape[0] == 3
 
 
-def test_celeba_torchvision_layout(tmp_path):
+def test_celeba_torchvision_layout(tmp_path, monkeypatch):
+    """Faces are aligned by dlib's landmarks (core.align); here its detector is replaced by fixed eye points."""
+    from core import align
+    from core.data import cache
+
+    monkeypatch.setattr(align, "available", lambda: True)
+    monkeypatch.setattr(align, "find_faces", lambda image, upsample=None: [align.Landmarks((70.0, 110.0), (108.0, 110.0),
+                                                                                           (40, 60, 140, 180))])
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     root = tmp_path / "celeba"
     lines = []
     for i in range(1, 9):
