@@ -234,9 +234,10 @@ def fewshot(files: list[str] | None, crop: str, checkpoint: str, *, root: Path) 
 
 def likeness_note(model, uploads: torch.Tensor, generated: torch.Tensor) -> str:
     """dlib's face-recognition distance of the generated faces to the uploads, in words ("" without dlib or a face model)."""
-    if not (align.available() and service.is_face_model(model.config)):
+    from core.likeness import SAME_PERSON, likeness, measurable
+
+    if not measurable(model.config):
         return ""
-    from core.likeness import SAME_PERSON, likeness
 
     try:
         result = likeness(uploads, generated)

@@ -30,6 +30,16 @@ class Likeness(NamedTuple):
         return float((self.distances < SAME_PERSON).mean()) if self.distances.size else 0.0
 
 
+def measurable(config) -> bool:
+    """Whether the likeness means anything for this model: dlib is installed and the model was trained on crops
+    aligned by the eyes (``core.upload.uses_landmarks``). On other crops (Yale B's framing) dlib's distances come
+    out small for faces that do not resemble the person at all (0.42 and "100% within 0.6" for the shipped yaleb
+    model, whose outputs are matched to the right CelebA person 4% of the time), so they are not shown."""
+    from core.upload import uses_landmarks
+
+    return align.available() and uses_landmarks(config.dataset)
+
+
 @functools.cache
 def recogniser() -> align.FaceRecogniser:
     """One recogniser per process (it loads about 20 MB of weights); ``AlignError`` when dlib is missing."""

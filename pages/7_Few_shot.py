@@ -207,9 +207,10 @@ def outputs(model, s_new: torch.Tensor, styles: torch.Tensor, style_names: list[
 
 def likeness_ui(ctx, x: torch.Tensor, model, s_new: torch.Tensor, styles: torch.Tensor, label: str) -> None:
     """dlib's face-recognition distance between the generated faces and the photos (measured, never trained on)."""
-    if not (align.available() and service.is_face_model(ctx.model.config)):
+    from core.likeness import SAME_PERSON, likeness, measurable, recogniser
+
+    if not measurable(ctx.model.config):
         return
-    from core.likeness import SAME_PERSON, likeness, recogniser
 
     try:
         with st.spinner("Measuring the likeness (dlib face recogniser)…"):
@@ -225,11 +226,9 @@ def likeness_ui(ctx, x: torch.Tensor, model, s_new: torch.Tensor, styles: torch.
     cols[2].metric(f"Within {SAME_PERSON}", f"{100 * result.within:.0f}%")
     if result.upload_distances.size:
         cols[3].metric("Your photos to each other", f"{result.upload_distances.mean():.2f}")
-    rough = "" if uses_landmarks(ctx.model.config.dataset) else (
-        " This model's crops are not aligned by the eyes as dlib expects, so read these numbers as rough.")
     st.caption(f"dlib's face recogniser (a network we did not train) maps a face to 128 numbers; two photos less than "
                f"{SAME_PERSON} apart are usually the same person, so lower is more alike. Each generated face is "
-               f"compared with the mean of your photos.{rough}")
+               f"compared with the mean of your photos.")
 
 
 def main() -> None:

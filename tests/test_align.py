@@ -141,3 +141,13 @@ def test_a_real_photo_is_aligned_with_its_eyes_on_the_template():
     assert again, "dlib finds the face again in its own aligned crop"
     for found, (fx, fy) in zip((again[0].left_eye, again[0].right_eye), align.EYES):
         assert found == pytest.approx((fx * 256, fy * 256), abs=0.03 * 256)
+
+
+def test_likeness_is_shown_only_for_models_trained_on_eye_aligned_crops():
+    from types import SimpleNamespace
+
+    from core.likeness import measurable
+
+    assert not measurable(SimpleNamespace(dataset="yaleb"))  # dlib's distances mean nothing on Yale B's framing
+    assert not measurable(SimpleNamespace(dataset="mnist"))
+    assert measurable(SimpleNamespace(dataset="celeba")) == align.available()
