@@ -167,7 +167,8 @@ def test_train_live_trains_evaluates_and_saves_a_checkpoint(run_page, checkpoint
     assert not at.exception, at.exception
     assert at.subheader[0].value == "Finished at step 10"
     assert len(at.get("vega_lite_chart")) == 3 and image_urls(at)  # loss curves and the swap grid
-    assert [m.label for m in at.metric] == ["s test accuracy", "z test accuracy (sample)", "z test accuracy (mean)", "chance"]
+    assert [m.label for m in at.metric] == ["s test accuracy", "z test accuracy (sample)", "z test accuracy (mean)", "chance",
+                                            "z effect / s effect"]
     at.button(key="live_save").click().run()
     assert not at.exception, at.exception
     assert "Saved as “live”" in at.success[0].value
