@@ -78,12 +78,12 @@ def find_faces(image: np.ndarray, *, upsample: int | None = None) -> list[Landma
     """All faces dlib finds in an (H, W, 3) uint8 RGB array, largest first. ``upsample`` defaults to
     ``UPSAMPLE`` for photos up to 600 px and 0 above (a large photo's faces are large enough, and
     upsampling it costs 4x the time)."""
+    if not available():
+        raise AlignError("face alignment needs dlib-bin and face_recognition_models (pip install -r requirements.txt)")
     import dlib
 
     if upsample is None:
         upsample = UPSAMPLE if max(image.shape[:2]) <= 600 else 0
-    if not available():
-        raise AlignError("face alignment needs dlib-bin and face_recognition_models (pip install -r requirements.txt)")
     rects = sorted(_detector()(image, upsample), key=lambda r: -r.width() * r.height())
     faces = []
     for rect in rects:
@@ -150,10 +150,10 @@ class FaceRecogniser:
     """
 
     def __init__(self):
-        import dlib
-
         if not available():
             raise AlignError("the face recogniser needs dlib-bin and face_recognition_models")
+        import dlib
+
         self.net = dlib.face_recognition_model_v1(str(_models_dir() / "dlib_face_recognition_resnet_model_v1.dat"))
 
     def embed_aligned(self, crops: np.ndarray) -> np.ndarray:

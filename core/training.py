@@ -100,7 +100,7 @@ class TrainConfig:
     reverse_reconstruction_weight: float = 0.0  # ccvae variant (a): > 0 adds |Dec(z(x), s(generated)) - x|^2 to the reverse cycle
     adversarial: str = "none"  # ccvae variant (b): none | decoder | both (which networks the reverse-cycle GAN term trains)
     adversarial_weight: float = 1.0  # weight of the generator term of variant (b)
-    z_adversary_weight: float = 0.0  # ccvae: > 0 adds a pair adversary on z (losses.z_adversary_loss): a small network
+    z_adversary_weight: float = 0.0  # ccvae: > 0 adds a pair adversary on z (losses.z_discriminator_loss, z_confusion_loss): a network
     # learns whether two z means come from same-label images; the encoder is trained to leave it at chance
     z_adversary_steps: int = 1  # updates of the z discriminator per step (on the step's detached codes: cheap)
     s_contrast_weight: float = 0.0  # ccvae: > 0 adds losses.s_pair_contrast to the forward cycle (same-label pairs'
@@ -147,16 +147,16 @@ class TrainConfig:
                              f"CC-VAE options; method {self.method!r} has no reverse cycle")
         if self.method != "ccvae" and self.decoder != "plain":
             raise ValueError(f"the {self.decoder} decoder is a CC-VAE option; method {self.method!r} uses the plain one")
-        if self.method != "ccvae" and (self.z_adversary_weight or self.z_independence_weight or self.s_contrast_weight):
-            raise ValueError(f"z_adversary_weight and z_independence_weight are CC-VAE options; method {self.method!r} "
-                             "has no z adversary")
+        used = [name for name in CCVAE_ONLY_WEIGHTS if getattr(self, name)]
+        if self.method != "ccvae" and used:
+            raise ValueError(f"{', '.join(used)}: CC-VAE options; method {self.method!r} has no z/s terms of its own")
         if self.kl_warmup < 0 or self.z_adversary_steps < 1:
             raise ValueError(f"kl_warmup must be >= 0 and z_adversary_steps >= 1, got {self.kl_warmup}, "
                              f"{self.z_adversary_steps}")
         if self.kl_start < 0:
             raise ValueError(f"kl_start must be non-negative, got {self.kl_start}")
-        if min(self.reverse_reconstruction_weight, self.adversarial_weight, self.z_adversary_weight,
-               self.z_independence_weight, self.s_contrast_weight) < 0:
+        if min(self.reverse_reconstruction_weight, self.adversarial_weight,
+               *(getattr(self, name) for name in CCVAE_ONLY_WEIGHTS)) < 0:
             raise ValueError("loss weights must be non-negative")
 
     @property
@@ -184,7 +184,8 @@ DEFAULT_PRESET = "fast"
 LIVE_PRESET = "live"  # what the Train-live page trains
 
 
-CCVAE_ONLY = ("z_adversary_weight", "z_adversary_steps", "z_independence_weight", "s_contrast_weight")
+CCVAE_ONLY_WEIGHTS = ("z_adversary_weight", "z_independence_weight", "s_contrast_weight")  # terms only the CC-VAE has
+CCVAE_ONLY = (*CCVAE_ONLY_WEIGHTS, "z_adversary_steps")  # what a baseline does not take from a preset
 
 
 def preset_config(name: str, **options) -> TrainConfig:
