@@ -5,6 +5,14 @@
     <folder>/metrics.json         evaluation results (optional)
     <folder>/latents.safetensors  statistics the model computed: per-class mean s, a bank of codes (optional)
     <folder>/train_state.*        optimiser and RNG state for --resume (optional; not shipped)
+    <folder>/maps/                cached 2-D latent maps (optional)
+
+A training run's folder (``RunFolder``) holds the checkpoint and what training wrote beside it:
+
+    <run>/checkpoint/             the checkpoint above, rewritten atomically every few steps
+    <run>/train_config.json       the run's options, read back by --resume
+    <run>/log.jsonl               one JSON line per logged step (loss terms, speed, swap effects)
+    <run>/tb/                     TensorBoard logs
 
 Nothing is ever unpickled. Folders are written atomically: into a temporary sibling first, then
 renamed into place, so a killed process leaves either the old checkpoint or the new one.
@@ -16,7 +24,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -27,6 +35,50 @@ from core.models import DECODERS, METHODS, ModelConfig, build_model
 
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS, METRICS, LATENTS = "config.json", "model.safetensors", "metrics.json", "latents.safetensors"
+TRAIN_STATE, TRAIN_STATE_JSON = "train_state.safetensors", "train_state.json"  # --resume: optimisers, RNG, extra nets
+MAPS = "maps"  # sub-folder with cached latent maps
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The files of one training run under ``root`` (see the module docstring). Paths only; nothing is created."""
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoint"
+
+    @property
+    def train_config(self) -> Path:
+        return self.root / "train_config.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log.jsonl"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tb"
+
+    @property
+    def has_checkpoint(self) -> bool:
+        """A finished or in-progress checkpoint with weights (a run killed before its first save has none)."""
+        return (self.checkpoint / WEIGHTS).is_file()
+
+    @property
+    def train_state(self) -> Path:
+        return self.checkpoint / TRAIN_STATE_JSON
+
+    def read_config(self) -> dict:
+        return json.loads(self.train_config.read_text())
+
+    def write_config(self, options: dict) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_json(self.train_config, options)
 
 
 class CheckpointError(ValueError):
