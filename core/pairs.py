@@ -11,9 +11,10 @@ import torch
 
 
 class PairSampler:
-    """Draws index pairs from ``labels`` (N,) of any integer values."""
+    """Draws index pairs from ``labels`` (N,) of any integer values. Anchors are drawn uniformly, or with the
+    relative ``weights`` (N,) when given (few-shot fine-tuning: half the pairs among a handful of new images)."""
 
-    def __init__(self, labels: torch.Tensor):
+    def __init__(self, labels: torch.Tensor, weights: torch.Tensor | None = None):
         labels = torch.as_tensor(labels).long().flatten().cpu()
         if labels.numel() < 2:
             raise ValueError("pair sampling needs at least 2 samples")
@@ -25,6 +26,10 @@ class PairSampler:
         self.rank = torch.empty_like(group)  # position of each sample inside its block
         self.rank[self.order] = torch.arange(labels.numel()) - self.starts[group[self.order]]
         self.n = labels.numel()
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float).flatten().cpu()
+        if self.weights is not None and (self.weights.numel() != self.n or not (self.weights >= 0).all()
+                                         or self.weights.sum() <= 0):
+            raise ValueError(f"weights must be {self.n} non-negative numbers, not all zero")
         if (self.counts < 2).any():
             small = torch.unique(labels)[self.counts < 2].tolist()
             raise ValueError(f"same-label pairs need at least 2 samples per label; labels with fewer: {small}")
@@ -34,6 +39,8 @@ class PairSampler:
         return int(self.counts.numel())
 
     def anchors(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.weights is not None:
+            return torch.multinomial(self.weights, batch, replacement=True, generator=generator)
         return torch.randint(self.n, (batch,), generator=generator)
 
     def same(self, anchors: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

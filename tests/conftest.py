@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.data.synthetic import digit_arrays, face_picture
+
 torch.set_num_threads(1)  # tests share 2 cores with whatever else runs; one thread each is fastest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,20 +28,9 @@ def write_idx(path: Path, array: np.ndarray, *, gz: bool) -> None:
 
 
 def toy_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """n 28x28 images of 10 classes: class k is a bright bar at a class-specific angle, with a random
-    position and thickness (a 'style'), so a model can learn both factors in a few hundred steps."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 10
-    rng.shuffle(labels)
-    yy, xx = np.mgrid[0:28, 0:28] - 13.5
-    images = np.zeros((n, 28, 28), np.uint8)
-    for i, k in enumerate(labels):
-        angle = np.pi * k / 10
-        shift = rng.uniform(-6, 6)
-        width = rng.uniform(1.5, 4)
-        dist = np.abs(np.cos(angle) * yy - np.sin(angle) * xx - shift)
-        images[i] = (255 * np.clip(width - dist, 0, 1)).astype(np.uint8)
-    return images, labels
+    """n 28x28 images of 10 classes (``core.data.synthetic``): class k is a bright bar at a class-specific angle,
+    with a random position and thickness (a 'style'), so a model can learn both factors in a few hundred steps."""
+    return digit_arrays(n, seed)
 
 
 @pytest.fixture(scope="session")
@@ -67,17 +58,8 @@ YALE_LIGHTS = ["A+000E+00", "A-035E+15", "A+050E-40", "A+110E+65", "A-070E+00", 
 
 
 def face_like(identity: int, light: int, size: int = 64) -> np.ndarray:
-    """A synthetic 'face': an oval with identity-specific eyes/mouth, lit from a light-specific side."""
-    yy, xx = (np.mgrid[0:size, 0:size] - size / 2) / (size / 2)
-    rng = np.random.default_rng(identity)
-    face = ((xx / 0.7) ** 2 + (yy / 0.9) ** 2 < 1).astype(float) * 0.7
-    ex, ey, mw = rng.uniform(0.2, 0.45), rng.uniform(-0.4, -0.15), rng.uniform(0.15, 0.45)
-    for cx in (-ex, ex):
-        face -= 0.5 * (((xx - cx) / 0.1) ** 2 + ((yy - ey) / 0.07) ** 2 < 1)
-    face -= 0.4 * ((np.abs(xx) < mw) & (np.abs(yy - 0.45) < 0.05))
-    angle = 2 * np.pi * light / len(YALE_LIGHTS)
-    shade = 0.6 + 0.4 * (np.cos(angle) * xx + np.sin(angle) * yy)
-    return (255 * np.clip(face * shade + 0.1, 0, 1)).astype(np.uint8)
+    """A synthetic 'face' (``core.data.synthetic``) with identity-specific eyes/mouth, lit from a light-specific side."""
+    return face_picture(identity, 2 * np.pi * light / len(YALE_LIGHTS), size)
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from core import load_model
+from core.data import synthetic_digits
 from core.losses import reverse_cycle_loss
 from core.models import METHODS, ModelConfig, build_model
 from core.models.nets import DETERMINISTIC_LOGVAR
 from core.training import GANCollapse, TrainConfig, Trainer
-from train.__main__ import synthetic_digits
 
 torch.set_num_threads(1)
 
@@ -28,7 +28,7 @@ CASES = {
 
 def tiny_trainer(**options) -> Trainer:
     config = TrainConfig(steps=4, batch_size=8, seed=0, device="cpu", **options)
-    return Trainer(config, synthetic_digits(64))
+    return Trainer(config, synthetic_digits(64, classes=4))
 
 
 def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -10,12 +10,12 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import core
-from core.data import DataError
-from core.data.poses import LIGHT_DIRECTIONS, light_direction_bins, load_pose_dataset, synthetic_poses
-from core.drgan_training import CollapseDetector, DRGANConfig, DRGANTrainer, TrainingCollapsed
+from core.data import DataError, synthetic_faces
+from core.data.poses import LIGHT_DIRECTIONS, light_direction_bins, load_pose_dataset
 from core.explore import pose_grid
 from core.models import ModelConfig, build_model
 from core.models.drgan import DRGAN, Judgement, discriminator_loss, generator_loss
+from core.training import CollapseDetector, DRGANConfig, DRGANTrainer, TrainingCollapsed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def small_config(**kw) -> DRGANConfig:
 
 
 def trainer(channels: int = 1, **kw) -> DRGANTrainer:
-    data = synthetic_poses(identities=4, poses=3, per_pair=2, channels=channels)
+    data = synthetic_faces(identities=4, poses=3, per_pair=2, channels=channels)
     return DRGANTrainer(small_config(**kw), data, pose_factor="pose", dataset_name="synthetic")
 
 
@@ -40,7 +40,7 @@ def test_a_few_steps_change_both_networks_with_finite_losses(channels):
     g0, d0 = snapshot(t.model.generator), snapshot(t.model.discriminator)
     for _ in range(3):
         terms = t.step()
-        assert all(torch.isfinite(torch.tensor(v)) for v in terms.values()), terms
+        assert all(torch.isfinite(v) for v in terms.values()), terms
         assert 0 <= terms["real_as_real"] <= 1 and 0 <= terms["fake_as_fake"] <= 1
     g1, d1 = snapshot(t.model.generator), snapshot(t.model.discriminator)
     assert all(not torch.equal(g0[k], g1[k]) for k in g0)  # every generator tensor moved
@@ -202,7 +202,7 @@ class OneHotIdentity(torch.nn.Module):
 def test_feature_probe_scores_identity_high_and_pose_near_chance_for_a_pure_identity_feature():
     from core.evaluation.drgan import evaluate_features
 
-    data = synthetic_poses(identities=4, poses=3, per_pair=6)
+    data = synthetic_faces(identities=4, poses=3, per_pair=6)
     result = evaluate_features(OneHotIdentity(data), data, data, epochs=15)
     assert result["identity"]["test"] == 100.0
     assert result["pose"]["test"] < 50 and result["pose"]["chance_test"] == pytest.approx(33.33)

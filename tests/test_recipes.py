@@ -5,16 +5,16 @@ import pytest
 import torch
 
 from core import losses
+from core.data import synthetic_digits
 from core.explore import swap_effects
 from core.models import ModelConfig, ZPairDiscriminator, build_model
 from core.training import DegenerateSplit, TrainConfig, Trainer
-from train.__main__ import synthetic_digits
 
 torch.set_num_threads(1)
 
 
 def trainer(**options) -> Trainer:
-    return Trainer(TrainConfig(steps=6, batch_size=8, seed=0, device="cpu", **options), synthetic_digits(64))
+    return Trainer(TrainConfig(steps=6, batch_size=8, seed=0, device="cpu", **options), synthetic_digits(64, classes=4))
 
 
 def snapshot(module):

@@ -27,24 +27,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from core.checkpoint import CheckpointError, load_metrics, load_model, recover, save_metrics
-from core.data import DataError, ImageSet, holdout_split
-from core.data.poses import load_pose_dataset, pose_factor_name, synthetic_poses
-from core.drgan_training import DRGANConfig, DRGANTrainer, TrainingCollapsed, dcgan_init
+from core.checkpoint import CheckpointError, RunFolder, load_metrics, load_model, save_metrics
+from core.data import DataError, ImageSet, holdout_split, synthetic_faces
+from core.data.poses import load_pose_dataset, pose_factor_name
 from core.evaluation.drgan import evaluate_features
 from core.explore import framed_rows, pose_grid
 from core.models import build_model
-from train.__main__ import tensorboard_writer
-from train.cli import add_dataclass_arguments, hardware, overrides
+from core.training import DRGANConfig, DRGANTrainer, dcgan_init, hardware
+from train import driver
+from train.cli import add_dataclass_arguments, overrides
 
-DRY_RUN = {"steps": 5, "log_every": 1, "image_every": 2, "checkpoint_every": 2, "batch_size": 8}
+DRY_RUN = driver.DRY_RUN
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,7 +73,7 @@ def load_data(dataset: str, data_dir: str, split: str, *, pose_factor: str, imag
     except DataError:
         if not dry_run:
             raise
-        return synthetic_poses(seed=0 if split == "train" else 1), "pose"
+        return synthetic_faces(seed=0 if split == "train" else 1), "pose"
     if dry_run:
         data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:limit])
     return data, factor
@@ -84,17 +81,9 @@ def load_data(dataset: str, data_dir: str, split: str, *, pose_factor: str, imag
 
 def run_config(args: argparse.Namespace) -> DRGANConfig | None:
     """The options of this run: the saved ones with --resume, else the defaults; the command line wins."""
-    config_file = args.out / "train_config.json"
-    if args.resume:
-        if not config_file.is_file():
-            print(f"error: nothing to resume in {args.out} (no train_config.json)", file=sys.stderr)
-            return None
-        return DRGANConfig.from_dict(json.loads(config_file.read_text()) | overrides(args, DRGANConfig))
-    if (args.out / "checkpoint" / "model.safetensors").exists():
-        print(f"error: {args.out / 'checkpoint'} already exists; use --resume to continue it or choose another --out",
-              file=sys.stderr)
-        return None
-    return DRGANConfig(**((DRY_RUN if args.dry_run else {}) | overrides(args, DRGANConfig)))
+    new = lambda options: DRGANConfig(**((DRY_RUN if args.dry_run else {}) | options))
+    return driver.saved_or_new(RunFolder(args.out), resume=args.resume, cls=DRGANConfig,
+                               options=overrides(args, DRGANConfig), new=new)
 
 
 def log_pose_grid(writer, trainer: DRGANTrainer, data: ImageSet, step: int) -> None:
@@ -117,10 +106,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(args: argparse.Namespace, config: DRGANConfig) -> int:
-    out: Path = args.out
-    checkpoint = out / "checkpoint"
-    if args.resume:
-        recover(checkpoint)
+    folder = RunFolder(args.out)
+    driver.prepare(folder, resume=args.resume)
     try:
         config.validate()
         if config.threads:
@@ -129,63 +116,17 @@ def train(args: argparse.Namespace, config: DRGANConfig) -> int:
                                  image_size=config.image_size, channels=config.channels, dry_run=args.dry_run)
         trainer = DRGANTrainer(config, data, pose_factor=factor,
                                dataset_name="synthetic" if data.name == "synthetic" else config.dataset)
-        if args.resume:
-            trainer.resume(checkpoint)
+        driver.start(folder, trainer, resume=args.resume)
     except (DataError, CheckpointError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        driver.error(str(err))
         return 2
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-    writer = tensorboard_writer(out / "tb")
     model = trainer.model
     print(f"training DR-GAN on {trainer.device} with {len(data)} images {data.image_shape}, {model.num_identities} "
           f"identities, {model.num_poses} poses ({factor}: {', '.join(model.pose_names)}); "
           f"steps {trainer.step_count} -> {config.steps}", flush=True)
-    start, t0, seconds_before = trainer.step_count, time.time(), trainer.train_seconds
-    bar = tqdm(total=config.steps, initial=start, dynamic_ncols=True, mininterval=2.0)
-    try:
-        with open(out / "log.jsonl", "a") as log:
-            while trainer.step_count < config.steps:
-                terms = trainer.step()
-                step = trainer.step_count
-                bar.update(1)
-                if step % config.log_every == 0:
-                    speed = (step - start) / (time.time() - t0)
-                    log.write(json.dumps({"step": step, "it_per_s": round(speed, 3)} |
-                                         {k: round(v, 5) for k, v in terms.items()}) + "\n")
-                    log.flush()
-                    bar.set_postfix({k: f"{terms[k]:.3f}" for k in ("d_loss", "g_loss", "real_as_real", "fake_as_fake")})
-                    if writer:
-                        for k, v in terms.items():
-                            writer.add_scalar(f"{'loss' if k.startswith(('d_', 'g_')) else 'accuracy'}/{k}", v, step)
-                        writer.add_scalar("speed/it_per_s", speed, step)
-                if writer and step % config.image_every == 0:
-                    log_pose_grid(writer, trainer, data, step)
-                if step % config.checkpoint_every == 0 and step < config.steps:
-                    trainer.train_seconds = seconds_before + time.time() - t0
-                    trainer.save(checkpoint)
-    except TrainingCollapsed as err:
-        bar.close()
-        print(f"error: {err}", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        bar.close()
-        trainer.train_seconds = seconds_before + time.time() - t0
-        trainer.save(checkpoint)
-        print(f"interrupted at step {trainer.step_count}; saved {checkpoint}; continue with --resume", file=sys.stderr)
-        return 130
-    bar.close()
-    elapsed = time.time() - t0
-    trainer.train_seconds = seconds_before + elapsed
-    metrics = {"training": {"steps": trainer.step_count, "seconds": round(trainer.train_seconds, 1),
-                            "it_per_s_this_run": round((trainer.step_count - start) / max(elapsed, 1e-9), 3),
-                            "device": str(trainer.device), "hardware": hardware(), "images": len(data)}}
-    trainer.save(checkpoint, metrics=metrics, latents=trainer.feature_bank())
-    if writer:
-        writer.close()
-    print(f"done: {trainer.step_count} steps ({trainer.step_count - start} this run) in {elapsed:.0f} s "
-          f"({(trainer.step_count - start) / max(elapsed, 1e-9):.2f} it/s) on {trainer.device}; checkpoint at {checkpoint}")
-    return 0
+    return driver.train(folder, trainer, data, probe=False, on_image=lambda writer, step: log_pose_grid(writer, trainer, data, step),
+                        tag=lambda k: f"{'loss' if k.startswith(('d_', 'g_')) else 'accuracy'}/{k}",
+                        postfix=("d_loss", "g_loss", "real_as_real", "fake_as_fake"))
 
 
 def untrained_like(model, *, seed: int) -> torch.nn.Module:
@@ -209,7 +150,7 @@ def evaluate(args: argparse.Namespace) -> int:
                                   "use python -m train.evaluate")
         cfg = model.config
         if cfg.dataset == "synthetic":  # a dry-run checkpoint
-            train_set, test_set = synthetic_poses(seed=0), synthetic_poses(seed=1)
+            train_set, test_set = synthetic_faces(seed=0), synthetic_faces(seed=1)
         else:
             common = dict(pose_factor=model.pose_factor, image_size=cfg.image_shape[1], channels=cfg.image_shape[0],
                           dry_run=args.dry_run)

@@ -16,6 +16,7 @@ from core.data.faces import UNSEEN_CELEBA, UNSEEN_YALE, load_celeba, load_multip
 from core.data.folders import load_folder
 from core.data.mnist import load_mnist, read_idx
 from core.data.sprites import load_sprites
+from core.data.synthetic import synthetic_digits, synthetic_faces
 
 DATASETS = ("mnist", "yaleb", "orl", "celeba", "utkface", "multipie", "sprites", "folder")
 DATA_DIR_ENV = "CCVAE_DATA_DIR"
@@ -91,4 +92,4 @@ def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train"
 __all__ = ["DATASETS", "DATA_DIR_ENV", "SPLITS", "UNSEEN_CELEBA", "UNSEEN_YALE", "DataError", "ImageSet", "holdout_split",
            "load_celeba",
            "load_dataset", "load_folder", "load_mnist", "load_multipie", "load_orl", "load_sprites", "load_utkface",
-           "load_yale", "read_idx", "resolve_data_dir"]
+           "load_yale", "read_idx", "resolve_data_dir", "synthetic_digits", "synthetic_faces"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from core.data import load_dataset
@@ -71,31 +70,3 @@ def load_pose_dataset(dataset: str, data_dir: str | Path | None, split: str = "t
         raise DataError(f"{data.name} has no factor {factor!r} to use as the pose; its factors: "
                         f"{', '.join(sorted(data.factors)) or 'none'}")
     return data
-
-
-def synthetic_poses(*, identities: int = 4, poses: int = 3, per_pair: int = 4, channels: int = 1,
-                    seed: int = 0) -> ImageSet:
-    """Tiny 64x64 stand-in data: each identity an oval face with its own eyes and mouth, each pose a
-    light from another side, ``per_pair`` noisy copies of every (identity, pose). Factor ``pose``."""
-    rng = np.random.default_rng(seed)
-    yy, xx = (np.mgrid[0:64, 0:64] - 32) / 32
-    images, labels, pose_labels = [], [], []
-    for k in range(identities):
-        shape = np.random.default_rng(1000 + k)
-        face = ((xx / 0.7) ** 2 + (yy / 0.9) ** 2 < 1) * 0.7
-        ex, ey, mw = shape.uniform(0.2, 0.45), shape.uniform(-0.4, -0.15), shape.uniform(0.15, 0.45)
-        for cx in (-ex, ex):
-            face = face - 0.5 * (((xx - cx) / 0.1) ** 2 + ((yy - ey) / 0.07) ** 2 < 1)
-        face = face - 0.4 * ((np.abs(xx) < mw) & (np.abs(yy - 0.45) < 0.05))
-        tint = shape.uniform(0.6, 1.0, size=channels)
-        for p in range(poses):
-            angle = np.pi * p / max(1, poses - 1)
-            shade = 0.6 + 0.4 * (np.cos(angle) * xx + np.sin(angle) * yy)
-            for _ in range(per_pair):
-                img = np.clip(face * shade + 0.1 + rng.normal(0, 0.03, face.shape), 0, 1)
-                images.append(np.stack([img * t for t in tint]))
-                labels.append(k)
-                pose_labels.append(p)
-    array = torch.from_numpy((255 * np.stack(images)).round().astype(np.uint8))
-    return ImageSet(array, torch.tensor(labels), [f"id{k}" for k in range(identities)], "synthetic",
-                    {"pose": torch.tensor(pose_labels)}, {"pose": [f"pose{p}" for p in range(poses)]})

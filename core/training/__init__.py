@@ -1,0 +1,67 @@
+"""Training: one engine, one loop, one step module per method.
+
+    config.py     TrainConfig (CC-VAE and the pair baselines, with the loss variants as switches), presets,
+                  DRGANConfig
+    engine.py     Engine: what every method shares (device, data in memory, pair sampler, generators,
+                  optimisers, the all-reduced update and NaN check, save/resume of the train state);
+                  Networks (a built model and the auxiliary networks training needs); the failures
+    ccvae.py      the CC-VAE's iteration and its variants; PairTrainer (shared with the baselines)
+    baselines.py  Mathieu et al.'s and Szabó et al.'s iterations
+    drgan.py      DR-GAN's iteration and its collapse detector
+    loop.py       run(): the one loop (logging, pictures, checkpoints, stops) every caller trains with
+
+``Trainer(config, data, networks=None, ...)`` returns the trainer of ``config.method``; ``networks``
+(``build_networks(config, data)``) are built from ``config.seed`` when not given, so the same seed gives
+the same weights.
+"""
+
+from __future__ import annotations
+
+from core.data import ImageSet
+from core.training.baselines import MathieuTrainer, SzaboTrainer
+from core.training.ccvae import COLLAPSE_ACCURACY, CCVAETrainer, PairTrainer, authors_init, build_networks
+from core.training.config import (
+    ADVERSARIAL,
+    CCVAE_ONLY,
+    CCVAE_ONLY_WEIGHTS,
+    DEFAULT_PRESET,
+    INITS,
+    LIVE_PRESET,
+    PRESETS,
+    DRGANConfig,
+    TrainConfig,
+    config_from_dict,
+    preset_config,
+)
+from core.training.drgan import CollapseDetector, DRGANTrainer, dcgan_init
+from core.training.engine import (
+    DegenerateSplit,
+    Engine,
+    GANCollapse,
+    Networks,
+    NonFiniteLoss,
+    TrainingCollapsed,
+    TrainingFailed,
+    hardware,
+    pick_device,
+    rank_seed,
+)
+from core.training.loop import Outcome, run
+
+TRAINERS: dict[str, type[PairTrainer]] = {"ccvae": CCVAETrainer, "mathieu": MathieuTrainer, "szabo": SzaboTrainer}
+
+
+def Trainer(config: TrainConfig, data: ImageSet, networks: Networks | None = None, **options) -> PairTrainer:  # noqa: N802
+    """The trainer of ``config.method`` (a class of ``TRAINERS``); ``options``: ``dataset_name``, ``rank``,
+    ``world_size``, ``local_rank``, ``anchor_weights`` (``core.training.engine.Engine``)."""
+    if config.method not in TRAINERS:
+        raise ValueError(f"unknown method {config.method!r}; valid: {', '.join(TRAINERS)}")
+    return TRAINERS[config.method](config, data, networks, **options)
+
+
+__all__ = ["ADVERSARIAL", "CCVAE_ONLY", "CCVAE_ONLY_WEIGHTS", "COLLAPSE_ACCURACY", "DEFAULT_PRESET", "INITS",
+           "LIVE_PRESET", "PRESETS", "TRAINERS", "CCVAETrainer", "CollapseDetector", "DRGANConfig", "DRGANTrainer",
+           "DegenerateSplit", "Engine", "GANCollapse", "MathieuTrainer", "Networks", "NonFiniteLoss", "Outcome",
+           "PairTrainer", "SzaboTrainer", "TrainConfig", "Trainer", "TrainingCollapsed", "TrainingFailed",
+           "authors_init", "build_networks", "config_from_dict", "dcgan_init", "hardware", "pick_device",
+           "preset_config", "rank_seed", "run"]

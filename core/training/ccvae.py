@@ -1,0 +1,283 @@
+"""The CC-VAE's iteration, with the report's variants as switches of ``TrainConfig``.
+
+Each iteration as the authors' algorithm (report Alg. 1): a forward-cycle update of encoder and decoder
+on same-label pairs, then a reverse-cycle update of the encoder alone (its own Adam) on different-label
+pairs. Variants: ``reverse_distance`` (L1 or Wasserstein), ``reverse_reconstruction_weight`` (variant a),
+``adversarial`` (variant b: after the two cycles, a pair discriminator judges whether the reverse cycle's
+generation Dec(z_i, s(x1)) belongs with x1; its generator update trains the decoder only, or encoder and
+decoder), the pair adversary on z, the z-independence term, the s pair contrast and the KL warm-up.
+
+``PairTrainer`` is what the CC-VAE shares with the pair baselines (``core.training.baselines``): building
+the model with its pair discriminator from a seed, the discriminator update that is skipped on a batch it
+already classifies with accuracy >= ``discriminator_limit``, and the collapse watch (``GANCollapse`` when
+the discriminator has won every batch for ``collapse_window`` steps).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from core import losses
+from core.data import ImageSet
+from core.explore import latent_statistics, swap_effects
+from core.models import ModelConfig, PairDiscriminator, ZPairDiscriminator, build_model
+from core.training.config import TrainConfig
+from core.training.engine import DegenerateSplit, Engine, GANCollapse, Networks, Phase, no_phase, seeded
+
+COLLAPSE_ACCURACY = 0.99
+
+
+def authors_init(module: torch.nn.Module) -> None:
+    """The authors' ``weights_init``: N(0, 0.05) weights and zero biases for Conv2d and Linear layers
+    (their ConvTranspose2d layers keep PyTorch's default)."""
+    if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+        torch.nn.init.normal_(module.weight, 0.0, 0.05)
+        torch.nn.init.zeros_(module.bias)
+
+
+def build_networks(config: TrainConfig, data: ImageSet, *, dataset_name: str | None = None) -> Networks:
+    """The model (and the discriminators its options need) from ``config.seed``: same seed, same weights."""
+    def build() -> Networks:
+        model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
+                                   method=config.method, dataset=dataset_name or data.name,
+                                   class_names=list(data.class_names), factor_names=dict(data.factor_names),
+                                   decoder=config.decoder)
+        model = build_model(model_config)
+        extras = {}
+        if config.uses_discriminator:
+            extras["discriminator"] = PairDiscriminator(data.image_shape)
+        if config.z_adversary_weight:
+            extras["z_discriminator"] = ZPairDiscriminator(config.z_dim)
+        if config.init == "authors":
+            model.apply(authors_init)
+            if "discriminator" in extras:
+                extras["discriminator"].apply(authors_init)
+        return Networks(model, extras)
+
+    return seeded(config.seed, build)
+
+
+class PairTrainer(Engine):
+    """The trainer of the pair methods (CC-VAE, Mathieu, Szabó); ``core.training.Trainer`` picks the class."""
+
+    def __init__(self, config: TrainConfig, data: ImageSet, networks: Networks | None = None, **kw):
+        super().__init__(config, data, networks, **kw)
+        self.disc_history: list[float] = []  # discriminator accuracy of the last collapse_window steps
+        if config.compile:
+            if self.on_gpu:  # in place, so parameter names (and checkpoints) stay those of the plain model
+                self.model.encoder.compile()
+                self.model.decoder.compile()
+            else:
+                warnings.warn("compile is used on CUDA only; training on the CPU without it", stacklevel=2)
+
+    def build(self, config: TrainConfig, data: ImageSet, *, dataset_name: str | None = None) -> Networks:
+        return build_networks(config, data, dataset_name=dataset_name)
+
+    @property
+    def discriminator(self) -> torch.nn.Module | None:
+        return self.extras.get("discriminator")
+
+    @property
+    def z_discriminator(self) -> torch.nn.Module | None:
+        return self.extras.get("z_discriminator")
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Named Adam optimisers; each name is one kind of update of ``step()``, saved with --resume."""
+        opts = self.model_optimizers()
+        if self.discriminator is not None:
+            opts["discriminator"] = self.adam(self.discriminator.parameters(), self.config.gan_beta1)
+        if self.z_discriminator is not None:
+            opts["z_discriminator"] = self.adam(self.z_discriminator.parameters(), self.config.gan_beta1)
+            opts["z_encoder"] = self.adam(self.model.encoder.parameters(), self.config.gan_beta1)
+        return opts
+
+    def model_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def discriminator_update(self, real: tuple[torch.Tensor, torch.Tensor],
+                             fake: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One discriminator update, skipped when it already classifies the batch with accuracy >=
+        ``discriminator_limit`` (so it cannot run away from the generator)."""
+        with self.autocast:
+            d = losses.discriminator_loss(self.discriminator, real, fake)
+        terms = self._update("discriminator", d.total, {"disc_loss": d.total, "disc_accuracy": d.accuracy},
+                             apply=False)
+        if float(terms["disc_accuracy"]) < self.config.discriminator_limit:  # averaged over ranks: all agree
+            self.optimizers["discriminator"].step()
+        return terms
+
+    def statistics(self, data: ImageSet) -> dict[str, torch.Tensor]:
+        """Per-class mean s and a code bank (``core.explore.latent_statistics``): the app needs no dataset."""
+        return latent_statistics(self.model, data.images, data.labels, num_classes=len(data.class_names),
+                                 factors={k: (v, len(data.factor_names[k])) for k, v in data.factors.items()})
+
+    def after_step(self, terms: dict[str, torch.Tensor]) -> None:
+        if "disc_accuracy" in terms:
+            self._watch_discriminator(terms["disc_accuracy"])
+
+    def _watch_discriminator(self, accuracy: torch.Tensor) -> None:
+        history = self.disc_history
+        history.append(float(accuracy))
+        del history[:-self.config.collapse_window]
+        if len(history) == self.config.collapse_window and min(history) >= COLLAPSE_ACCURACY:
+            raise GANCollapse(
+                f"adversarial training collapsed at step {self.step_count}: the discriminator has classified "
+                f"at least {COLLAPSE_ACCURACY:.0%} of every batch correctly for {len(history)} steps, so the "
+                "generator gets no useful gradient. The last checkpoint is kept; try a lower --lr, "
+                "a lower --discriminator-limit or more --generator-times, and resume.")
+
+    def train_meta(self) -> dict:
+        return {"disc_history": self.disc_history} if self.discriminator is not None else {}
+
+    def restore_meta(self, meta: dict) -> None:
+        if self.discriminator is not None:
+            self.disc_history = list(meta.get("disc_history", []))
+
+
+class CCVAETrainer(PairTrainer):
+    """One CC-VAE iteration per ``step()``: forward cycle, reverse cycle, then the optional adversaries."""
+
+    def model_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c, model = self.config, self.model
+        opts = {"forward": self.adam(model.parameters(), c.beta1), "reverse": self.adam(model.encoder.parameters(), c.beta1)}
+        if c.adversarial != "none":
+            trained = model.decoder.parameters() if c.adversarial == "decoder" else model.parameters()
+            opts["adversarial"] = self.adam(trained, c.gan_beta1)
+        return opts
+
+    @property
+    def opt_forward(self) -> torch.optim.Optimizer:
+        return self.optimizers["forward"]
+
+    @property
+    def opt_reverse(self) -> torch.optim.Optimizer:
+        return self.optimizers["reverse"]
+
+    def kl_weight_at(self, step: int) -> float:
+        """The KL weight of step ``step`` (0-based): rising linearly over ``kl_warmup`` steps, then constant."""
+        c = self.config
+        if not c.kl_warmup:
+            return c.kl_weight
+        progress = min(1.0, (step + 1) / c.kl_warmup)
+        return c.kl_start + (c.kl_weight - c.kl_start) * progress
+
+    def _step(self, phase: Phase = no_phase) -> dict[str, torch.Tensor]:
+        with phase("data"):
+            same = self.same_label_batch()
+            contrast = self.different_label_batch() if self.config.s_contrast_weight else None
+        with phase("forward"):
+            terms = self.forward_cycle(*same, different=contrast)
+        with phase("optimiser"):
+            self.opt_forward.step()
+        with phase("data"):
+            different = self.different_label_batch()
+        if self.config.reverse_cycle:
+            with phase("reverse"):
+                terms |= self.reverse_cycle(*different)
+            with phase("optimiser"):
+                self.opt_reverse.step()
+        if self.config.adversarial != "none":
+            with phase("adversarial"):
+                terms |= self.adversarial_reverse_cycle()
+        if self.z_discriminator is not None:
+            with phase("adversarial"):
+                terms |= self.z_adversary(same, different)
+        return terms
+
+    def forward_cycle(self, x1: torch.Tensor, x2: torch.Tensor,
+                      different: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Forward-cycle loss on same-label pairs and its gradients (all parameters), averaged over ranks.
+        With ``s_contrast_weight``, ``different`` (a different-label pair batch) feeds the s contrast."""
+        c = self.config
+        with self.autocast:
+            fwd = losses.forward_cycle_loss(self.model, x1, x2, generator=self.noise_gen,
+                                            reconstruction_weight=c.reconstruction_weight,
+                                            kl_weight=self.kl_weight_at(self.step_count),
+                                            independence_weight=c.z_independence_weight)
+        total = fwd.total
+        contrast = None
+        if different is not None:
+            batch = x1.shape[0]
+            with self.autocast:
+                s = self.model.encode(torch.cat([x1, x2, *different])).s
+                contrast = losses.s_pair_contrast((s[:batch], s[batch:2 * batch]), (s[2 * batch:3 * batch], s[3 * batch:]))
+            total = total + c.s_contrast_weight * contrast
+        self.opt_forward.zero_grad(set_to_none=True)
+        total.backward()
+        terms = {"reconstruction": fwd.reconstruction, "kl": fwd.kl}
+        if contrast is not None:
+            terms["s_contrast"] = contrast
+        if fwd.dependence is not None:
+            terms["z_dependence"] = fwd.dependence
+        return self._after_backward(self.model.parameters(), total, terms)
+
+    def reverse_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Reverse-cycle loss on different-label pairs and its gradients (encoder only), averaged over ranks."""
+        c = self.config
+        with self.autocast:
+            rev = losses.reverse_cycle_loss(self.model, x1, x2, weight=c.reverse_weight, distance=c.reverse_distance,
+                                            reconstruction_weight=c.reverse_reconstruction_weight,
+                                            generator=self.noise_gen)
+        self.opt_reverse.zero_grad(set_to_none=True)
+        rev.total.backward()
+        terms = {"reverse_cycle": rev.distance}
+        if c.reverse_reconstruction_weight:
+            terms["reverse_reconstruction"] = rev.reconstruction
+        return self._after_backward(self.model.encoder.parameters(), rev.total, terms)
+
+    def z_adversary(self, same: tuple[torch.Tensor, torch.Tensor],
+                    different: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The pair adversary on z means, on this step's same-label and different-label pairs: one update of
+        the z discriminator, then one of the encoder towards leaving it at chance."""
+        batch = same[0].shape[0]
+        with self.autocast:
+            mu = self.model.encode(torch.cat([*same, *different])).z_mu
+        pairs = (mu[:batch], mu[batch:2 * batch]), (mu[2 * batch:3 * batch], mu[3 * batch:])
+        for _ in range(self.config.z_adversary_steps):
+            with self.autocast:
+                d = losses.z_discriminator_loss(self.z_discriminator, *pairs)
+            terms = self._update("z_discriminator", d.total, {"z_disc_loss": d.total, "z_disc_accuracy": d.accuracy})
+        with self.autocast:
+            confusion = losses.z_confusion_loss(self.z_discriminator, *pairs)
+        return terms | self._update("z_encoder", self.config.z_adversary_weight * confusion,
+                                    {"z_confusion": confusion})
+
+    def adversarial_reverse_cycle(self) -> dict[str, torch.Tensor]:
+        """Variant (b): the reverse cycle's generation Dec(z_i, s(x1)) should pass as x1's class.
+
+        The discriminator sees real same-label pairs (x1, x1b) and fake pairs (x1, Dec(z_i, s(x1)));
+        the generator update (decoder only, or encoder and decoder) then asks it to call them real.
+        """
+        x1, x1b = self.same_label_batch()
+        z = torch.randn(x1.shape[0], self.config.z_dim, generator=self.noise_gen, device=self.device)
+        with self.autocast:
+            fake = self.model.decode(z, self.model.encode(x1).s)
+        terms = self.discriminator_update((x1, x1b), (x1, fake))
+        with self.autocast:
+            fake = self.model.decode(z, self.model.encode(x1).s)
+            loss = self.config.adversarial_weight * losses.generator_loss(self.discriminator, x1, fake)
+        terms |= self._update("adversarial", loss, {"generator": loss})
+        return terms
+
+    def split_effects(self, images: torch.Tensor) -> dict[str, float]:
+        """``core.explore.swap_effects`` of the model on ``images``; raises ``DegenerateSplit`` when s has stopped
+        mattering (``split_floor``), so a run does not spend hours on a decoder that ignores s."""
+        effects = swap_effects(self.model, images[:64])
+        c = self.config
+        if c.split_floor and self.step_count >= c.split_check_after and \
+                effects["s_effect"] < c.split_floor * effects["z_effect"]:
+            raise DegenerateSplit(
+                f"degenerate split at step {self.step_count}: swapping s changes the decoded image by "
+                f"{effects['s_effect']:.4f} per pixel, swapping z by {effects['z_effect']:.4f}; the decoder ignores s "
+                "and z carries the label. The last checkpoint is kept; try a larger --kl-weight, a "
+                "--z-adversary-weight, or a smaller --z-dim.")
+        return effects
+
+    def log_values(self, terms: dict[str, torch.Tensor], probe: torch.Tensor | None = None) -> dict[str, float]:
+        values = super().log_values(terms)
+        if probe is not None:
+            values |= self.split_effects(probe)
+        return values
+

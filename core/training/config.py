@@ -1,0 +1,211 @@
+"""What a training run is asked to do: ``TrainConfig`` (CC-VAE and the pair baselines), ``DRGANConfig``
+(DR-GAN), and named presets over ``TrainConfig``'s defaults (which are the authors' MNIST setting).
+
+Both are plain dataclasses saved as ``train_config.json`` in the run folder and read back by ``--resume``;
+``config_from_dict`` refuses unknown names (a typo, a newer version's option).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from core import losses
+from core.models import SPLIT_METHODS
+
+
+@dataclass
+class TrainConfig:
+    # data
+    dataset: str = "mnist"  # mnist | yaleb | orl | celeba | utkface | multipie | sprites | folder (one sub-folder per class)
+    data_dir: str = ""  # folder with the data; empty: $CCVAE_DATA_DIR
+    image_size: int = 64  # folder datasets: images are resized to this square (28 or 64)
+    channels: int = 1  # folder datasets: 1 grayscale, 3 RGB
+    download: bool = False  # MNIST: let torchvision download it (needs internet)
+    flip: bool = False  # mirror each training image left-right with probability 1/2 (faces: keeps identity)
+    factor: str = ""  # the labelled factor where there are several (utkface: age|gender|race; multipie: identity|pose|expression;
+    # sprites: identity|action|view|sex|body|armor|hair|arms|greaves|weapon)
+    # model
+    z_dim: int = 16  # unspecified factors
+    s_dim: int = 16  # specified factors
+    decoder: str = "plain"  # plain | pixelcnn (PixelVAE: autoregressive decoder, 1-channel images)
+    init: str = "authors"  # authors: N(0, 0.05) conv/linear weights, zero biases (their code) | default: PyTorch's
+    # optimisation (defaults: the authors' MNIST setting)
+    steps: int = 94_000  # iterations; the authors ran 100 epochs of 937 batches
+    batch_size: int = 64  # pairs per iteration and process; under torchrun the global batch is this x world size
+    lr: float = 1e-4  # Adam learning rate, both optimisers
+    beta1: float = 0.9
+    beta2: float = 0.999
+    lr_drop_at: float = 0.8  # fraction of steps after which lr is multiplied by 0.1 (authors: epoch 80/100)
+    reconstruction_weight: float = losses.RECONSTRUCTION_WEIGHT
+    kl_weight: float = losses.KL_WEIGHT
+    reverse_weight: float = losses.REVERSE_WEIGHT
+    reverse_cycle: bool = True  # ccvae: False trains the forward cycle only (few-shot fine-tuning of the s path)
+    kl_warmup: int = 0  # steps over which the KL weight moves linearly from kl_start to kl_weight (0: kl_weight throughout)
+    kl_start: float = 0.0  # the KL weight at step 0 of the warm-up; above kl_weight it is a cool-down: z starts shut,
+    # so the decoder first learns to draw the class from s alone, and z then opens for what s cannot explain
+    # method and the report's loss variants (each a switch of the one trainer)
+    method: str = "ccvae"  # ccvae | mathieu (Mathieu et al. 2016) | szabo (Szabó et al. 2017)
+    reverse_distance: str = "l1"  # ccvae reverse cycle: l1 (paper) | wasserstein (squared W2 of the re-encoded Gaussians)
+    reverse_reconstruction_weight: float = 0.0  # ccvae variant (a): > 0 adds |Dec(z(x), s(generated)) - x|^2 to the reverse cycle
+    adversarial: str = "none"  # ccvae variant (b): none | decoder | both (which networks the reverse-cycle GAN term trains)
+    adversarial_weight: float = 1.0  # weight of the generator term of variant (b)
+    z_adversary_weight: float = 0.0  # ccvae: > 0 adds a pair adversary on z (losses.z_discriminator_loss, z_confusion_loss): a network
+    # learns whether two z means come from same-label images; the encoder is trained to leave it at chance
+    z_adversary_steps: int = 1  # updates of the z discriminator per step (on the step's detached codes: cheap)
+    s_contrast_weight: float = 0.0  # ccvae: > 0 adds losses.s_pair_contrast to the forward cycle (same-label pairs'
+    # s pulled together, different-label pairs' pushed apart): for data whose label explains few pixels (faces)
+    z_independence_weight: float = 0.0  # ccvae: > 0 adds losses.pair_dependence (normalised HSIC) of the z means of
+    # each forward-cycle batch's same-label pairs: the class they share is the only thing that can tie them together
+    # adversarial training (baselines and variant b); defaults: the authors' reimplementations
+    gan_beta1: float = 0.5  # Adam beta1 of adversarial optimisers (all optimisers of a baseline)
+    generator_times: int = 2  # baselines: generator updates per iteration
+    discriminator_times: int = 1  # discriminator updates per iteration
+    discriminator_limit: float = 0.8  # skip a discriminator update when its accuracy on the batch is already this high
+    collapse_window: int = 2000  # stop if the discriminator wins (>= 99% accuracy) on every step for this many steps
+    # the degenerate split (the decoder ignores s, z carries everything): checked at each log step from
+    # split_check_after steps on; training stops when s changes the picture less than split_floor x what z changes
+    split_floor: float = 0.0  # 0: never stop (the effects are still logged)
+    split_check_after: int = 1000
+    # run
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # CPU threads for torch; 0 leaves torch's default
+    compile: bool = False  # CUDA only: torch.compile the encoder and decoder (a slow first step; ignored on the CPU)
+    log_every: int = 100  # steps between scalar logs
+    image_every: int = 2000  # steps between swap-grid images in TensorBoard
+    checkpoint_every: int = 1000  # steps between checkpoints
+
+    def validate(self) -> None:
+        for name in ("z_dim", "s_dim", "steps", "batch_size", "log_every", "image_every", "checkpoint_every",
+                     "generator_times", "discriminator_times", "collapse_window"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.lr_drop_at <= 1.0:
+            raise ValueError(f"lr_drop_at is a fraction of steps in [0, 1], got {self.lr_drop_at}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
+        choices = {"method": SPLIT_METHODS, "reverse_distance": losses.REVERSE_DISTANCES, "adversarial": ADVERSARIAL}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; valid: {', '.join(valid)}")
+        if self.method != "ccvae" and (self.adversarial != "none" or self.reverse_distance != "l1"
+                                       or self.reverse_reconstruction_weight):
+            raise ValueError(f"the loss variants (adversarial, reverse_distance, reverse_reconstruction_weight) are "
+                             f"CC-VAE options; method {self.method!r} has no reverse cycle")
+        if self.method != "ccvae" and self.decoder != "plain":
+            raise ValueError(f"the {self.decoder} decoder is a CC-VAE option; method {self.method!r} uses the plain one")
+        used = [name for name in CCVAE_ONLY_WEIGHTS if getattr(self, name)]
+        if self.method != "ccvae" and used:
+            raise ValueError(f"{', '.join(used)}: CC-VAE options; method {self.method!r} has no z/s terms of its own")
+        if self.kl_warmup < 0 or self.z_adversary_steps < 1:
+            raise ValueError(f"kl_warmup must be >= 0 and z_adversary_steps >= 1, got {self.kl_warmup}, "
+                             f"{self.z_adversary_steps}")
+        if self.kl_start < 0:
+            raise ValueError(f"kl_start must be non-negative, got {self.kl_start}")
+        if min(self.reverse_reconstruction_weight, self.adversarial_weight,
+               *(getattr(self, name) for name in CCVAE_ONLY_WEIGHTS)) < 0:
+            raise ValueError("loss weights must be non-negative")
+
+    @property
+    def uses_discriminator(self) -> bool:
+        return self.method != "ccvae" or self.adversarial != "none"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        return config_from_dict(cls, data, what="training options")
+
+
+# Named recipes: option sets over TrainConfig's defaults (which are the authors' MNIST setting). The command
+# line starts new runs from PRESETS[DEFAULT_PRESET]; options given explicitly win. Measured in the README.
+PRESETS: dict[str, dict] = {
+    # the authors' schedule, for a faithful reproduction: 100 epochs of 937 batches at lr 1e-4 (hours on a CPU)
+    "authors": {},
+    # issue 16's fast recipe (python -m train.sweep recipes): a short schedule at a higher rate with the pair
+    # adversary on z, which keeps the class out of z's posterior mean
+    "fast": {"steps": 3000, "lr": 5e-4, "z_adversary_weight": 1.0},
+    # the Train-live page: what a class can watch in about 90 s on a laptop CPU (python -m train.live_check); a
+    # higher rate than the authors' and a KL warm-up, so z does not collapse before it has learnt any style
+    "live": {"steps": 1000, "lr": 5e-4, "kl_warmup": 300},
+}
+DEFAULT_PRESET = "fast"
+LIVE_PRESET = "live"  # what the Train-live page trains
+
+
+CCVAE_ONLY_WEIGHTS = ("z_adversary_weight", "z_independence_weight", "s_contrast_weight")  # terms only the CC-VAE has
+CCVAE_ONLY = (*CCVAE_ONLY_WEIGHTS, "z_adversary_steps")  # what a baseline does not take from a preset
+
+
+def preset_config(name: str, **options) -> TrainConfig:
+    """A TrainConfig from a named preset, with ``options`` on top. A baseline (``method`` mathieu or szabo)
+    takes the preset's schedule but not its CC-VAE-only switches."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    if options.get("method", "ccvae") != "ccvae":
+        preset = {k: v for k, v in preset.items() if k not in CCVAE_ONLY}
+    return TrainConfig(**(preset | options))
+
+
+def config_from_dict(cls, data: dict, *, what: str):
+    """A config dataclass from saved options; unknown names (a typo, a newer version's option) are refused."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; valid: {sorted(known)}")
+    return cls(**data)
+
+
+INITS = ("default", "authors")
+ADVERSARIAL = ("none", "decoder", "both")
+
+
+@dataclass
+class DRGANConfig:
+    # data
+    dataset: str = "yaleb"  # yaleb | sprites | multipie | folder (MultiPIE layout: <identity>/<pose>/<expression>/<image>)
+    data_dir: str = ""  # folder with the data; empty: $CCVAE_DATA_DIR
+    pose_factor: str = ""  # the factor to render at; empty: yaleb lighting (3 light directions), sprites view, multipie pose
+    image_size: int = 64  # multipie/folder: images are resized to this square
+    channels: int = 1  # multipie/folder: 1 grayscale, 3 RGB
+    # model (the paper: f 320, noise 50)
+    feature_dim: int = 320  # identity feature f
+    noise_dim: int = 50
+    # optimisation
+    steps: int = 5000
+    batch_size: int = 32
+    lr: float = 2e-4  # Adam, both networks
+    beta1: float = 0.5
+    beta2: float = 0.999
+    label_smoothing: float = 0.1  # on the real images' targets only
+    reconstruction_weight: float = 0.0  # L1 between x and G(x, its own pose, n); 0 is the paper
+    # collapse detection
+    collapse_window: int = 300  # steps the discriminator must win outright for a collapse; 0: never check
+    collapse_g_loss: float = 25.0  # ...while the generator's mean loss over the window is above this
+    # run
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # CPU threads for torch; 0 leaves torch's default
+    log_every: int = 50
+    image_every: int = 500
+    checkpoint_every: int = 500
+
+    def validate(self) -> None:
+        for name in ("feature_dim", "noise_dim", "steps", "batch_size", "log_every", "image_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be at least 2, got {self.batch_size}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.reconstruction_weight < 0 or self.collapse_window < 0:
+            raise ValueError("reconstruction_weight and collapse_window must not be negative")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DRGANConfig:
+        return config_from_dict(cls, data, what="DR-GAN training options")
+
+

@@ -1,0 +1,416 @@
+"""The part of training every method shares: ``Engine``, the base of each method's trainer.
+
+An engine receives built networks (``Networks``: the model and the auxiliary networks only training
+needs, such as a discriminator) and owns what is the same for every method: the device, the images in
+memory (uint8, on the GPU when training there, converted per batch), the pair sampler, the index and
+noise generators, named Adam optimisers, the update with its all-reduce over torchrun ranks and its
+NaN check, and the train state that ``save`` writes beside the checkpoint and ``resume`` restores
+bit for bit. A method's trainer (``core.training.ccvae``, ``baselines``, ``drgan``) adds ``build``
+(its networks from a seed), ``make_optimizers`` and ``_step`` (one iteration).
+
+``step(phase=...)`` takes an optional phase timer: a method marks its phases (``with phase("forward")``)
+so ``python -m tools.bench`` times the real step, not a copy of it.
+
+Speed: ``step()`` never waits for the GPU (losses come back as device tensors; on CUDA the NaN check
+is deferred to ``check_finite()``, which the loop calls when it logs and before it saves).
+On CUDA it also uses bf16 autocast, channels_last, cudnn.benchmark and, with ``compile``, torch.compile.
+
+Several processes (``torchrun``): each rank draws its own ``batch_size`` pairs with generators seeded
+from (seed, rank), so the global batch is ``batch_size x world size``. After each backward the
+gradients (and the loss terms, for logging and the NaN check) are averaged over ranks in one
+``all_reduce``; every rank then applies the same Adam update, so parameters stay identical without
+a DistributedDataParallel wrapper, which fits optimisers over different parameter sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from core.checkpoint import TRAIN_STATE, TRAIN_STATE_JSON, CheckpointError, load_model, read_tensors, save_checkpoint
+from core.data import ImageSet
+from core.pairs import PairSampler
+
+Phase = Callable[[str], AbstractContextManager]  # phase("forward") -> a context that times the phase
+
+
+def no_phase(name: str) -> AbstractContextManager:
+    return nullcontext()
+
+
+class TrainingFailed(RuntimeError):
+    """Training cannot usefully go on; the message says why and what to try. The last checkpoint is kept."""
+
+
+class NonFiniteLoss(TrainingFailed):
+    """Raised when a loss becomes NaN or inf; the message names the step and every loss term."""
+
+
+class DegenerateSplit(TrainingFailed):
+    """Raised when swapping s no longer changes the decoded image (``split_floor``)."""
+
+
+class GANCollapse(TrainingFailed):
+    """Raised when the discriminator has won every batch for ``collapse_window`` steps."""
+
+
+class TrainingCollapsed(GANCollapse):
+    """DR-GAN: a loss went NaN/inf, or the discriminator won outright; the message says which and what to try."""
+
+
+def hardware() -> str:
+    """A one-line description of this machine, for results tables."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def pick_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``local_rank`` (torchrun): "auto" and "cuda" mean this process's GPU, cuda:<local_rank>."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda requested but no CUDA GPU is available")
+    if device.type == "cuda" and device.index is None and local_rank is not None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+RANK_SEED_STRIDE = 1_000_003  # rank r's generators start from seed + r * stride; rank 0 keeps the single-process streams
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    return seed + RANK_SEED_STRIDE * rank
+
+
+def _rng_key(name: str, rank: int) -> str:
+    """Where rank ``rank``'s generator state is saved; rank 0 keeps the single-process names."""
+    return f"rng/{name}" if rank == 0 else f"rng/{name}/{rank}"
+
+
+def _weights_key(name: str) -> str:
+    """Key prefix of auxiliary network ``name`` in the train state ("discriminator_weights/...")."""
+    return f"{name}_weights/"
+
+
+@dataclass
+class Networks:
+    """What a trainer trains: the model (saved in the checkpoint) and auxiliary networks that only training
+    needs (saved in the train state for --resume), by name."""
+
+    model: torch.nn.Module
+    extras: dict[str, torch.nn.Module] = field(default_factory=dict)
+
+
+def seeded(seed: int, build: Callable[[], Networks]) -> Networks:
+    """``build()`` with the global generator seeded to ``seed`` (same seed, same initial weights), and the
+    process's global generator restored afterwards (other users of a server draw from it)."""
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return build()
+    finally:
+        torch.set_rng_state(state)
+
+
+class Engine:
+    """The shared trainer; see the module docstring. ``rank`` and ``world_size`` (torchrun): this process's
+    share of the global batch; with ``world_size`` > 1 the default process group must be initialised. A process
+    with ``rank`` r and ``world_size`` 1 draws exactly what rank r of a distributed run draws (used to check one).
+    ``anchor_weights`` (N,): draw pair anchors with these relative weights instead of uniformly."""
+
+    uses_pairs = True  # a PairSampler over the labels (the pair methods); DR-GAN draws single images
+
+    def __init__(self, config, data: ImageSet, networks: Networks | None = None, *, dataset_name: str | None = None,
+                 rank: int = 0, world_size: int = 1, local_rank: int | None = None,
+                 anchor_weights: torch.Tensor | None = None):
+        config.validate()
+        if world_size > 1 and not (dist.is_available() and dist.is_initialized()):
+            raise ValueError(f"world_size {world_size} needs an initialised torch.distributed process group")
+        self.config, self.rank, self.world_size = config, rank, world_size
+        self.device = pick_device(config.device, local_rank if world_size > 1 else None)
+        self.check_data(data)
+        if networks is None:
+            networks = self.build(config, data, dataset_name=dataset_name)
+        self.on_gpu = self.device.type == "cuda"
+        self.memory_format = torch.channels_last if self.on_gpu else torch.contiguous_format
+        if self.on_gpu:
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
+        self.model = networks.model.to(self.device).train()
+        self.extras = {name: net.to(self.device).train() for name, net in networks.extras.items()}
+        if self.on_gpu:
+            self.model = self.model.to(memory_format=self.memory_format)
+            self.extras = {name: net.to(memory_format=self.memory_format) for name, net in self.extras.items()}
+        if world_size > 1:
+            self._broadcast_parameters()
+        self.images = data.images.to(self.device)  # uint8, converted per batch
+        self.sampler = self._sampler(data, anchor_weights) if self.uses_pairs else None
+        self.index_gen = torch.Generator().manual_seed(rank_seed(config.seed, rank))
+        self.noise_gen = torch.Generator(self.device).manual_seed(rank_seed(config.seed, rank) + 1)
+        self.optimizers = self.make_optimizers()
+        self.train_seconds = 0.0  # wall time of all runs so far, kept across --resume
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.on_gpu else nullcontext()
+        # reading a loss value waits for the GPU, so on CUDA non-finite losses are only recorded here
+        # and reported by check_finite(); on the CPU there is nothing to wait for and _after_backward checks at once
+        self.check_every_step = not self.on_gpu
+        self._nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        self._checked_step = 0
+
+    # ------------------------------------------------------------------ what a method's trainer provides
+
+    def check_data(self, data: ImageSet) -> None:
+        """Refuse data this method cannot train on, before anything is built."""
+
+    def build(self, config, data: ImageSet, *, dataset_name: str | None = None) -> Networks:
+        raise NotImplementedError
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def _step(self, phase: Phase) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def statistics(self, data: ImageSet) -> dict[str, torch.Tensor]:
+        """What the final checkpoint stores besides the weights (statistics the model computed, no pixels)."""
+        raise NotImplementedError
+
+    def after_step(self, terms: dict[str, torch.Tensor]) -> None:
+        """Watch the step's terms (collapse detection); runs after the step count has moved on."""
+
+    def train_meta(self) -> dict:
+        """Extra JSON state for --resume."""
+        return {}
+
+    def restore_meta(self, meta: dict) -> None:
+        pass
+
+    # ------------------------------------------------------------------ the shared iteration
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that logs and writes checkpoints."""
+        return self.rank == 0
+
+    @property
+    def step_count(self) -> int:
+        return self.model.config.training_steps
+
+    def learning_rate(self, step: int) -> float:
+        drop = step >= getattr(self.config, "lr_drop_at", 1.0) * self.config.steps
+        return self.config.lr * (0.1 if drop else 1.0)
+
+    def set_learning_rate(self) -> None:
+        lr = self.learning_rate(self.step_count)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    def step(self, phase: Phase = no_phase) -> dict[str, torch.Tensor]:
+        """One iteration; returns the unweighted loss terms as 0-dim tensors (means over all ranks)."""
+        with phase("data"):
+            self.set_learning_rate()
+        terms = self._step(phase)
+        self.model.config.training_steps += 1
+        self.after_step(terms)
+        return terms
+
+    def _sampler(self, data: ImageSet, anchor_weights: torch.Tensor | None) -> PairSampler:
+        sampler = PairSampler(data.labels, weights=anchor_weights)  # refuses labels with a single image
+        if sampler.num_groups < 2:
+            raise ValueError(f"{data.name}: all images have the same label; the reverse cycle needs at least 2 labels")
+        return sampler
+
+    def batch(self, index: torch.Tensor) -> torch.Tensor:
+        """Images at ``index`` (a CPU tensor) as floats in [0, 1], (B, C, H, W) on the training device."""
+        if self.on_gpu:  # a pinned copy does not wait for the GPU to finish its queue
+            index = index.pin_memory().to(self.device, non_blocking=True)
+        x = self.images[index].float().div_(255)
+        if getattr(self.config, "flip", False):
+            mirrored = (torch.rand(x.shape[0], generator=self.index_gen) < 0.5).to(x.device)
+            x = torch.where(mirrored[:, None, None, None], x.flip(-1), x)
+        return x.contiguous(memory_format=self.memory_format)
+
+    def same_label_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = self.sampler.same_pairs(self.config.batch_size, self.index_gen)
+        return self.batch(a), self.batch(b)
+
+    def different_label_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = self.sampler.different_pairs(self.config.batch_size, self.index_gen)
+        return self.batch(a), self.batch(b)
+
+    def random_batch(self) -> torch.Tensor:
+        """``batch_size`` images drawn uniformly, any label."""
+        return self.batch(torch.randint(len(self.images), (self.config.batch_size,), generator=self.index_gen))
+
+    def adam(self, params, beta1: float) -> torch.optim.Adam:
+        return torch.optim.Adam(list(params), lr=self.config.lr, betas=(beta1, self.config.beta2))
+
+    def _update(self, name: str, total: torch.Tensor, terms: dict[str, torch.Tensor], *,
+                apply: bool = True) -> dict[str, torch.Tensor]:
+        """Backward ``total`` into the parameters of optimiser ``name``, average over ranks, step it."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        terms = self._after_backward([p for g in opt.param_groups for p in g["params"]], total, terms)
+        if apply:
+            opt.step()
+        return terms
+
+    def _after_backward(self, params, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Average gradients and loss terms over ranks (one all_reduce), then check the loss is finite."""
+        values = [total.detach().float(), *(t.detach().float() for t in terms.values())]
+        if self.world_size > 1:
+            grads = [p.grad for p in params if p.grad is not None]  # the same set on every rank
+            flat = torch.cat([g.flatten() for g in grads] + [v.reshape(1) for v in values])
+            dist.all_reduce(flat)
+            flat /= self.world_size
+            offset = 0
+            for g in grads:
+                g.copy_(flat[offset:offset + g.numel()].view_as(g))
+                offset += g.numel()
+            values = list(flat[offset:])
+        total, terms = values[0], dict(zip(terms, values[1:]))
+        if not self.check_every_step:
+            self._nonfinite |= ~torch.isfinite(total)
+        elif not torch.isfinite(total):
+            values = ", ".join(f"{k}={v.item():.4g}" for k, v in terms.items())
+            raise NonFiniteLoss(f"non-finite loss at step {self.step_count + 1}: {values}; "
+                                "the last checkpoint is kept; try a lower --lr")
+        return terms
+
+    def check_finite(self) -> None:
+        """Raise NonFiniteLoss if a loss since the last check was NaN or inf (waits for the GPU)."""
+        if bool(self._nonfinite):
+            raise NonFiniteLoss(f"non-finite loss between step {self._checked_step + 1} and step {self.step_count}; "
+                                "the last checkpoint is kept; try a lower --lr")
+        self._checked_step = self.step_count
+
+    def log_values(self, terms: dict[str, torch.Tensor], probe: torch.Tensor | None = None) -> dict[str, float]:
+        """The step's terms as floats (one wait for the GPU), with what the method logs besides (``probe``:
+        a few uint8 training images to measure on)."""
+        return dict(zip(terms, torch.stack(list(terms.values())).tolist()))
+
+    def _broadcast_parameters(self) -> None:
+        """Start every rank from rank 0's weights (they are built from the same seed; this makes sure)."""
+        params = [p.data for p in self.model.parameters()]
+        for extra in self.extras.values():
+            params += [p.data for p in extra.parameters()]
+        flat = torch.cat([p.flatten() for p in params])
+        dist.broadcast(flat, 0)
+        offset = 0
+        for p in params:
+            p.copy_(flat[offset:offset + p.numel()].view_as(p))
+            offset += p.numel()
+
+    # ------------------------------------------------------------------------------- checkpoints
+
+    def save(self, path: str | Path, *, metrics: dict | None = None, latents: dict | None = None) -> Path:
+        """Write a checkpoint folder that can be loaded with ``core.load_model`` and resumed from.
+
+        Under torchrun every rank must call it (it gathers each rank's generators); only rank 0 writes.
+        """
+        if not self.check_every_step:
+            self.check_finite()
+        generators = self._gather_generator_states()
+        path = Path(path)
+        if not self.is_main:
+            return path
+        tensors, meta = {}, {"step": self.step_count, "train_seconds": self.train_seconds, "optimizers": {},
+                             "world_size": self.world_size} | self.train_meta()
+        for name, net in self.extras.items():  # kept with the training state, not the model: inference never needs them
+            for key, value in net.state_dict().items():
+                tensors[f"{_weights_key(name)}{key}"] = value.detach().cpu()
+        for name, opt in self.optimizers.items():
+            sd = opt.state_dict()
+            meta["optimizers"][name] = {"param_groups": sd["param_groups"],
+                                        "state": {str(i): sorted(st) for i, st in sd["state"].items()}}
+            for i, st in sd["state"].items():
+                for key, value in st.items():
+                    tensors[f"{name}/{i}/{key}"] = torch.as_tensor(value).detach().cpu()
+        tensors["rng/torch"] = torch.get_rng_state()
+        for rank, (index_state, noise_state) in enumerate(generators):
+            tensors[_rng_key("index", rank)] = index_state
+            tensors[_rng_key("noise", rank)] = noise_state
+
+        def extra(folder: Path) -> None:
+            from safetensors.torch import save_file
+
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / TRAIN_STATE))
+            (folder / TRAIN_STATE_JSON).write_text(json.dumps(meta, indent=1))
+
+        return save_checkpoint(path, self.model, train_config=asdict(self.config), metrics=metrics,
+                               latents=latents, extra=extra)
+
+    def _gather_generator_states(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(index, noise) generator states of every rank, in rank order (a collective under torchrun)."""
+        mine = (self.index_gen.get_state(), self.noise_gen.get_state().cpu())
+        if self.world_size == 1:
+            return [mine]
+        states = [None] * self.world_size
+        dist.all_gather_object(states, mine)
+        return states
+
+    def resume(self, path: str | Path) -> None:
+        """Restore weights, optimiser moments, step count and random state from a checkpoint folder."""
+        path = Path(path)
+        if not (path / TRAIN_STATE).is_file():
+            raise CheckpointError(f"{path} has no {TRAIN_STATE}: it cannot be resumed (shipped checkpoints "
+                                  "carry weights only)")
+        loaded = load_model(path, device=self.device)
+        mine, theirs = self.model.config, loaded.config
+        if theirs.method != mine.method:
+            raise CheckpointError(f"{path} is a {theirs.method!r} model; this run trains {mine.method!r}")
+        for name in ("image_shape", "z_dim", "s_dim", "class_names", "factor_names"):
+            if getattr(theirs, name) != getattr(mine, name):
+                raise CheckpointError(f"{path} was trained with {name} {getattr(theirs, name)!r}; this run has "
+                                      f"{getattr(mine, name)!r}")
+        self.model.load_state_dict(loaded.state_dict())
+        self.model.config.training_steps = theirs.training_steps
+        tensors = read_tensors(path / TRAIN_STATE)
+        meta = json.loads((path / TRAIN_STATE_JSON).read_text())
+        if sorted(meta["optimizers"]) != sorted(self.optimizers):
+            raise CheckpointError(f"{path} was saved with optimisers {sorted(meta['optimizers'])}; this run's options "
+                                  f"need {sorted(self.optimizers)} (were the loss variants changed?)")
+        for name, net in self.extras.items():
+            prefix = _weights_key(name)
+            try:
+                net.load_state_dict({k[len(prefix):]: v.to(self.device) for k, v in tensors.items()
+                                     if k.startswith(prefix)})
+            except RuntimeError as err:
+                raise CheckpointError(f"{path / TRAIN_STATE}: the {name} does not match this run: {err}") from err
+        self.restore_meta(meta)
+        for name, opt in self.optimizers.items():
+            m = meta["optimizers"][name]
+            state = {int(i): {k: tensors[f"{name}/{i}/{k}"] for k in keys} for i, keys in m["state"].items()}
+            opt.load_state_dict({"state": state, "param_groups": m["param_groups"]})
+        self.train_seconds = float(meta.get("train_seconds", 0.0))
+        torch.set_rng_state(tensors["rng/torch"])
+        index_key, noise_key = _rng_key("index", self.rank), _rng_key("noise", self.rank)
+        if index_key in tensors:
+            self.index_gen.set_state(tensors[index_key])
+            self.noise_gen.set_state(tensors[noise_key])
+        else:  # a run resumed on more processes than it was saved from: fresh streams for the new ranks
+            seed = rank_seed(self.config.seed, self.rank) + 2 * self.step_count
+            self.index_gen.manual_seed(seed)
+            self.noise_gen.manual_seed(seed + 1)
+            warnings.warn(f"{path} was saved by {meta.get('world_size', 1)} process(es); rank {self.rank} starts "
+                          f"new random streams at step {self.step_count}", stacklevel=2)
+        self._checked_step = self.step_count
+        self.model.train()
