@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import torch
 
-from core import losses
+from core.data import ImageSet
+from core.training import Networks, NonFiniteLoss, TrainConfig, Trainer, run
 
 
 @torch.no_grad()
@@ -74,11 +75,13 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
               part: str = "all", seed: int = 0, callback: Callable[[int, dict[str, float]], None] | None = None):
     """Return a fine-tuned copy of ``model`` that has learnt the class of ``images`` (n, C, H, W).
 
-    ``labels`` (n,) groups the new images into several new classes; by default they are one class.
-    Each step: a forward-cycle update on ``batch_size`` same-label pairs (half among the new images,
-    half among the references), then a reverse-cycle update of the encoder on new/reference pairs.
-    ``part`` (``trainable_parameters``): ``all`` weights, or the ``s_path`` only (no reverse-cycle update then:
-    it reaches the encoder's z path alone). ``callback(step, terms)`` is called after every step.
+    ``labels`` (n,) groups the new images into several new classes; by default they are one class. The copy
+    trains with the CC-VAE's own iteration (``core.training``, the one engine) on the new images and the
+    references as one labelled set, half of every batch's pair anchors drawn among the new images: forward-cycle
+    updates on same-label pairs (a new class of one image pairs it with itself), reverse-cycle updates of the
+    encoder on different-label pairs. ``part`` (``trainable_parameters``): ``all`` weights, or the ``s_path``
+    only (no reverse-cycle update then: it reaches the encoder's z path alone). ``callback(step, terms)`` is
+    called after every step; a NaN raises ``FloatingPointError``.
     """
     if images.dim() != 4 or images.shape[0] < 1:
         raise ValueError("fine_tune needs at least one new image, shaped (n, C, H, W)")
@@ -90,51 +93,43 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
         p.requires_grad_(False)
     for p in trained:
         p.requires_grad_(True)
-    device = next(tuned.parameters()).device
-    images, references = images.float().to(device), references.float().to(device)
-    reference_labels = reference_labels.to(device)
-    g = torch.Generator().manual_seed(seed)
-    noise = torch.Generator(device).manual_seed(seed + 1)
-    opt_forward = torch.optim.Adam(trained, lr=lr)
-    opt_reverse = torch.optim.Adam(tuned.encoder.parameters(), lr=lr)
-    n, m, half = images.shape[0], references.shape[0], max(1, batch_size // 2)
-    labels = torch.zeros(n, dtype=torch.long) if labels is None else labels.long().cpu()
-    new_groups = [torch.nonzero(labels == k).flatten() for k in torch.unique(labels)]
-    by_label = [torch.nonzero(reference_labels == k).flatten() for k in torch.unique(reference_labels)]
-    by_label = [idx for idx in by_label if idx.numel() >= 2]
-    with torch.enable_grad():
-        for step in range(1, steps + 1):
-            group = [new_groups[k] for k in torch.randint(len(new_groups), (half,), generator=g).tolist()]
-            a = torch.stack([idx[torch.randint(idx.numel(), (1,), generator=g)][0] for idx in group])
-            b = torch.stack([idx[torch.randint(idx.numel(), (1,), generator=g)][0] for idx in group])
-            x1, x2 = [images[a]], [images[b]]  # same new class (a single image pairs with itself)
-            if by_label:
-                groups = torch.randint(len(by_label), (half,), generator=g)
-                for k in groups.tolist():
-                    idx = by_label[k]
-                    pick = idx[torch.randperm(idx.numel(), generator=g)[:2]]
-                    x1.append(references[pick[:1]])
-                    x2.append(references[pick[1:]])
-            fwd = losses.forward_cycle_loss(tuned, torch.cat(x1), torch.cat(x2), generator=noise)
-            opt_forward.zero_grad(set_to_none=True)
-            fwd.total.backward()
-            opt_forward.step()
-
-            terms = {"reconstruction": fwd.reconstruction.item(), "kl": fwd.kl.item()}
-            total = fwd.total
-            if part == "all":
-                new = images[torch.randint(n, (half,), generator=g)]
-                ref = references[torch.randint(m, (half,), generator=g)]
-                rev = losses.reverse_cycle_loss(tuned, new, ref, generator=noise)
-                opt_reverse.zero_grad(set_to_none=True)
-                rev.total.backward()
-                opt_reverse.step()
-                terms["reverse_cycle"] = rev.distance.item()
-                total = total + rev.total.detach()
-            if not torch.isfinite(total):
-                raise FloatingPointError(f"fine-tuning diverged at step {step} (loss is NaN or inf); try fewer steps")
-            if callback is not None:
-                callback(step, terms)
+    data, weights = tuning_set(images, references, reference_labels, labels)
+    start = tuned.config.training_steps
+    config = TrainConfig(z_dim=tuned.config.z_dim, s_dim=tuned.config.s_dim, steps=start + steps, batch_size=batch_size,
+                         lr=lr, lr_drop_at=1.0, reverse_cycle=part == "all", seed=seed,
+                         device=str(next(tuned.parameters()).device), log_every=steps)
+    trainer = Trainer(config, data, Networks(tuned), anchor_weights=weights)
+    report = None if callback is None else \
+        (lambda step, terms: callback(step - start, {k: v.item() for k, v in terms.items()}))
+    try:
+        with torch.enable_grad():
+            run(trainer, on_step=report)
+    except NonFiniteLoss as err:
+        raise FloatingPointError(f"fine-tuning diverged ({err}); try fewer steps") from err
     for p in tuned.parameters():
         p.requires_grad_(True)
     return tuned.eval()
+
+
+def tuning_set(images: torch.Tensor, references: torch.Tensor, reference_labels: torch.Tensor,
+               labels: torch.Tensor | None = None) -> tuple[ImageSet, torch.Tensor]:
+    """The new images (float, n) as new classes after the references' labels, and the references (classes
+    with two images or more), as one 8-bit ImageSet; with anchor weights that give the new images half the draws.
+    A new class of one image gets a copy of it (it pairs with itself)."""
+    labels = torch.zeros(images.shape[0], dtype=torch.long) if labels is None else labels.long().cpu()
+    reference_labels = reference_labels.long().cpu()
+    keep = torch.bincount(reference_labels)[reference_labels] >= 2
+    references, reference_labels = references[keep.to(references.device)], reference_labels[keep]
+    offset = int(reference_labels.max()) + 1 if len(reference_labels) else 0
+    _, new = torch.unique(labels, return_inverse=True)
+    single = torch.nonzero(torch.bincount(new)[new] == 1).flatten()
+    new_images = torch.cat([images, images[single.to(images.device)]])
+    new = torch.cat([new, new[single]]) + offset
+    pixels = torch.cat([new_images.float().cpu(), references.float().cpu()])
+    if len(references):
+        weights = torch.cat([torch.full((len(new),), 0.5 / len(new)), torch.full((len(references),), 0.5 / len(references))])
+    else:
+        weights = torch.ones(len(new))
+    all_labels = torch.cat([new, reference_labels])
+    names = [str(k) for k in range(int(all_labels.max()) + 1)]
+    return ImageSet((pixels * 255).round().clamp(0, 255).to(torch.uint8), all_labels, names, "fine-tune"), weights

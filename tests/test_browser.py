@@ -31,7 +31,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, mnist_dir):
-    from train.__main__ import main as train_main
+    from train.ccvae import main as train_main
     from train.evaluate import main as evaluate_main
 
     tmp = tmp_path_factory.mktemp("browser")

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def compare_checkpoints(tmp_path_factory, mnist_dir):
     """Three dry-run MNIST-shape models (CC-VAE evaluated, Mathieu, Szabó) and one 64x64 model."""
-    from train.__main__ import main as train_main
+    from train.ccvae import main as train_main
     from train.evaluate import main as evaluate_main
 
     tmp = tmp_path_factory.mktemp("compare")

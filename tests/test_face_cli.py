@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.data import ImageSet
 from core.evaluation.identity import identity_score, pairwise_pixel_distance, score, split_people
-from train.__main__ import main as train_main
+from train.ccvae import main as train_main
 from train.few_shot import main as few_shot_main
 
 torch.set_num_threads(1)

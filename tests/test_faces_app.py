@@ -28,7 +28,7 @@ def png(array, fmt: str = "PNG") -> bytes:
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory, mnist_dir, yale_dir):
     """A checkpoints root with a tiny digit model ("mnist", the app's default) and a tiny face model ("yaleb")."""
-    from train.__main__ import main as train_main
+    from train.ccvae import main as train_main
 
     tmp = tmp_path_factory.mktemp("faces-app")
     (tmp / "ckpts").mkdir()

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def face_checkpoints(tmp_path_factory, yale_dir):
     """A few-step Yale B checkpoint on synthetic faces (with lighting statistics), named yaleb."""
-    from train.__main__ import main as train_main
+    from train.ccvae import main as train_main
 
     tmp = tmp_path_factory.mktemp("faces")
     assert train_main(["--dry-run", "--dataset", "yaleb", "--data-dir", str(yale_dir), "--out", str(tmp / "run"),

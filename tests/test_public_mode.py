@@ -23,7 +23,7 @@ PATH_BOXES = {"Checkpoint folder", "Local dataset folder (optional)", "More chec
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory, mnist_dir):
     """A dry-run "mnist" model (evaluated) and a second one, so Compare has two."""
-    from train.__main__ import main as train_main
+    from train.ccvae import main as train_main
     from train.evaluate import main as evaluate_main
 
     tmp = tmp_path_factory.mktemp("public")

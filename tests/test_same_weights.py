@@ -32,7 +32,7 @@ def fingerprint(model) -> dict:
 
 def train_fingerprint(out: Path, mnist_dir: Path) -> dict:
     from core import load_model
-    from train.__main__ import main as train_main
+    from train.ccvae import main as train_main
 
     assert train_main(["--out", str(out), "--data-dir", str(mnist_dir), *OPTIONS]) == 0
     return fingerprint(load_model(out / "checkpoint"))

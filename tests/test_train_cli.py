@@ -8,7 +8,7 @@ import torch
 from core import load_model
 from core.data import load_mnist
 from core.training import NonFiniteLoss, TrainConfig, Trainer
-from train.__main__ import main as train_main
+from train.ccvae import main as train_main
 from train.evaluate import main as evaluate_main
 
 

