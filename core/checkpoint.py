@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -39,30 +39,25 @@ TRAIN_STATE, TRAIN_STATE_JSON = "train_state.safetensors", "train_state.json"  #
 MAPS = "maps"  # sub-folder with cached latent maps
 
 
+RUN_PARTS = {"checkpoint": "checkpoint", "train_config": "train_config.json", "log": "log.jsonl", "tensorboard": "tb"}
+
+
 @dataclass(frozen=True)
 class RunFolder:
-    """The files of one training run under ``root`` (see the module docstring). Paths only; nothing is created."""
+    """The files of one training run under ``root`` (see the module docstring): ``checkpoint``, ``train_config``,
+    ``log``, ``tensorboard`` (paths only; nothing is created)."""
 
     root: Path
+    checkpoint: Path = field(init=False)
+    train_config: Path = field(init=False)
+    log: Path = field(init=False)
+    tensorboard: Path = field(init=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "root", Path(self.root))
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.root / "checkpoint"
-
-    @property
-    def train_config(self) -> Path:
-        return self.root / "train_config.json"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "log.jsonl"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.root / "tb"
+        root = Path(self.root)
+        object.__setattr__(self, "root", root)
+        for name, part in RUN_PARTS.items():
+            object.__setattr__(self, name, root / part)
 
     @property
     def has_checkpoint(self) -> bool:
