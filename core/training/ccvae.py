@@ -24,17 +24,13 @@ from core.data import ImageSet
 from core.explore import latent_statistics, swap_effects
 from core.models import ModelConfig, PairDiscriminator, ZPairDiscriminator, build_model
 from core.training.config import TrainConfig
-from core.training.engine import DegenerateSplit, Engine, GANCollapse, Networks, Phase, no_phase, seeded
+from core.training.engine import DegenerateSplit, Engine, GANCollapse, Networks, Phase, no_phase, normal_init, seeded
 
 COLLAPSE_ACCURACY = 0.99
 
 
-def authors_init(module: torch.nn.Module) -> None:
-    """The authors' ``weights_init``: N(0, 0.05) weights and zero biases for Conv2d and Linear layers
-    (their ConvTranspose2d layers keep PyTorch's default)."""
-    if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-        torch.nn.init.normal_(module.weight, 0.0, 0.05)
-        torch.nn.init.zeros_(module.bias)
+# the authors' ``weights_init``: N(0, 0.05) for Conv2d and Linear layers (their ConvTranspose2d layers keep PyTorch's default)
+authors_init = normal_init(0.05, (torch.nn.Conv2d, torch.nn.Linear))
 
 
 def build_networks(config: TrainConfig, data: ImageSet, *, dataset_name: str | None = None) -> Networks:

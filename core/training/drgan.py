@@ -22,7 +22,7 @@ from core.data import ImageSet
 from core.models import ModelConfig, build_model
 from core.models.drgan import discriminator_loss, generator_loss, judge_accuracy
 from core.training.config import DRGANConfig
-from core.training.engine import Engine, Networks, Phase, TrainingCollapsed, no_phase, seeded
+from core.training.engine import Engine, Networks, Phase, TrainingCollapsed, no_phase, normal_init, seeded
 
 
 class CollapseDetector:
@@ -57,12 +57,8 @@ class CollapseDetector:
                 "(e.g. 1) or another --seed.")
 
 
-def dcgan_init(module: torch.nn.Module) -> None:
-    """N(0, 0.02) weights and zero biases for (transposed) convolutions and linear layers (DCGAN)."""
-    if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)):
-        weight = module.parametrizations.weight.original if hasattr(module, "parametrizations") else module.weight
-        torch.nn.init.normal_(weight, 0.0, 0.02)
-        torch.nn.init.zeros_(module.bias)
+# DCGAN's initialisation (Radford et al., 2016): N(0, 0.02) for (transposed) convolutions and linear layers
+dcgan_init = normal_init(0.02, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear))
 
 
 class DRGANTrainer(Engine):

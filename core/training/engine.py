@@ -110,6 +110,18 @@ def _weights_key(name: str) -> str:
     return f"{name}_weights/"
 
 
+def normal_init(std: float, layers: tuple[type[torch.nn.Module], ...]) -> Callable[[torch.nn.Module], None]:
+    """A ``module.apply`` function: N(0, ``std``) weights and zero biases for the ``layers`` kinds (the weight
+    before a spectral-norm parametrisation, where there is one)."""
+    def init(module: torch.nn.Module) -> None:
+        if isinstance(module, layers):
+            weight = module.parametrizations.weight.original if hasattr(module, "parametrizations") else module.weight
+            torch.nn.init.normal_(weight, 0.0, std)
+            torch.nn.init.zeros_(module.bias)
+
+    return init
+
+
 @dataclass
 class Networks:
     """What a trainer trains: the model (saved in the checkpoint) and auxiliary networks that only training
