@@ -1,7 +1,7 @@
 """Latency of the app's interactions on a checkpoint, on this machine's CPU.
 
-    python -m train.bench_app --checkpoint checkpoints/mnist
-    python -m train.bench_app --cold [--models mnist sprites]     # first view of every page on a fresh server
+    python -m tools.bench_app --checkpoint checkpoints/mnist
+    python -m tools.bench_app --cold [--models mnist sprites]     # first view of every page on a fresh server
 
 Times what one widget change costs in model work and PNG encoding (the parts our code controls),
 as the median of --repeats runs, for the batched implementation in ``core.explore`` and, as a
@@ -51,7 +51,7 @@ def swap_grid_cell_by_cell(model, rows: torch.Tensor, cols: torch.Tensor) -> tor
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.bench_app", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_app", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/mnist"))
     parser.add_argument("--repeats", type=int, default=20)
@@ -112,7 +112,7 @@ def browser_round_trips(checkpoint: Path, repeats: int) -> None:
     """Start `streamlit run app.py`, press ArrowRight on a slider, time until the new image is in the page."""
     from playwright.sync_api import sync_playwright
 
-    from train.browser import CHROMIUM, FLAGS, running_app
+    from tools.browser import CHROMIUM, FLAGS, running_app
 
     with running_app(checkpoint.resolve().parent) as url:
         cases = [("Latent_sliders", "z0", "Dec(z from the sliders"), ("Swap_grid", "Rows", "Top row: s sources")]
@@ -165,7 +165,7 @@ def cold_start(models: list[str], pages: list[str] | None) -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from train.browser import CHROMIUM, FLAGS, ROOT, free_port, serving_process
+    from tools.browser import CHROMIUM, FLAGS, ROOT, free_port, serving_process
 
     pages = list(FIRST_VIEW) if pages is None else pages
     rows = []

@@ -1,6 +1,6 @@
 """Compare the plain decoder with the PixelCNN decoder (PixelVAE; report 4.0.3.2.2) on MNIST.
 
-    python -m train.pixelvae_compare --plain checkpoints/mnist --pixel runs/pixel/checkpoint \\
+    python -m tools.pixelvae_compare --plain checkpoints/mnist --pixel runs/pixel/checkpoint \\
         --data-dir ../shared/data/MNIST --out runs/pixelvae_compare
 
 Writes into --out:
@@ -35,7 +35,7 @@ from train.cli import hardware
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m train.pixelvae_compare", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.pixelvae_compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plain", type=Path, required=True, help="checkpoint folder of a plain-decoder model")
     parser.add_argument("--pixel", type=Path, required=True, help="checkpoint folder of a pixelcnn-decoder model")

@@ -1,9 +1,9 @@
 """Training speed of the CC-VAE, against a baseline written the way the authors' code works.
 
-    python -m train.bench --data-dir ../shared/data/MNIST                 # batch 64 and 256, CPU (and CUDA if present)
-    python -m train.bench --data-dir ../shared/data/MNIST --threads 1 --out bench.json
-    python -m train.bench --maps --data-dir ../shared/data/MNIST          # t-SNE / UMAP of 10,000 codes instead
-    python -m train.bench --maps --map-baselines --data-dir ../shared/data/MNIST   # ... and the previous implementations
+    python -m tools.bench --data-dir ../shared/data/MNIST                 # batch 64 and 256, CPU (and CUDA if present)
+    python -m tools.bench --data-dir ../shared/data/MNIST --threads 1 --out bench.json
+    python -m tools.bench --maps --data-dir ../shared/data/MNIST          # t-SNE / UMAP of 10,000 codes instead
+    python -m tools.bench --maps --map-baselines --data-dir ../shared/data/MNIST   # ... and the previous implementations
 
 Ours is ``core.training.Trainer``: pairs drawn by index from uint8 images held as one tensor. The
 baseline, measured in the same run on the same model, losses and optimisers, feeds the step the way
@@ -323,7 +323,7 @@ def maps_table(result: dict) -> str:
 # ------------------------------------------------------------------------------------------ main
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=None, help="MNIST IDX folder; synthetic data without it")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])

@@ -1,7 +1,7 @@
 """Load test: N concurrent browser sessions against one `streamlit run app.py` server.
 
-    python -m train.load_test --checkpoint checkpoints/yaleb --sessions 1 5 10 20
-    python -m train.load_test --class-server --sessions 20 --heavy 5 [--data-dir /path/to/mnist-root]
+    python -m tools.load_test --checkpoint checkpoints/yaleb --sessions 1 5 10 20
+    python -m tools.load_test --class-server --sessions 20 --heavy 5 [--data-dir /path/to/mnist-root]
 
 Each session is its own Playwright browser context (its own cookies, so its own Streamlit
 session) in one headless Chromium, and does the common interactions in turn: open the swap grid,
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from train.browser import CHROMIUM, FLAGS, running_app_process
+from tools.browser import CHROMIUM, FLAGS, running_app_process
 from train.cli import hardware
 
 INTERACTIONS = ("open swap grid", "move a slider", "open interpolation", "upload on few-shot")
@@ -260,7 +260,7 @@ def class_server(args) -> int:
     import shutil
     import tempfile
 
-    from train.browser import ROOT, free_port, serving_process
+    from tools.browser import ROOT, free_port, serving_process
 
     photo = Path("/tmp/ccvae_load_test_photo.png")
     photo.write_bytes(photo_bytes())
@@ -308,7 +308,7 @@ def class_server(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.load_test", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.load_test", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/yaleb"),
                         help="the model every session uses (its folder's siblings are listed too)")

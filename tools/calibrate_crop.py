@@ -1,6 +1,6 @@
 """Measure how Yale B's cropped images are framed relative to our face detector's box.
 
-    python -m train.calibrate_crop --data-dir ../shared/data/CroppedYale
+    python -m tools.calibrate_crop --data-dir ../shared/data/CroppedYale
 
 Each frontal-light Yale B image is reduced to the loader's centre square, padded by repeating its
 edges, and passed to
@@ -20,7 +20,7 @@ from core.upload import detect_faces
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.calibrate_crop", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.calibrate_crop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True, help="CroppedYale folder (or its parent)")
     args = parser.parse_args(argv)
