@@ -4,6 +4,7 @@
     python -m tools.bench --data-dir ../shared/data/MNIST --threads 1 --out bench.json
     python -m tools.bench --maps --data-dir ../shared/data/MNIST          # t-SNE / UMAP of 10,000 codes instead
     python -m tools.bench --maps --map-baselines --data-dir ../shared/data/MNIST   # ... and the previous implementations
+    python -m tools.bench --dry-run                                        # seconds: does it work on this machine?
 
 Ours is ``core.training.Trainer``: pairs drawn by index from uint8 images held as one tensor. The
 baseline, measured in the same run on the same model, losses and optimisers, feeds the step the way
@@ -43,7 +44,7 @@ from core import losses
 from core.data import DataError, ImageSet, load_mnist
 from core.models import ModelConfig, build_model
 from core.training import TrainConfig, Trainer, authors_init
-from train.cli import hardware
+from train.cli import command_parser, hardware, parse_command
 
 PHASES = ("data", "forward", "reverse", "optimiser")
 
@@ -57,13 +58,13 @@ def synthetic_mnist(n: int = 60_000, seed: int = 0) -> ImageSet:
     return ImageSet(torch.maximum(protos[labels], noise), labels, [str(k) for k in range(10)], "synthetic")
 
 
-def training_data(data_dir: str | None) -> ImageSet:
+def training_data(data_dir: str | None, synthetic_images: int = 60_000) -> ImageSet:
     if data_dir:
         try:
             return load_mnist(data_dir, "train")
         except DataError as err:
             print(f"note: {err}; using synthetic data", file=sys.stderr)
-    return synthetic_mnist()
+    return synthetic_mnist(synthetic_images)
 
 
 # ------------------------------------------------------------------------------------------ baseline
@@ -323,14 +324,14 @@ def maps_table(result: dict) -> str:
 # ------------------------------------------------------------------------------------------ main
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m tools.bench", __doc__, threads=0,
+                            dry_run="seconds, not minutes: 1,000 synthetic images, batch 8, 2 steps on the CPU "
+                                    "(with --maps: 200 codes, no baselines); the same tables and JSON")
     parser.add_argument("--data-dir", default=None, help="MNIST IDX folder; synthetic data without it")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--steps", type=int, default=30, help="timed iterations per implementation and batch size")
     parser.add_argument("--warmup", type=int, default=3, help="untimed iterations first")
     parser.add_argument("--rounds", type=int, default=3, help="alternate ours and the baseline this many times")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
     parser.add_argument("--maps", action="store_true", help="time t-SNE and UMAP of --map-points codes instead")
     parser.add_argument("--map-points", type=int, default=10_000)
@@ -338,16 +339,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --maps: also time the previous maps (scikit-learn t-SNE, UMAP defaults); minutes")
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/mnist"), help="encodes the codes for --maps")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    result: dict = {"hardware": hardware()}
+    args = parse_command(parser, argv)
+    peak_rss_steps, synthetic_images = 10, 60_000
+    if args.dry_run:
+        args.data_dir, args.batch_sizes, args.steps, args.warmup, args.rounds = None, [8], 2, 1, 1
+        args.devices, args.map_points, args.map_baselines = ["cpu"], 200, False
+        peak_rss_steps, synthetic_images = 2, 1_000
+    result: dict = {"hardware": hardware(), "dry_run": args.dry_run}
     print(f"{result['hardware']}\n")
     if args.maps:
         result["maps"] = bench_maps(args)
         print(maps_table(result["maps"]))
     else:
-        data = training_data(args.data_dir)
+        data = training_data(args.data_dir, synthetic_images)
         paired = PairedMNIST(data)
         devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
         rows = []
@@ -358,11 +362,11 @@ def main(argv: list[str] | None = None) -> int:
             if device.startswith("cuda"):
                 result[f"peak_gpu_mb_{device}"] = round(torch.cuda.max_memory_allocated() / 2**20)
         batch = max(args.batch_sizes)
-        result["peak_rss_mb_cpu_training"] = round(training_peak_rss_mb(args.data_dir, batch, 10, args.threads))
+        result["peak_rss_mb_cpu_training"] = round(training_peak_rss_mb(args.data_dir, batch, peak_rss_steps, args.threads))
         result["training"], result["data"], result["threads"] = rows, data.name, torch.get_num_threads()
         print(training_table(rows))
         print(f"\nData: {data.name} ({len(data):,} images); {torch.get_num_threads()} torch threads. Peak resident memory "
-              f"of `python -m train` on the CPU (batch {batch}, 10 steps, then its code statistics and checkpoint): "
+              f"of `python -m train` on the CPU (batch {batch}, {peak_rss_steps} steps, then its code statistics and checkpoint): "
               f"{result['peak_rss_mb_cpu_training']:,} MB")
         for key, value in result.items():
             if key.startswith("peak_gpu_mb_"):
