@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.functional import to_tensor
 
 from core import losses
+from core.checkpoint import WEIGHTS
 from core.data import DataError, ImageSet, load_mnist
 from core.models import ModelConfig, build_model
 from core.training import TrainConfig, Trainer, authors_init
@@ -254,7 +255,7 @@ def map_codes(data_dir: str | None, checkpoint: Path, n: int) -> tuple[dict[str,
     except DataError as err:
         print(f"note: {err}; using random clustered codes", file=sys.stderr)
         test = None
-    if test is not None and (checkpoint / "model.safetensors").is_file():
+    if test is not None and (checkpoint / WEIGHTS).is_file():
         codes = encode_all(load_model(checkpoint), test.images[:n])
         return ({"z": codes.z_mu.numpy(), "s": codes.s.numpy()}, test.labels[:n].numpy(),
                 f"{checkpoint} on {min(n, len(test)):,} MNIST test images")
@@ -301,7 +302,7 @@ def bench_maps(args: argparse.Namespace) -> dict:
                 print(rows[-1], file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:  # a cache hit: the map is read back from <checkpoint>/maps/
         folder = Path(tmp)
-        (folder / "model.safetensors").write_bytes(b"weights")
+        (folder / WEIGHTS).write_bytes(b"weights")
         cached_projection(folder, "s", codes["s"], "pca")
         t0 = time.perf_counter()
         cached_projection(folder, "s", codes["s"], "pca")
