@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from train.browser import CHROMIUM, FLAGS, ROOT, running_app
+from tools.browser import CHROMIUM, FLAGS, ROOT, running_app
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 PAGES = {  # url path -> text that appears once the page's main image is drawn

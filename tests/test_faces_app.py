@@ -162,7 +162,7 @@ def test_draw_a_digit_page_reads_a_photo_of_a_digit_and_opens_a_digit_model(page
 def gradio_client(roots, tmp_path_factory):
     from gradio_client import Client
 
-    from train.browser import free_port, serving
+    from tools.browser import free_port, serving
 
     port = free_port()
     env = os.environ | {"OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}

@@ -13,7 +13,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from train.browser import ROOT, free_port, serving
+from tools.browser import ROOT, free_port, serving
 
 
 @pytest.fixture(scope="module")

@@ -231,7 +231,7 @@ def test_pages_that_decode_render_a_pixelcnn_model(pixel_checkpoints, monkeypatc
 
 
 def test_the_compare_script_writes_figures_and_json(pixel_checkpoints, mnist_dir, tmp_path):
-    from train.pixelvae_compare import main
+    from tools.pixelvae_compare import main
 
     out = tmp_path / "compare"
     args = ["--plain", str(pixel_checkpoints / "plain"), "--pixel", str(pixel_checkpoints / "mnist"), "--data-dir",

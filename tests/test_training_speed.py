@@ -11,7 +11,7 @@ import torch
 from core import losses
 from core.data import load_mnist
 from core.training import NonFiniteLoss, TrainConfig, Trainer
-from train.bench import main as bench_main
+from tools.bench import main as bench_main
 from train.ccvae import main as train_main
 
 SMALL = dict(batch_size=8, z_dim=4, s_dim=4, steps=10)

@@ -1,9 +1,12 @@
-"""Build an argparse parser from a config dataclass: every field becomes ``--field-name``."""
+"""Command-line helpers: a parser from a config dataclass (every field becomes ``--field-name``), the parser every
+command starts from, and a one-line description of the machine."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+
+import torch
 
 from core.training import hardware  # noqa: F401 (one definition; the entry points' results tables)
 
@@ -26,3 +29,24 @@ def overrides(args: argparse.Namespace, cls) -> dict:
     """The dataclass fields the user set on the command line."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
             if getattr(args, f.name, None) is not None}
+
+
+def command_parser(prog: str, doc: str | None, *, threads: int | None = None,
+                   dry_run: str | None = None) -> argparse.ArgumentParser:
+    """The parser every command starts from: its module docstring as the help text; ``--threads`` (torch CPU
+    threads, given ``threads`` as the default; 0: torch's own) and ``--dry-run`` (given its help) when asked for.
+    Parse it with ``parse_command`` so --threads takes effect."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if threads is not None:
+        parser.add_argument("--threads", type=int, default=threads, help="torch CPU threads (0: torch's default)")
+    if dry_run:
+        parser.add_argument("--dry-run", action="store_true", help=dry_run)
+    return parser
+
+
+def parse_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, then torch's CPU threads set from --threads where given."""
+    args = parser.parse_args(argv)
+    if getattr(args, "threads", 0):
+        torch.set_num_threads(args.threads)
+    return args

@@ -8,7 +8,6 @@ Markdown table with the paper's numbers. --dry-run uses 300/200 images and 2 cla
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from datetime import date
@@ -20,7 +19,7 @@ from core.checkpoint import CheckpointError, load_metrics, load_model, save_late
 from core.data import SPLITS, DataError, holdout_split, load_dataset
 from core.evaluation import PAPER_RESULTS, evaluate_factor, evaluate_model, project_2d
 from core.explore import encode_all, latent_statistics
-from train.cli import hardware
+from train.cli import command_parser, hardware, parse_command
 
 
 def markdown_table(metrics: dict, model_config) -> str:
@@ -62,15 +61,13 @@ def tsne_figure(model, images: torch.Tensor, labels: torch.Tensor, class_names: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m train.evaluate", __doc__, threads=0)
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--data-dir", default="", help="dataset folder (default: $CCVAE_DATA_DIR)")
     parser.add_argument("--dataset", default=None, help="dataset kind (default: the checkpoint's)")
     parser.add_argument("--epochs", type=int, default=50, help="classifier training epochs")
     parser.add_argument("--tsne-points", type=int, default=5000, help="test images in the t-SNE maps (0: none)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
     parser.add_argument("--out", type=Path, default=None, help="where to write metrics.json and tsne.png "
                         "(default: the checkpoint folder)")
     parser.add_argument("--update-latents", action="store_true",
@@ -78,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-train", type=int, default=0, help="use a random subset of this many training images (0: all)")
     parser.add_argument("--max-test", type=int, default=0, help="use a random subset of this many test images (0: all)")
     parser.add_argument("--dry-run", action="store_true", help="300/200 images, 2 epochs, for smoke tests")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_command(parser, argv)
     try:
         model = load_model(args.checkpoint)
         dataset = args.dataset or model.config.dataset

@@ -19,7 +19,6 @@ Prints a Markdown table; ``--save`` also stores the result in the checkpoint's m
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -33,7 +32,7 @@ from core.checkpoint import CheckpointError, load_latents, load_metrics, load_mo
 from core.data import DataError, load_dataset
 from core.evaluation.identity import identity_score, split_people, zero_shot_render
 from core.fewshot import FINE_TUNE_PARTS, fine_tune, known_styles, reference_images
-from train.cli import hardware
+from train.cli import command_parser, hardware, parse_command
 
 
 def markdown(result: dict) -> str:
@@ -56,8 +55,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.face_identity", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m train.face_identity", __doc__, threads=0)
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--data-dir", default="", help="celeba_subset folder (default: $CCVAE_DATA_DIR)")
     parser.add_argument("--styles", type=int, default=16, help="stored z codes each new identity is rendered with")
@@ -67,12 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fine-tune-part", choices=FINE_TUNE_PARTS, default="all",
                         help="weights the fine-tune changes (core.fewshot.trainable_parameters)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--save", action="store_true", help="store the result in the checkpoint's metrics.json")
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_command(parser, argv)
     if not align.available():
         print("error: the identity score needs dlib-bin and face_recognition_models (pip install -r requirements.txt)",
               file=sys.stderr)

@@ -18,7 +18,6 @@ Exit status 2, with a one-line message, when no photo could be used or the check
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from core.checkpoint import CheckpointError, load_latents, load_model
 from core.explore import png_bytes, tile, to_uint8
 from core.fewshot import FINE_TUNE_PARTS, MAX_STEPS, fine_tune, known_styles, reference_images
 from core.upload import UploadError, framing_for, prepare_upload, uses_landmarks
+from train.cli import command_parser
 
 MAX_PHOTOS = 50
 
@@ -62,8 +62,7 @@ def prepare_photos(paths: list[Path], model, latents: dict, *, detect: bool) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.few_shot", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m train.few_shot", __doc__)
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=0, help=f"fine-tuning steps (0: zero-shot only; at most {MAX_STEPS})")

@@ -17,7 +17,6 @@ Writes ``results.json``, swap grids (rows: z sources; columns: s of the new clas
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -32,7 +31,7 @@ from core.explore import encode_all, framed_grid, png_bytes, swap_grid
 from core.fewshot import fine_tune
 from core.gallery import one_per_class
 from core.training import TrainConfig, Trainer
-from train.cli import hardware
+from train.cli import command_parser, hardware, parse_command
 
 
 def first_per_class(data: ImageSet, k: int, seed: int = 0) -> ImageSet:
@@ -156,8 +155,7 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.fewshot", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m train.fewshot", __doc__, threads=0)
     parser.add_argument("--data-dir", default="", help="folder holding MNIST/, CroppedYale/ and orl_faces/")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--face-checkpoint", type=Path, default=None, help="Yale B checkpoint (skip faces if absent)")
@@ -168,10 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classifier-images", type=int, default=10000, help="MNIST training codes for the classifier")
     parser.add_argument("--epochs", type=int, default=30, help="classifier epochs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_command(parser, argv)
     root = Path(args.data_dir) if args.data_dir else None
     args.mnist_dir = root / "MNIST" if root and (root / "MNIST").is_dir() else args.data_dir
     args.yale_dir = args.data_dir

@@ -11,7 +11,6 @@ from stored statistics only.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -22,11 +21,11 @@ from core.checkpoint import CheckpointError, load_latents, load_model
 from core.data import DataError
 from core.explore import decode_grid, framed_grid, swap_grid, tile
 from core.gallery import load_gallery, one_per_class
+from train.cli import command_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.figures", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m train.figures", __doc__)
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=None, help="folder for swap_grid.png (default: the checkpoint)")
     parser.add_argument("--rows", type=int, default=8)

@@ -25,7 +25,6 @@ Key names differ per repository (and, for the CC-VAE, from its own ``networks.py
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 
 from core.checkpoint import save_checkpoint
 from core.models import ModelConfig, build_model
+from train.cli import command_parser
 
 KEYS = {  # method -> (our encoder head -> theirs, our decoder input -> theirs)
     "ccvae": ({"z_mu": "varying_factor_mu", "z_logvar": "varying_factor_logvar", "s": "common_factor"},
@@ -84,8 +84,7 @@ def import_pair(encoder_file: Path, decoder_file: Path, out: Path, *, method: st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.import_reference", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m train.import_reference", __doc__)
     parser.add_argument("--reference-dir", type=Path, default=None,
                         help="folder with the three repositories' folders; converts all that are there into <out>/authors-*")
     parser.add_argument("--encoder", type=Path, default=None, help="one checkpoints/encoder file")

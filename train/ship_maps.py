@@ -12,7 +12,6 @@ fresh install then opens the Latent map at once instead of computing a t-SNE. Th
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from core.evaluation.projection import DEFAULT_MAP_POINTS, cached_projection, ma
 from core.explore import encode_all
 from core.gallery import load_gallery
 from core.models import SPLIT_METHODS
+from train.cli import command_parser
 
 
 def ship(checkpoint: Path, methods: list[str]) -> None:
@@ -45,8 +45,7 @@ def ship(checkpoint: Path, methods: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.ship_maps", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m train.ship_maps", __doc__)
     parser.add_argument("--checkpoint", type=Path, nargs="+", required=True)
     parser.add_argument("--methods", nargs="+", default=["tsne", "umap", "pca"], choices=["tsne", "umap", "pca"])
     args = parser.parse_args(argv)

@@ -29,11 +29,21 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import CheckpointError, load_metrics, load_model, read_config, replace_file_atomic, save_metrics, write_json
+from core.checkpoint import (
+    CONFIG,
+    CheckpointError,
+    RunFolder,
+    load_metrics,
+    load_model,
+    read_config,
+    replace_file_atomic,
+    save_metrics,
+    write_json,
+)
 from core.data import DataError, load_dataset
 from core.evaluation import PAPER_RESULTS, PAPER_VARIANTS, evaluate_model
-from train import __main__ as train_cli
-from train.cli import hardware
+from train import ccvae as train_cli
+from train.cli import command_parser, hardware
 
 DIMS = (16, 32, 64, 128, 256, 512)
 METHODS = ("ccvae", "mathieu", "szabo")
@@ -81,18 +91,18 @@ def schedule(args: argparse.Namespace) -> dict:
             "eval_train": args.eval_train, "eval_epochs": args.eval_epochs}
 
 
-def train_cell(run: Path, options: dict, args: argparse.Namespace) -> int:
+def train_cell(run: RunFolder, options: dict, args: argparse.Namespace) -> int:
     """Train (or finish training) one cell through the training command line; its exit status."""
     steps = int(options.get("steps", args.steps))
-    done = (run / "checkpoint" / "config.json").is_file() and \
-        read_config(run / "checkpoint")["model"].get("training_steps", 0) >= steps
+    done = (run.checkpoint / CONFIG).is_file() and \
+        read_config(run.checkpoint)["model"].get("training_steps", 0) >= steps
     if done:
         return 0
-    argv = ["--out", str(run), "--data-dir", args.data_dir, "--steps", str(steps), "--lr", str(args.lr),
+    argv = ["--out", str(run.root), "--data-dir", args.data_dir, "--steps", str(steps), "--lr", str(args.lr),
             "--seed", str(args.seed), "--threads", str(args.threads), "--checkpoint-every", "250",
             "--image-every", str(10 * steps)]
     # every cell starts from TrainConfig's defaults (the authors' setting) plus its own options
-    argv += ["--resume"] if (run / "train_config.json").is_file() else ["--preset", "authors"]
+    argv += ["--resume"] if run.train_config.is_file() else ["--preset", "authors"]
     for key, value in options.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
     if args.dry_run:
@@ -112,15 +122,15 @@ def evaluation_data(args: argparse.Namespace):
 
 
 def run_cell(name: str, options: dict, args: argparse.Namespace, data) -> dict:
-    run = args.runs / name
+    run = RunFolder(args.runs / name)
     t0 = time.time()
     status = train_cell(run, options, args)
     result = {"cell": name, "options": options, "schedule": schedule(args), "hardware": hardware(),
-              "date": date.today().isoformat(), "run": str(run)}
+              "date": date.today().isoformat(), "run": str(run.root)}
     if status != 0:
         return result | {"failed": f"training exited with status {status}; see the log above and {run}"}
-    model = load_model(run / "checkpoint")
-    state = json.loads((run / "checkpoint" / "train_state.json").read_text())
+    model = load_model(run.checkpoint)
+    state = json.loads(run.train_state.read_text())
     t1 = time.time()
     metrics = evaluate_model(model, *data, epochs=args.eval_epochs, seed=int(options.get("seed", args.seed)))
     return result | {"train_seconds": round(state.get("train_seconds", 0.0), 1),
@@ -130,7 +140,7 @@ def run_cell(name: str, options: dict, args: argparse.Namespace, data) -> dict:
 
 def store_metrics(checkpoint: Path, result: dict) -> None:
     """Put a cell's evaluation beside its weights too, so the app (Metrics, Compare) shows it."""
-    if "evaluation" not in result or not (checkpoint / "config.json").is_file():
+    if "evaluation" not in result or not (checkpoint / CONFIG).is_file():
         return
     metrics = load_metrics(checkpoint)
     if "evaluation" not in metrics:
@@ -152,7 +162,7 @@ def sweep_cell(name: str, options: dict, args: argparse.Namespace, data=None) ->
         if previous.get("schedule") != schedule(args):
             raise SweepError(f"{file} was made with schedule {previous.get('schedule')}, this sweep uses "
                              f"{schedule(args)}; choose another --out (and --runs) or delete it")
-        store_metrics(args.runs / name / "checkpoint", previous)
+        store_metrics(RunFolder(args.runs / name).checkpoint, previous)
         return f"{name}: done earlier, skipped"
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -164,7 +174,7 @@ def sweep_cell(name: str, options: dict, args: argparse.Namespace, data=None) ->
         raise SweepError(f"{name}: {err}") from err
     args.out.mkdir(parents=True, exist_ok=True)
     replace_file_atomic(file, lambda p, r=result: write_json(p, r))
-    store_metrics(args.runs / name / "checkpoint", result)
+    store_metrics(RunFolder(args.runs / name).checkpoint, result)
     acc = result.get("evaluation", {}).get("accuracy")
     summary = f"z {acc['z_sample']['test']} / z mean {acc['z_mean']['test']} / s {acc['s']['test']}" \
         if acc else result["failed"]
@@ -304,8 +314,7 @@ def report(out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.sweep", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m train.sweep", __doc__)
     parser.add_argument("table", choices=("dims", "variants", "recipes", "report"))
     parser.add_argument("--data-dir", default="", help="MNIST folder (default: $CCVAE_DATA_DIR)")
     parser.add_argument("--out", type=Path, default=Path("experiments/mnist"), help="one JSON per cell")

@@ -1,7 +1,8 @@
 """Compare the plain decoder with the PixelCNN decoder (PixelVAE; report 4.0.3.2.2) on MNIST.
 
-    python -m train.pixelvae_compare --plain checkpoints/mnist --pixel runs/pixel/checkpoint \\
+    python -m tools.pixelvae_compare --plain checkpoints/mnist --pixel runs/pixel/checkpoint \\
         --data-dir ../shared/data/MNIST --out runs/pixelvae_compare
+    python -m tools.pixelvae_compare --dry-run     # seconds: untrained tiny models on synthetic digits
 
 Writes into --out:
 - ``reconstructions.png``: test images; the plain decoder's Dec(z mean, s); the PixelCNN's sample for the same
@@ -12,7 +13,10 @@ Writes into --out:
   likelihood of the test images (``core.evaluation.likelihood``: the PixelCNN's own, and for the plain decoder
   a Gaussian around its mean image, discretised to the 256 values, with sigma fitted on training images);
   the time to sample a batch of 64 with the PixelCNN.
-Prints a Markdown table. --dry-run: 300 training and 200 test images, 2 classifier epochs.
+Prints a Markdown table. --dry-run: 300 training and 200 test images, 2 classifier epochs, sigma fitted on 20
+images, 4 reconstructions and 2 draws per class; without --plain and
+--pixel two untrained models (the PixelCNN a tiny one), without the data synthetic digits, without --out a new
+temporary folder.
 """
 
 from __future__ import annotations
@@ -20,27 +24,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 import torch
 
-from core.checkpoint import CheckpointError, load_model
-from core.data import DataError, load_dataset
+from core.checkpoint import CheckpointError, load_model, save_checkpoint
+from core.data import DataError, ImageSet, load_dataset
 from core.evaluation import evaluate_model
 from core.evaluation.likelihood import fit_sigma, plain_means, reconstruction_likelihood
 from core.explore import class_means, decode, encode_all, sample_prior, tile
-from train.cli import hardware
+from core.models import ModelConfig, build_model
+from tools.bench import synthetic_mnist
+from train.cli import command_parser, hardware, parse_command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m train.pixelvae_compare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--plain", type=Path, required=True, help="checkpoint folder of a plain-decoder model")
-    parser.add_argument("--pixel", type=Path, required=True, help="checkpoint folder of a pixelcnn-decoder model")
+    parser = command_parser("python -m tools.pixelvae_compare", __doc__, threads=0,
+                            dry_run="300/200 images, 2 epochs; untrained models, synthetic digits and a temporary "
+                                    "--out where those are not given")
+    parser.add_argument("--plain", type=Path, help="checkpoint folder of a plain-decoder model")
+    parser.add_argument("--pixel", type=Path, help="checkpoint folder of a pixelcnn-decoder model")
     parser.add_argument("--data-dir", default="", help="dataset folder (default: $CCVAE_DATA_DIR)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the figures and compare.json")
+    parser.add_argument("--out", type=Path, help="folder for the figures and compare.json")
     parser.add_argument("--epochs", type=int, default=50, help="classifier training epochs (Table 4.1 protocol)")
     parser.add_argument("--max-train", type=int, default=0, help="random subset of training images (0: all)")
     parser.add_argument("--max-test", type=int, default=0, help="random subset of test images (0: all)")
@@ -48,9 +56,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=16, help="test images in reconstructions.png")
     parser.add_argument("--samples", type=int, default=8, help="z draws per class in samples.png")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
-    parser.add_argument("--dry-run", action="store_true", help="300/200 images, 2 epochs, for smoke tests")
-    return parser.parse_args(argv)
+    args = parse_command(parser, argv)
+    missing = [f"--{name}" for name in ("plain", "pixel", "out") if getattr(args, name) is None]
+    if missing and not args.dry_run:
+        parser.error(f"{', '.join(missing)} required (or --dry-run)")
+    if args.dry_run and args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="pixelvae_compare_"))
+    if args.dry_run and (args.plain is None or args.pixel is None):
+        args.plain, args.pixel = untrained_models(args.out / "models", args.seed)
+    return args
+
+
+def untrained_models(folder: Path, seed: int) -> tuple[Path, Path]:
+    """Checkpoints of an untrained plain-decoder model and an untrained tiny PixelCNN one, for --dry-run."""
+    names = [str(d) for d in range(10)]
+    torch.manual_seed(seed)
+    plain = save_checkpoint(folder / "plain", build_model(ModelConfig(dataset="mnist", class_names=names)))
+    pixel = save_checkpoint(folder / "pixelcnn", build_model(ModelConfig(dataset="mnist", class_names=names, decoder="pixelcnn",
+                                                                         pixelcnn_width=4, pixelcnn_layers=2)))
+    return plain, pixel
+
+
+def load_data(dataset: str, data_dir: str, dry_run: bool, **kw) -> tuple[ImageSet, ImageSet]:
+    """Train and test split; for --dry-run synthetic digits where the data is not there."""
+    try:
+        return tuple(load_dataset(dataset, data_dir or None, split, **kw) for split in ("train", "test"))
+    except DataError as err:
+        if not (dry_run and dataset == "mnist"):
+            raise
+        print(f"note: {err}; using synthetic digits", file=sys.stderr)
+        return synthetic_mnist(1_000, seed=0), synthetic_mnist(500, seed=1)
 
 
 def load_models(plain_dir: Path, pixel_dir: Path):
@@ -146,12 +181,10 @@ def markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
         plain, pixel = load_models(args.plain, args.pixel)
         kw = dict(image_size=pixel.config.image_shape[1], channels=pixel.config.image_shape[0])
-        train, test = (load_dataset(pixel.config.dataset, args.data_dir or None, split, **kw) for split in ("train", "test"))
+        train, test = load_data(pixel.config.dataset, args.data_dir, args.dry_run, **kw)
     except (CheckpointError, DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -161,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     epochs, max_train, max_test, sigma_images = args.epochs, args.max_train, args.max_test, args.sigma_images
     if args.dry_run:
-        epochs, max_train, max_test, sigma_images = 2, 300, 200, min(sigma_images, 50)
+        epochs, max_train, max_test, sigma_images = 2, 300, 200, min(sigma_images, 20)
+        args.images, args.samples = min(args.images, 4), min(args.samples, 2)
     g = torch.Generator().manual_seed(args.seed)
     if 0 < max_train < len(train):
         train = train.subset(torch.randperm(len(train), generator=g)[:max_train])

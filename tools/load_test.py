@@ -1,7 +1,8 @@
 """Load test: N concurrent browser sessions against one `streamlit run app.py` server.
 
-    python -m train.load_test --checkpoint checkpoints/yaleb --sessions 1 5 10 20
-    python -m train.load_test --class-server --sessions 20 --heavy 5 [--data-dir /path/to/mnist-root]
+    python -m tools.load_test --checkpoint checkpoints/yaleb --sessions 1 5 10 20
+    python -m tools.load_test --class-server --sessions 20 --heavy 5 [--data-dir /path/to/mnist-root]
+    python -m tools.load_test --dry-run [--class-server]          # about a minute: does it work on this machine?
 
 Each session is its own Playwright browser context (its own cookies, so its own Streamlit
 session) in one headless Chromium, and does the common interactions in turn: open the swap grid,
@@ -22,23 +23,23 @@ others worked (it must not: sessions share the model, never their state).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from train.browser import CHROMIUM, FLAGS, running_app_process
-from train.cli import hardware
+from tools.browser import CHROMIUM, FLAGS, READY, running_app_process
+from train.cli import command_parser, hardware
 
 INTERACTIONS = ("open swap grid", "move a slider", "open interpolation", "upload on few-shot")
-READY = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
 def photo_bytes() -> bytes:
@@ -60,6 +61,23 @@ def rss_mb(pid: int) -> float:
         except OSError:
             pass
     return total / 1024
+
+
+@contextmanager
+def peak_rss(pid: int, every: float = 0.2) -> Iterator[list[float]]:
+    """Sample ``rss_mb(pid)`` every ``every`` seconds in a thread while the block runs; yields the samples (MB)."""
+    samples, stop = [rss_mb(pid)], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append(rss_mb(pid))
+            time.sleep(every)
+
+    threading.Thread(target=sample, daemon=True).start()
+    try:
+        yield samples
+    finally:
+        stop.set()
 
 
 def children(pid: int) -> list[int]:
@@ -222,7 +240,7 @@ async def heavy_session(browser, url: str, role: str, photo: Path, start: asynci
 
 
 async def class_level(url: str, n: int, n_heavy: int, photo: Path, timeout: float, steps: int,
-                      min_moves: int, max_moves: int, think: float) -> tuple[dict, int]:
+                      min_moves: int, max_moves: int, think: float, roles: tuple[str, ...] = HEAVY_ROLES) -> tuple[dict, int]:
     from playwright.async_api import async_playwright
 
     report: dict = {"slider_ms": [], "same_picture": [], "heavy": []}
@@ -236,7 +254,7 @@ async def class_level(url: str, n: int, n_heavy: int, photo: Path, timeout: floa
             start.set()
 
         async def heavy_all() -> list:
-            out = await asyncio.gather(*(heavy_session(browser, url, HEAVY_ROLES[i % len(HEAVY_ROLES)], photo, start,
+            out = await asyncio.gather(*(heavy_session(browser, url, roles[i % len(roles)], photo, start,
                                                        report, timeout, steps) for i in range(n_heavy)),
                                        return_exceptions=True)
             heavy_done.set()
@@ -260,7 +278,7 @@ def class_server(args) -> int:
     import shutil
     import tempfile
 
-    from train.browser import ROOT, free_port, serving_process
+    from tools.browser import ROOT, free_port, serving_process
 
     photo = Path("/tmp/ccvae_load_test_photo.png")
     photo.write_bytes(photo_bytes())
@@ -278,19 +296,11 @@ def class_server(args) -> int:
         with serving_process([sys.executable, str(ROOT / "serve.py"), "--public", "--port", str(port)], port,
                              health="/_stcore/health", env=env) as (url, proc):
             startup = time.time() - t0
-            peak, stop = [rss_mb(proc.pid)], threading.Event()
-
-            def sample() -> None:
-                while not stop.is_set():
-                    peak.append(rss_mb(proc.pid))
-                    time.sleep(0.2)
-
-            threading.Thread(target=sample, daemon=True).start()
             n = args.sessions[0]
             t1 = time.time()
-            report, failed = asyncio.run(class_level(url, n, args.heavy, photo, args.timeout * 1000, args.steps,
-                                                     args.min_moves, args.max_moves, args.think))
-            stop.set()
+            with peak_rss(proc.pid) as peak:
+                report, failed = asyncio.run(class_level(url, n, args.heavy, photo, args.timeout * 1000, args.steps,
+                                                         args.min_moves, args.max_moves, args.think, args.roles))
     ms = report["slider_ms"]
     print(f"\n{hardware()}; `python serve.py --public` (ready in {startup:.0f} s, warm start), {n} sessions in one "
           f"headless Chromium on the same machine, {args.think} s between a session's slider moves, "
@@ -308,8 +318,9 @@ def class_server(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.load_test", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m tools.load_test", __doc__,
+                            dry_run="about a minute: 1 session (with --class-server: 3 sessions, 1 of them a few-shot "
+                                    "fine-tune, 1 to 3 slider moves each); the same tables")
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/yaleb"),
                         help="the model every session uses (its folder's siblings are listed too)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 5, 10, 20])
@@ -322,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=0.5, help="--class-server: seconds between a session's moves")
     parser.add_argument("--data-dir", type=Path, help="--class-server: the server's CCVAE_DATA_DIR (MNIST: a 10k t-SNE)")
     args = parser.parse_args(argv)
+    if args.dry_run:
+        args.sessions, args.timeout = [3] if args.class_server else [1], min(args.timeout, 120.0)
+        args.heavy, args.steps, args.min_moves, args.max_moves, args.think = 1, 5, 1, 3, 0.0
+    args.roles = ("fine-tune",) if args.dry_run else HEAVY_ROLES  # a dry run's one heavy job: the quickest
     if args.class_server:
         return class_server(args)
     import os
@@ -330,21 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     photo = Path("/tmp/ccvae_load_test_photo.png")
     photo.write_bytes(photo_bytes())
     rows = []
-    with running_app_process(args.checkpoint.resolve().parent) as (url, proc):
-        peak, stop = [rss_mb(proc.pid)], threading.Event()
-
-        def sample() -> None:
-            while not stop.is_set():
-                peak.append(rss_mb(proc.pid))
-                time.sleep(0.2)
-
-        threading.Thread(target=sample, daemon=True).start()
+    with running_app_process(args.checkpoint.resolve().parent) as (url, proc), peak_rss(proc.pid) as peak:
         for n in args.sessions:
             t0 = time.time()
             times, failed = asyncio.run(run_level(url, n, photo, args.timeout * 1000))
             rows.append((n, times, failed, max(peak), time.time() - t0))
             print(f"N={n}: done in {time.time() - t0:.0f} s, {failed} failed, server peak {max(peak):.0f} MB", flush=True)
-        stop.set()
     print(f"\n{hardware()}; checkpoint {args.checkpoint}; one server, one Chromium, N contexts\n")
     print("| sessions | " + " | ".join(f"{k} p50 / p95 (s)" for k in INTERACTIONS) + " | failed | server peak RSS (MB) |")
     print("|---" * (len(INTERACTIONS) + 3) + "|")

@@ -1,7 +1,8 @@
 """Latency of the app's interactions on a checkpoint, on this machine's CPU.
 
-    python -m train.bench_app --checkpoint checkpoints/mnist
-    python -m train.bench_app --cold [--models mnist sprites]     # first view of every page on a fresh server
+    python -m tools.bench_app --checkpoint checkpoints/mnist
+    python -m tools.bench_app --cold [--models mnist sprites]     # first view of every page on a fresh server
+    python -m tools.bench_app --dry-run [--cold]                  # seconds: does it work on this machine?
 
 Times what one widget change costs in model work and PNG encoding (the parts our code controls),
 as the median of --repeats runs, for the batched implementation in ``core.explore`` and, as a
@@ -16,7 +17,6 @@ and the app has stopped running.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -27,7 +27,7 @@ import torch
 from core.checkpoint import load_latents, load_model
 from core.explore import framed_grid, interpolate, interpolation_grid, png_bytes, sample_prior, swap_grid, tile, to_uint8
 from core.gallery import load_gallery
-from train.cli import hardware
+from train.cli import command_parser, hardware, parse_command
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -51,21 +51,21 @@ def swap_grid_cell_by_cell(model, rows: torch.Tensor, cols: torch.Tensor) -> tor
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.bench_app", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m tools.bench_app", __doc__, threads=2,
+                            dry_run="seconds: 2 repeats (with --cold: the first model's Home page only); the same tables")
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/mnist"))
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (the app uses up to 2)")
     parser.add_argument("--browser", action="store_true",
                         help="also time full round trips in headless Chromium: key press on a slider -> new image shown")
     parser.add_argument("--cold", action="store_true", help="only time each page's first view on a fresh server")
     parser.add_argument("--models", nargs="+", default=["mnist"], help="--cold: the default model of each server")
     parser.add_argument("--pages", nargs="+", default=None, help="--cold: these pages only (url paths; Home is '')")
-    args = parser.parse_args(argv)
+    args = parse_command(parser, argv)
+    if args.dry_run:
+        args.repeats, args.models, args.pages = 2, args.models[:1], (args.pages or [""])[:1]
     if args.cold:
         cold_start(args.models, args.pages)
         return 0
-    torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
     gallery = load_gallery(model, load_latents(args.checkpoint))
     x = gallery.floats(torch.arange(24))
@@ -112,7 +112,7 @@ def browser_round_trips(checkpoint: Path, repeats: int) -> None:
     """Start `streamlit run app.py`, press ArrowRight on a slider, time until the new image is in the page."""
     from playwright.sync_api import sync_playwright
 
-    from train.browser import CHROMIUM, FLAGS, running_app
+    from tools.browser import CHROMIUM, FLAGS, running_app
 
     with running_app(checkpoint.resolve().parent) as url:
         cases = [("Latent_sliders", "z0", "Dec(z from the sliders"), ("Swap_grid", "Rows", "Top row: s sources")]
@@ -165,7 +165,7 @@ def cold_start(models: list[str], pages: list[str] | None) -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from train.browser import CHROMIUM, FLAGS, ROOT, free_port, serving_process
+    from tools.browser import CHROMIUM, FLAGS, ROOT, free_port, serving_process
 
     pages = list(FIRST_VIEW) if pages is None else pages
     rows = []

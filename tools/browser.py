@@ -1,6 +1,12 @@
 """Run the app and drive it from headless Chromium: shared by the browser tests and the latency benchmark.
 
-Uses Debian's ``/usr/bin/chromium`` through Playwright (never ``playwright install``).
+    python -m tools.browser                                   # every page of `streamlit run app.py` in Chromium
+    python -m tools.browser --dry-run                         # the Home page only: does the harness work here?
+
+Uses Debian's ``/usr/bin/chromium`` through Playwright (never ``playwright install``). Run as a command it
+starts the app on a free port with --checkpoint's folder, opens each page in a fresh browser context and
+prints a Markdown table: the app's start-up, each page's first view (from opening its address until its
+main content is on screen and the app has stopped running) and whether it showed an error.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
+READY = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"  # the app has stopped running
 
 
 def free_port() -> int:
@@ -81,3 +88,45 @@ def running_app_process(checkpoint_dir: Path, *, threads: int | None = None) -> 
                           "--server.port", str(port), "--browser.gatherUsageStats", "false"],
                          port, health="/_stcore/health", env=env) as (url, proc):
         yield url, proc
+
+
+def main(argv: list[str] | None = None) -> int:
+    from playwright.sync_api import sync_playwright
+
+    from tools.bench_app import FIRST_VIEW
+    from train.cli import command_parser, hardware
+
+    parser = command_parser("python -m tools.browser", __doc__, dry_run="the Home page only (about half a minute)")
+    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/mnist"),
+                        help="the app's default model (its folder's siblings are listed too)")
+    parser.add_argument("--pages", nargs="+", default=None, help="url paths (Home is ''); default: every page")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds one page may take")
+    args = parser.parse_args(argv)
+    pages = ([""] if args.dry_run else list(FIRST_VIEW)) if args.pages is None else args.pages
+    os.environ["CCVAE_DEFAULT_CHECKPOINT"] = args.checkpoint.name
+    rows = []
+    t0 = time.perf_counter()
+    with running_app(args.checkpoint.resolve().parent) as url, sync_playwright() as p:
+        startup = time.perf_counter() - t0
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for path in pages:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            t1 = time.perf_counter()
+            page.goto(f"{url}/{path}")
+            if path in FIRST_VIEW:
+                page.get_by_text(FIRST_VIEW[path]).first.wait_for(timeout=1000 * args.timeout)
+            page.wait_for_function(READY, timeout=1000 * args.timeout)
+            errors = page.get_by_text("Traceback").count() + page.locator("[data-testid='stException']").count()
+            rows.append((path or "Home", time.perf_counter() - t1, errors))
+            context.close()
+        browser.close()
+    print(f"{hardware()}; `streamlit run app.py` with {args.checkpoint}, ready in {startup:.1f} s\n")
+    print("| page | first view (s) | errors |\n|---|---|---|")
+    for name, seconds, errors in rows:
+        print(f"| {name.replace('_', ' ')} | {seconds:.2f} | {errors} |")
+    return 0 if not any(errors for *_, errors in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,9 +1,10 @@
 """Training speed of the CC-VAE, against a baseline written the way the authors' code works.
 
-    python -m train.bench --data-dir ../shared/data/MNIST                 # batch 64 and 256, CPU (and CUDA if present)
-    python -m train.bench --data-dir ../shared/data/MNIST --threads 1 --out bench.json
-    python -m train.bench --maps --data-dir ../shared/data/MNIST          # t-SNE / UMAP of 10,000 codes instead
-    python -m train.bench --maps --map-baselines --data-dir ../shared/data/MNIST   # ... and the previous implementations
+    python -m tools.bench --data-dir ../shared/data/MNIST                 # batch 64 and 256, CPU (and CUDA if present)
+    python -m tools.bench --data-dir ../shared/data/MNIST --threads 1 --out bench.json
+    python -m tools.bench --maps --data-dir ../shared/data/MNIST          # t-SNE / UMAP of 10,000 codes instead
+    python -m tools.bench --maps --map-baselines --data-dir ../shared/data/MNIST   # ... and the previous implementations
+    python -m tools.bench --dry-run                                        # seconds: does it work on this machine?
 
 Ours is ``core.training.Trainer``: pairs drawn by index from uint8 images held as one tensor. The
 baseline, measured in the same run on the same model, losses and optimisers, feeds the step the way
@@ -40,10 +41,11 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.functional import to_tensor
 
 from core import losses
+from core.checkpoint import WEIGHTS
 from core.data import DataError, ImageSet, load_mnist
 from core.models import ModelConfig, build_model
 from core.training import TrainConfig, Trainer, authors_init
-from train.cli import hardware
+from train.cli import command_parser, hardware, parse_command
 
 PHASES = ("data", "forward", "reverse", "optimiser")
 
@@ -57,13 +59,13 @@ def synthetic_mnist(n: int = 60_000, seed: int = 0) -> ImageSet:
     return ImageSet(torch.maximum(protos[labels], noise), labels, [str(k) for k in range(10)], "synthetic")
 
 
-def training_data(data_dir: str | None) -> ImageSet:
+def training_data(data_dir: str | None, synthetic_images: int = 60_000) -> ImageSet:
     if data_dir:
         try:
             return load_mnist(data_dir, "train")
         except DataError as err:
             print(f"note: {err}; using synthetic data", file=sys.stderr)
-    return synthetic_mnist()
+    return synthetic_mnist(synthetic_images)
 
 
 # ------------------------------------------------------------------------------------------ baseline
@@ -253,7 +255,7 @@ def map_codes(data_dir: str | None, checkpoint: Path, n: int) -> tuple[dict[str,
     except DataError as err:
         print(f"note: {err}; using random clustered codes", file=sys.stderr)
         test = None
-    if test is not None and (checkpoint / "model.safetensors").is_file():
+    if test is not None and (checkpoint / WEIGHTS).is_file():
         codes = encode_all(load_model(checkpoint), test.images[:n])
         return ({"z": codes.z_mu.numpy(), "s": codes.s.numpy()}, test.labels[:n].numpy(),
                 f"{checkpoint} on {min(n, len(test)):,} MNIST test images")
@@ -300,7 +302,7 @@ def bench_maps(args: argparse.Namespace) -> dict:
                 print(rows[-1], file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:  # a cache hit: the map is read back from <checkpoint>/maps/
         folder = Path(tmp)
-        (folder / "model.safetensors").write_bytes(b"weights")
+        (folder / WEIGHTS).write_bytes(b"weights")
         cached_projection(folder, "s", codes["s"], "pca")
         t0 = time.perf_counter()
         cached_projection(folder, "s", codes["s"], "pca")
@@ -323,14 +325,14 @@ def maps_table(result: dict) -> str:
 # ------------------------------------------------------------------------------------------ main
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("python -m tools.bench", __doc__, threads=0,
+                            dry_run="seconds, not minutes: 1,000 synthetic images, batch 8, 2 steps on the CPU "
+                                    "(with --maps: 200 codes, no baselines); the same tables and JSON")
     parser.add_argument("--data-dir", default=None, help="MNIST IDX folder; synthetic data without it")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--steps", type=int, default=30, help="timed iterations per implementation and batch size")
     parser.add_argument("--warmup", type=int, default=3, help="untimed iterations first")
     parser.add_argument("--rounds", type=int, default=3, help="alternate ours and the baseline this many times")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
     parser.add_argument("--maps", action="store_true", help="time t-SNE and UMAP of --map-points codes instead")
     parser.add_argument("--map-points", type=int, default=10_000)
@@ -338,16 +340,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --maps: also time the previous maps (scikit-learn t-SNE, UMAP defaults); minutes")
     parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/mnist"), help="encodes the codes for --maps")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    result: dict = {"hardware": hardware()}
+    args = parse_command(parser, argv)
+    peak_rss_steps, synthetic_images = 10, 60_000
+    if args.dry_run:
+        args.data_dir, args.batch_sizes, args.steps, args.warmup, args.rounds = None, [8], 2, 1, 1
+        args.devices, args.map_points, args.map_baselines = ["cpu"], 200, False
+        peak_rss_steps, synthetic_images = 2, 1_000
+    result: dict = {"hardware": hardware(), "dry_run": args.dry_run}
     print(f"{result['hardware']}\n")
     if args.maps:
         result["maps"] = bench_maps(args)
         print(maps_table(result["maps"]))
     else:
-        data = training_data(args.data_dir)
+        data = training_data(args.data_dir, synthetic_images)
         paired = PairedMNIST(data)
         devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
         rows = []
@@ -358,11 +363,11 @@ def main(argv: list[str] | None = None) -> int:
             if device.startswith("cuda"):
                 result[f"peak_gpu_mb_{device}"] = round(torch.cuda.max_memory_allocated() / 2**20)
         batch = max(args.batch_sizes)
-        result["peak_rss_mb_cpu_training"] = round(training_peak_rss_mb(args.data_dir, batch, 10, args.threads))
+        result["peak_rss_mb_cpu_training"] = round(training_peak_rss_mb(args.data_dir, batch, peak_rss_steps, args.threads))
         result["training"], result["data"], result["threads"] = rows, data.name, torch.get_num_threads()
         print(training_table(rows))
         print(f"\nData: {data.name} ({len(data):,} images); {torch.get_num_threads()} torch threads. Peak resident memory "
-              f"of `python -m train` on the CPU (batch {batch}, 10 steps, then its code statistics and checkpoint): "
+              f"of `python -m train` on the CPU (batch {batch}, {peak_rss_steps} steps, then its code statistics and checkpoint): "
               f"{result['peak_rss_mb_cpu_training']:,} MB")
         for key, value in result.items():
             if key.startswith("peak_gpu_mb_"):
