@@ -15,8 +15,9 @@ Without --data-dir (or when MNIST is not there) both use synthetic 28x28 images 
 On CUDA the baseline runs in fp32 as the authors' code does; ours with bf16 autocast, channels_last
 and cudnn.benchmark (torch.compile only with ``python -m train --compile``, not here).
 
-Each iteration is split into phases: data (sample pairs, make float batches), forward cycle (loss
-and backward), reverse cycle (loss and backward), optimiser (both Adam steps). On CUDA the phase
+Both run their real step (ours: ``Trainer.step``, not a copy) with a phase timer that the step marks: data
+(sample pairs, make float batches), forward cycle (loss and backward), reverse cycle (loss and backward),
+optimiser (both Adam steps). On CUDA the phase
 times come from extra steps with a synchronisation after each phase, and it/s from steps without.
 Images/s counts the images an iteration draws: 4 x batch (two per pair, two batches of pairs).
 Prints Markdown tables; --out also writes JSON.
@@ -31,7 +32,9 @@ import resource
 import statistics
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,21 +45,13 @@ from torchvision.transforms.functional import to_tensor
 
 from core import losses
 from core.checkpoint import WEIGHTS
-from core.data import DataError, ImageSet, load_mnist
+from core.data import DataError, ImageSet, load_mnist, synthetic_digits
 from core.models import ModelConfig, build_model
 from core.training import TrainConfig, Trainer, authors_init
+from core.training.engine import Phase
 from train.cli import command_parser, hardware, parse_command
 
 PHASES = ("data", "forward", "reverse", "optimiser")
-
-
-def synthetic_mnist(n: int = 60_000, seed: int = 0) -> ImageSet:
-    """Stand-in for MNIST when it is not on disk: 10 classes of random strokes, 28x28 uint8."""
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % 10
-    protos = (torch.rand(10, 1, 28, 28, generator=g) > 0.8).to(torch.uint8) * 255
-    noise = (torch.rand(n, 1, 28, 28, generator=g) > 0.9).to(torch.uint8) * 255
-    return ImageSet(torch.maximum(protos[labels], noise), labels, [str(k) for k in range(10)], "synthetic")
 
 
 def training_data(data_dir: str | None, synthetic_images: int = 60_000) -> ImageSet:
@@ -65,7 +60,7 @@ def training_data(data_dir: str | None, synthetic_images: int = 60_000) -> Image
             return load_mnist(data_dir, "train")
         except DataError as err:
             print(f"note: {err}; using synthetic data", file=sys.stderr)
-    return synthetic_mnist(synthetic_images)
+    return synthetic_digits(synthetic_images)
 
 
 # ------------------------------------------------------------------------------------------ baseline
@@ -110,75 +105,56 @@ class Baseline:
         while True:  # the authors use itertools.cycle, which also keeps every batch of the first epoch in memory
             yield from loader
 
-    def phases(self) -> list[tuple[str, Callable[[dict], None]]]:
-        def data(s: dict) -> None:
+    def step(self, phase: Phase) -> None:
+        """One iteration, its phases marked as ``Trainer.step`` marks its own."""
+        with phase("data"):
             x1, x2, _ = next(self.batches)
             r1, _, _ = next(self.batches)
             r2, _, _ = next(self.batches)
-            s["pairs"] = [t.to(self.device) for t in (x1, x2, r1, r2)]
-
-        def forward(s: dict) -> None:
-            x1, x2 = s["pairs"][:2]
+            x1, x2, r1, r2 = (t.to(self.device) for t in (x1, x2, r1, r2))
+        with phase("forward"):
             self.opt_forward.zero_grad()
             losses.forward_cycle_loss(self.model, x1, x2, generator=self.noise).total.backward()
-
-        def reverse(s: dict) -> None:
-            x1, x2 = s["pairs"][2:]
+        with phase("reverse"):
             self.opt_reverse.zero_grad()
-            losses.reverse_cycle_loss(self.model, x1, x2, generator=self.noise).total.backward()
-
+            losses.reverse_cycle_loss(self.model, r1, r2, generator=self.noise).total.backward()
         # the authors step the forward optimiser before the reverse cycle; timing both steps together
         # as one phase changes nothing in the work done
-        return [("data", data), ("forward", forward), ("reverse", reverse),
-                ("optimiser", lambda s: (self.opt_forward.step(), self.opt_reverse.step()))]
-
-
-# ------------------------------------------------------------------------------------------ ours
-
-def trainer_phases(trainer: Trainer) -> list[tuple[str, Callable[[dict], None]]]:
-    """``Trainer.step`` cut at its phase boundaries (the same calls, in the same order)."""
-    def data(s: dict) -> None:
-        trainer.set_learning_rate()
-        s["same"] = trainer.same_label_batch()
-
-    def forward(s: dict) -> None:
-        trainer.forward_cycle(*s["same"])
-
-    def step_forward(s: dict) -> None:
-        trainer.opt_forward.step()
-
-    def data2(s: dict) -> None:
-        s["different"] = trainer.different_label_batch()
-
-    def reverse(s: dict) -> None:
-        trainer.reverse_cycle(*s["different"])
-
-    def step_reverse(s: dict) -> None:
-        trainer.opt_reverse.step()
-        trainer.model.config.training_steps += 1
-
-    return [("data", data), ("forward", forward), ("optimiser", step_forward), ("data", data2),
-            ("reverse", reverse), ("optimiser", step_reverse)]
+        with phase("optimiser"):
+            self.opt_forward.step()
+            self.opt_reverse.step()
 
 
 # ------------------------------------------------------------------------------------------ timing
 
-def run_phases(phases, device: torch.device, steps: int, *, sync_each: bool) -> tuple[float, float, dict[str, float]]:
-    """Wall seconds and process CPU seconds (all threads) for ``steps`` iterations, mean milliseconds per phase."""
+class PhaseTimer:
+    """The ``phase`` argument of ``Trainer.step`` (and of ``Baseline.step``): wall seconds per phase name, waiting
+    for the GPU at the end of each phase when ``sync_each``."""
+
+    def __init__(self, sync: Callable[[], None], sync_each: bool):
+        self.sync, self.sync_each = sync, sync_each
+        self.spent: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        yield
+        if self.sync_each:
+            self.sync()
+        self.spent[name] += time.perf_counter() - t
+
+
+def run_steps(step: Callable[[Phase], object], device: torch.device, steps: int, *,
+              sync_each: bool) -> tuple[float, float, dict[str, float]]:
+    """Wall seconds and process CPU seconds (all threads) for ``steps`` calls of ``step``, mean milliseconds per phase."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    spent = dict.fromkeys(PHASES, 0.0)
+    timer = PhaseTimer(sync, sync_each)
     sync()
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
-        state: dict = {}
-        for name, fn in phases:
-            t = time.perf_counter()
-            fn(state)
-            if sync_each:
-                sync()
-            spent[name] += time.perf_counter() - t
+        step(timer)
     sync()
-    return time.perf_counter() - t0, time.process_time() - c0, {k: 1000 * v / steps for k, v in spent.items()}
+    return time.perf_counter() - t0, time.process_time() - c0, {k: 1000 * timer.spent[k] / steps for k in PHASES}
 
 
 def bench_device(data: ImageSet, paired: PairedMNIST, device: torch.device, batch: int, steps: int, warmup: int,
@@ -186,19 +162,19 @@ def bench_device(data: ImageSet, paired: PairedMNIST, device: torch.device, batc
     """Ours and the baseline at one batch size, in alternating rounds so both see the same machine load."""
     trainer = Trainer(TrainConfig(batch_size=batch, device=str(device)), data)
     baseline = Baseline(paired, batch, device)
-    impls = {"ours (Trainer)": trainer_phases(trainer), "baseline (authors' data path)": baseline.phases()}
+    impls = {"ours (Trainer)": trainer.step, "baseline (authors' data path)": baseline.step}
     cuda = device.type == "cuda"
     seconds, cpu_seconds = dict.fromkeys(impls, 0.0), dict.fromkeys(impls, 0.0)
     phase_ms = {name: [] for name in impls}
-    for phases in impls.values():
-        run_phases(phases, device, warmup, sync_each=False)
+    for step in impls.values():
+        run_steps(step, device, warmup, sync_each=False)
     per_round = max(1, steps // rounds)
     for _ in range(rounds):
-        for name, phases in impls.items():
-            took, cpu, ms = run_phases(phases, device, per_round, sync_each=cuda)
+        for name, step in impls.items():
+            took, cpu, ms = run_steps(step, device, per_round, sync_each=cuda)
             phase_ms[name].append(ms)
             if cuda:  # the synchronised steps give the phases; it/s comes from steps that run freely
-                took, cpu, _ = run_phases(phases, device, per_round, sync_each=False)
+                took, cpu, _ = run_steps(step, device, per_round, sync_each=False)
             seconds[name] += took
             cpu_seconds[name] += cpu
     rows = []

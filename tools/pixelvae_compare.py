@@ -32,12 +32,11 @@ from pathlib import Path
 import torch
 
 from core.checkpoint import CheckpointError, load_model, save_checkpoint
-from core.data import DataError, ImageSet, load_dataset
+from core.data import DataError, ImageSet, load_dataset, synthetic_digits
 from core.evaluation import evaluate_model
 from core.evaluation.likelihood import fit_sigma, plain_means, reconstruction_likelihood
 from core.explore import class_means, decode, encode_all, sample_prior, tile
 from core.models import ModelConfig, build_model
-from tools.bench import synthetic_mnist
 from train.cli import command_parser, hardware, parse_command
 
 
@@ -85,7 +84,7 @@ def load_data(dataset: str, data_dir: str, dry_run: bool, **kw) -> tuple[ImageSe
         if not (dry_run and dataset == "mnist"):
             raise
         print(f"note: {err}; using synthetic digits", file=sys.stderr)
-        return synthetic_mnist(1_000, seed=0), synthetic_mnist(500, seed=1)
+        return synthetic_digits(1_000, seed=0), synthetic_digits(500, seed=1)
 
 
 def load_models(plain_dir: Path, pixel_dir: Path):
