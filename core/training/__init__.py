@@ -3,8 +3,9 @@
     config.py     TrainConfig (CC-VAE and the pair baselines, with the loss variants as switches), presets,
                   DRGANConfig
     engine.py     Engine: what every method shares (device, data in memory, pair sampler, generators,
-                  optimisers, the all-reduced update and NaN check, save/resume of the train state);
+                  optimisers, the all-reduced update and NaN check);
                   Networks (a built model and the auxiliary networks training needs); the failures
+    state.py      the train state beside a checkpoint: one save/resume format for every method
     ccvae.py      the CC-VAE's iteration and its variants; PairTrainer (shared with the baselines)
     baselines.py  Mathieu et al.'s and Szabó et al.'s iterations
     drgan.py      DR-GAN's iteration and its collapse detector

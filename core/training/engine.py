@@ -24,21 +24,20 @@ a DistributedDataParallel wrapper, which fits optimisers over different paramete
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
-from core.checkpoint import TRAIN_STATE, TRAIN_STATE_JSON, CheckpointError, load_model, read_tensors, save_checkpoint
 from core.data import ImageSet
 from core.pairs import PairSampler
+from core.training import state
+from core.training.state import rank_seed
 
 Phase = Callable[[str], AbstractContextManager]  # phase("forward") -> a context that times the phase
 
@@ -91,23 +90,6 @@ def pick_device(name: str, local_rank: int | None = None) -> torch.device:
     if device.type == "cuda" and device.index is None and local_rank is not None:
         device = torch.device("cuda", local_rank)
     return device
-
-
-RANK_SEED_STRIDE = 1_000_003  # rank r's generators start from seed + r * stride; rank 0 keeps the single-process streams
-
-
-def rank_seed(seed: int, rank: int) -> int:
-    return seed + RANK_SEED_STRIDE * rank
-
-
-def _rng_key(name: str, rank: int) -> str:
-    """Where rank ``rank``'s generator state is saved; rank 0 keeps the single-process names."""
-    return f"rng/{name}" if rank == 0 else f"rng/{name}/{rank}"
-
-
-def _weights_key(name: str) -> str:
-    """Key prefix of auxiliary network ``name`` in the train state ("discriminator_weights/...")."""
-    return f"{name}_weights/"
 
 
 def normal_init(std: float, layers: tuple[type[torch.nn.Module], ...]) -> Callable[[torch.nn.Module], None]:
@@ -334,95 +316,10 @@ class Engine:
     # ------------------------------------------------------------------------------- checkpoints
 
     def save(self, path: str | Path, *, metrics: dict | None = None, latents: dict | None = None) -> Path:
-        """Write a checkpoint folder that can be loaded with ``core.load_model`` and resumed from.
-
-        Under torchrun every rank must call it (it gathers each rank's generators); only rank 0 writes.
-        """
-        if not self.check_every_step:
-            self.check_finite()
-        generators = self._gather_generator_states()
-        path = Path(path)
-        if not self.is_main:
-            return path
-        tensors, meta = {}, {"step": self.step_count, "train_seconds": self.train_seconds, "optimizers": {},
-                             "world_size": self.world_size} | self.train_meta()
-        for name, net in self.extras.items():  # kept with the training state, not the model: inference never needs them
-            for key, value in net.state_dict().items():
-                tensors[f"{_weights_key(name)}{key}"] = value.detach().cpu()
-        for name, opt in self.optimizers.items():
-            sd = opt.state_dict()
-            meta["optimizers"][name] = {"param_groups": sd["param_groups"],
-                                        "state": {str(i): sorted(st) for i, st in sd["state"].items()}}
-            for i, st in sd["state"].items():
-                for key, value in st.items():
-                    tensors[f"{name}/{i}/{key}"] = torch.as_tensor(value).detach().cpu()
-        tensors["rng/torch"] = torch.get_rng_state()
-        for rank, (index_state, noise_state) in enumerate(generators):
-            tensors[_rng_key("index", rank)] = index_state
-            tensors[_rng_key("noise", rank)] = noise_state
-
-        def extra(folder: Path) -> None:
-            from safetensors.torch import save_file
-
-            save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / TRAIN_STATE))
-            (folder / TRAIN_STATE_JSON).write_text(json.dumps(meta, indent=1))
-
-        return save_checkpoint(path, self.model, train_config=asdict(self.config), metrics=metrics,
-                               latents=latents, extra=extra)
-
-    def _gather_generator_states(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(index, noise) generator states of every rank, in rank order (a collective under torchrun)."""
-        mine = (self.index_gen.get_state(), self.noise_gen.get_state().cpu())
-        if self.world_size == 1:
-            return [mine]
-        states = [None] * self.world_size
-        dist.all_gather_object(states, mine)
-        return states
+        """Write a checkpoint folder that ``core.load_model`` opens and ``resume`` continues
+        (``core.training.state.save``); under torchrun every rank must call it, only rank 0 writes."""
+        return state.save(self, path, metrics=metrics, latents=latents)
 
     def resume(self, path: str | Path) -> None:
-        """Restore weights, optimiser moments, step count and random state from a checkpoint folder."""
-        path = Path(path)
-        if not (path / TRAIN_STATE).is_file():
-            raise CheckpointError(f"{path} has no {TRAIN_STATE}: it cannot be resumed (shipped checkpoints "
-                                  "carry weights only)")
-        loaded = load_model(path, device=self.device)
-        mine, theirs = self.model.config, loaded.config
-        if theirs.method != mine.method:
-            raise CheckpointError(f"{path} is a {theirs.method!r} model; this run trains {mine.method!r}")
-        for name in ("image_shape", "z_dim", "s_dim", "class_names", "factor_names"):
-            if getattr(theirs, name) != getattr(mine, name):
-                raise CheckpointError(f"{path} was trained with {name} {getattr(theirs, name)!r}; this run has "
-                                      f"{getattr(mine, name)!r}")
-        self.model.load_state_dict(loaded.state_dict())
-        self.model.config.training_steps = theirs.training_steps
-        tensors = read_tensors(path / TRAIN_STATE)
-        meta = json.loads((path / TRAIN_STATE_JSON).read_text())
-        if sorted(meta["optimizers"]) != sorted(self.optimizers):
-            raise CheckpointError(f"{path} was saved with optimisers {sorted(meta['optimizers'])}; this run's options "
-                                  f"need {sorted(self.optimizers)} (were the loss variants changed?)")
-        for name, net in self.extras.items():
-            prefix = _weights_key(name)
-            try:
-                net.load_state_dict({k[len(prefix):]: v.to(self.device) for k, v in tensors.items()
-                                     if k.startswith(prefix)})
-            except RuntimeError as err:
-                raise CheckpointError(f"{path / TRAIN_STATE}: the {name} does not match this run: {err}") from err
-        self.restore_meta(meta)
-        for name, opt in self.optimizers.items():
-            m = meta["optimizers"][name]
-            state = {int(i): {k: tensors[f"{name}/{i}/{k}"] for k in keys} for i, keys in m["state"].items()}
-            opt.load_state_dict({"state": state, "param_groups": m["param_groups"]})
-        self.train_seconds = float(meta.get("train_seconds", 0.0))
-        torch.set_rng_state(tensors["rng/torch"])
-        index_key, noise_key = _rng_key("index", self.rank), _rng_key("noise", self.rank)
-        if index_key in tensors:
-            self.index_gen.set_state(tensors[index_key])
-            self.noise_gen.set_state(tensors[noise_key])
-        else:  # a run resumed on more processes than it was saved from: fresh streams for the new ranks
-            seed = rank_seed(self.config.seed, self.rank) + 2 * self.step_count
-            self.index_gen.manual_seed(seed)
-            self.noise_gen.manual_seed(seed + 1)
-            warnings.warn(f"{path} was saved by {meta.get('world_size', 1)} process(es); rank {self.rank} starts "
-                          f"new random streams at step {self.step_count}", stacklevel=2)
-        self._checked_step = self.step_count
-        self.model.train()
+        """Restore weights, optimiser moments, step count and random state (``core.training.state.resume``)."""
+        state.resume(self, path)
