@@ -20,6 +20,7 @@ renamed into place, so a killed process leaves either the old checkpoint or the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -286,6 +287,44 @@ def load_metrics(path: str | Path) -> dict:
 def load_latents(path: str | Path) -> dict[str, torch.Tensor]:
     file = Path(path) / LATENTS
     return read_tensors(file) if file.is_file() else {}
+
+
+# ------------------------------------------------------------------------------------ which weights
+
+def weights_time(path: str | Path) -> int:
+    """The weights file's modification time (ns; 0 when missing): part of every in-memory cache key
+    (``core.service.ModelStore``), so a checkpoint rewritten on disk is loaded again."""
+    try:
+        return (Path(path) / WEIGHTS).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+_DIGESTS: dict[tuple, str] = {}  # (file, size, mtime) -> content digest, so each file is hashed once per process
+
+
+def weights_digest(path: str | Path) -> str | None:
+    """A digest of the checkpoint's weights and code statistics (generated galleries come from them), by
+    content, not modification time: what files kept beside a checkpoint (its ``MAPS``) were made for, so
+    maps shipped in git stay valid in a fresh clone. None without weights."""
+    parts = []
+    for name in (WEIGHTS, LATENTS):
+        file = Path(path) / name
+        try:
+            st = file.stat()
+        except OSError:
+            if name == WEIGHTS:
+                return None
+            continue
+        key = (str(file.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _DIGESTS:
+            digest = hashlib.blake2b(digest_size=16)
+            with open(file, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            _DIGESTS[key] = digest.hexdigest()
+        parts.append(f"{name} {_DIGESTS[key]}")
+    return "\n".join(parts)
 
 
 def find_checkpoints(root: str | Path) -> list[Path]:
