@@ -72,7 +72,7 @@ def open_checkpoint(name: str | None, root: Path) -> session.Loaded:
     list, never a path."""
     try:
         return session.open_model(name, roots(root), what="checkpoint")
-    except service.NotAllowed as err:
+    except service.UnknownModel as err:
         raise refuse(str(err)) from None
     except core.CheckpointError as err:
         detail = "its files are missing, damaged or incompatible" if service.public_mode() else str(err)
@@ -248,12 +248,6 @@ def sketch(drawing: dict | None, checkpoint: str, *, root: Path) -> tuple[np.nda
             f"**Looks like: {best}**. Nearest class prototypes of its s (distance): {near}.")
 
 
-def digit_models(names: list[str], root: Path) -> list[str]:
-    """The listed models that read 28x28 grey images (the ones a drawing can go to)."""
-    configs = service.model_configs(service.list_models(roots(root)))
-    return [n for n in names if n in configs and tuple(configs[n].image_shape) == (1, 28, 28)]
-
-
 def sample_images(seed: float, checkpoint: str, *, root: Path, count: int) -> np.ndarray | tuple[np.ndarray, ...]:
     """``count`` random sample images, to fill image inputs."""
     images = gallery(open_checkpoint(checkpoint, root))
@@ -357,7 +351,7 @@ def build_app(root: Path) -> gr.Blocks:
             go.click(bind(fewshot), [files, crop, fewshot_model], [crops, identity, notes], api_name="fewshot")
 
         with gr.Tab("Draw a digit"):
-            digits_ok = digit_models(names, root)
+            digits_ok = session.digit_models(service.list_models(roots(root)))
             gr.Markdown("Draw a digit with the mouse. It is centred and scaled as MNIST's digits were (its box to 20 "
                         "pixels, centred by mass in 28x28), then encoded: its **s** says which digit it looks like, its "
                         "**z** is your hand, rendered as every digit.")
@@ -366,7 +360,7 @@ def build_app(root: Path) -> gr.Blocks:
                                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
                 with gr.Column():
                     sketch_choices = digits_ok or names
-                    sketch_model = gr.Dropdown(sketch_choices, value="mnist" if "mnist" in sketch_choices else sketch_choices[0],
+                    sketch_model = gr.Dropdown(sketch_choices, value=sketch_choices[0],
                                                label="Digit model")
                     go = gr.Button("Read my digit", variant="primary")
                     seen = image_out("What the model sees", 120)
@@ -405,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     service.add_serving_flags(parser)
     args = parser.parse_args(argv)
     service.apply_serving_flags(args)
+    os.environ[service.CHECKPOINT_ENV] = str(args.checkpoint_dir.resolve())  # an allow-listed root (public mode)
     if not checkpoint_names(args.checkpoint_dir):
         where = "the checkpoint folder" if service.public_mode() else str(args.checkpoint_dir)
         print(f"error: no checkpoint folders (with a config.json) in {where}", file=sys.stderr)

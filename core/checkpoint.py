@@ -5,7 +5,8 @@
     <folder>/metrics.json         evaluation results (optional)
     <folder>/latents.safetensors  statistics the model computed: per-class mean s, a bank of codes (optional)
     <folder>/train_state.*        optimiser and RNG state for --resume (optional; not shipped)
-    <folder>/maps/                cached 2-D latent maps (optional)
+    <folder>/maps/                cached 2-D latent maps (optional), with weights.txt: the weights they were made for
+    <folder>/tsne.png             the evaluation's t-SNE figure (optional)
 
 A training run's folder (``RunFolder``) holds the checkpoint and what training wrote beside it:
 
@@ -38,6 +39,8 @@ FORMAT_VERSION = 1
 CONFIG, WEIGHTS, METRICS, LATENTS = "config.json", "model.safetensors", "metrics.json", "latents.safetensors"
 TRAIN_STATE, TRAIN_STATE_JSON = "train_state.safetensors", "train_state.json"  # --resume: optimisers, RNG, extra nets
 MAPS = "maps"  # sub-folder with cached latent maps
+MAPS_STAMP = "weights.txt"  # in MAPS: the weights_digest the maps were made for
+TSNE_FIGURE = "tsne.png"  # the evaluation's t-SNE figure of test codes (python -m train.evaluate)
 
 
 @dataclass(frozen=True)

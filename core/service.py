@@ -187,12 +187,16 @@ class NotAllowed(CheckpointError):
     """A model name that is not in the list, or a path outside the allow-listed roots."""
 
 
+class UnknownModel(NotAllowed):
+    """A model name that is not in the list (its message lists the names there are)."""
+
+
 def resolve_model(name: str, models: dict[str, Path] | None = None, *, what: str = "model") -> Path:
     """The folder of the model called ``name`` in ``list_models()``; never a path the user typed."""
     models = list_models() if models is None else models
     if not isinstance(name, str) or name not in models:
         shown = ", ".join(list(models)[:20]) or "none"
-        raise NotAllowed(f"unknown {what} {str(name)[:60]!r}; available: {shown}")
+        raise UnknownModel(f"unknown {what} {str(name)[:60]!r}; available: {shown}")
     return models[name]
 
 

@@ -30,7 +30,7 @@ from core.models import Encoding, Progress, method_name
 from core.service import STORE, Loaded
 from core.upload import CROP_MODES, Prepared, prepare_for
 
-__all__ = ["CROP_MODES", "Loaded", "ZeroShot", "gallery", "gallery_codes", "gallery_or_bundled", "open_model",
+__all__ = ["CROP_MODES", "Loaded", "ZeroShot", "gallery", "gallery_codes", "digit_models", "gallery_or_bundled", "open_model",
            "open_path", "prepare_photos", "prior_rows", "prototypes", "summary", "zero_shot"]
 
 
@@ -86,6 +86,16 @@ def prior_rows(loaded: Loaded) -> torch.Tensor:
         raise DataError("this checkpoint stores no class prototypes (latents.safetensors)")
     protos = loaded.latents["class_mean_s"]
     return protos[torch.linspace(0, protos.shape[0] - 1, min(MAX_ROWS, protos.shape[0])).round().long()]
+
+
+DIGIT_SHAPE = (1, 28, 28)  # what a drawn digit becomes (core.sketch): MNIST's frame
+
+
+def digit_models(models: dict[str, Path] | None = None) -> list[str]:
+    """The listed models (default: the server's) that read 28x28 grey images, the ones a drawing can go
+    to, ``mnist`` first when it is one of them."""
+    names = [n for n, c in service.model_configs(models).items() if tuple(c.image_shape) == DIGIT_SHAPE]
+    return sorted(names, key=lambda n: n != "mnist")
 
 
 def summary(config) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.checkpoint import TSNE_FIGURE
 from core.evaluation import PAPER_RESULTS
 from pages.widgets import explain, page_setup
 
@@ -70,7 +71,7 @@ def table_ui(ctx) -> None:
     tr = ctx.metrics.training
     if tr:
         st.write(f"Trained {tr.steps:,} steps in {tr.seconds / 60:.0f} min on {tr.hardware}.")
-    tsne = Path(ctx.path) / "tsne.png"
+    tsne = Path(ctx.path) / TSNE_FIGURE
     if tsne.is_file():
         st.image(str(tsne), caption="t-SNE of test codes, written by the evaluation command")
     explain("Lower is better for z (chance is about 11% on MNIST), higher for s. 'Sample' reads z after "

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
-from core.checkpoint import MAPS, weights_digest
+from core.checkpoint import MAPS, MAPS_STAMP, weights_digest
 
 METHODS = ("tsne", "umap", "pca")
 FFT_FROM = 3000  # t-SNE points from which FFT gradients beat Barnes-Hut (measured, CPU s: 2,000 BH 5.2 vs 8.4; 5,000 FFT 9.1 vs 17.8)
@@ -97,7 +97,7 @@ def cached_projection(checkpoint_dir: str | Path, codes_name: str, codes: np.nda
     checkpoint_dir = Path(checkpoint_dir)
     stamp = weights_digest(checkpoint_dir)
     file = map_file(checkpoint_dir, codes_name, codes, method, seed, source=source)
-    stamp_file = file.parent / "weights.txt"
+    stamp_file = file.parent / MAPS_STAMP
     fresh = stamp is not None and stamp_file.is_file() and stamp_file.read_text() == stamp
     if fresh and file.is_file():
         try:
@@ -118,7 +118,7 @@ def is_cached(checkpoint_dir: str | Path, codes_name: str, codes: np.ndarray, me
     checkpoint_dir = Path(checkpoint_dir)
     stamp = weights_digest(checkpoint_dir)
     file = map_file(checkpoint_dir, codes_name, codes, method, seed, source=source)
-    stamp_file = file.parent / "weights.txt"
+    stamp_file = file.parent / MAPS_STAMP
     return stamp is not None and file.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp
 
 
@@ -132,7 +132,7 @@ def _keep(file: Path, xy: np.ndarray, stamp: str, fresh: bool) -> None:
         with open(tmp, "wb") as f:
             np.save(f, xy)
         os.replace(tmp, file)
-        (folder / "weights.txt").write_text(stamp)
+        (folder / MAPS_STAMP).write_text(stamp)
     except OSError:  # read-only checkpoint folder: the map is used without being kept
         return
 

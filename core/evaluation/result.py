@@ -40,33 +40,31 @@ def _optional(cls) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Accuracy:
+class Numbers:
+    """A block of named numbers, stored as a JSON object with the fields' names as keys."""
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        return cls(*(_number(data, f.name) for f in fields(cls)))
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Accuracy(Numbers):
     """A classifier's accuracy in % on the training and the test codes."""
 
     train: float
     test: float
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Accuracy:
-        return cls(_number(data, "train"), _number(data, "test"))
-
-    def to_dict(self) -> dict:
-        return {"train": self.train, "test": self.test}
-
 
 @dataclass(frozen=True)
-class Silhouette:
+class Silhouette(Numbers):
     """Silhouette scores by label of the test codes, in [-1, 1]: z's posterior mean and s."""
 
     z_mean: float
     s: float
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Silhouette:
-        return cls(_number(data, "z_mean"), _number(data, "s"))
-
-    def to_dict(self) -> dict:
-        return {"z_mean": self.z_mean, "s": self.s}
 
 
 CODES = ("z_sample", "z_mean", "s")  # Table 4.1's columns: z after reparameterisation, z's posterior mean, s
@@ -112,7 +110,7 @@ class Evaluation:
         for k in _optional(type(self)):
             value = getattr(self, k)
             if value is not None:
-                out[k] = value.to_dict() if isinstance(value, Silhouette) else value
+                out[k] = value.to_dict() if isinstance(value, Numbers) else value
         return out | self.extra
 
 
