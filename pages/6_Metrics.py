@@ -40,7 +40,10 @@ def main() -> None:
         st.warning("This checkpoint's metrics.json is incomplete or in a format this page does not know, so its "
                    "numbers are not shown.")
         return
-    feature_probe_ui(ctx) if ctx.model.takes_pose else table_ui(ctx)
+    if ctx.model.takes_pose:
+        feature_probe_ui(ctx)
+    else:
+        table_ui(ctx)
 
 
 def table_ui(ctx) -> None:
