@@ -43,30 +43,24 @@ MAPS_STAMP = "weights.txt"  # in MAPS: the weights_digest the maps were made for
 TSNE_FIGURE = "tsne.png"  # the evaluation's t-SNE figure of test codes (python -m train.evaluate)
 
 
+def _in_run(name: str) -> property:
+    """A ``RunFolder`` attribute: the path ``<run>/<name>``."""
+    return property(lambda self: self.root / name, doc=f"<run>/{name}")
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """The files of one training run under ``root`` (see the module docstring). Paths only; nothing is created."""
 
     root: Path
 
+    checkpoint = _in_run("checkpoint")
+    train_config = _in_run("train_config.json")
+    log = _in_run("log.jsonl")
+    tensorboard = _in_run("tb")
+
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root))
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.root / "checkpoint"
-
-    @property
-    def train_config(self) -> Path:
-        return self.root / "train_config.json"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "log.jsonl"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.root / "tb"
 
     @property
     def has_checkpoint(self) -> bool:
