@@ -13,8 +13,8 @@ import streamlit as st
 import torch
 
 from core.explore import decode, framed_grid, png_bytes, swap_grid, tile
-from core.gallery import one_per_class
-from pages.widgets import decoding, explain, page_setup, show, test_accuracies
+from core.gallery import random_images, swap_sources
+from pages.widgets import decoding, explain, page_setup, show
 
 
 def model_card_ui(ctx) -> None:
@@ -23,11 +23,11 @@ def model_card_ui(ctx) -> None:
     cols[0].metric("Dataset", cfg.dataset)
     cols[1].metric("z / s dims", f"{cfg.z_dim} / {cfg.s_dim}")
     cols[2].metric("Training steps", f"{cfg.training_steps:,}")
-    acc = test_accuracies(ctx.metrics)
-    if acc:
-        cols[3].metric("s / z test accuracy", f"{acc['s']:.1f}% / {acc['z_sample']:.1f}%",
+    ev = ctx.metrics.evaluation
+    if ev:
+        cols[3].metric("s / z test accuracy", f"{ev.s.test:.1f}% / {ev.z_sample.test:.1f}%",
                        help="Table 4.1 protocol: an MLP predicts the label from s (should be high) or from a sample "
-                            f"of z (should be near chance). Reading z's posterior mean instead: {acc['z_mean']:.1f}%.")
+                            f"of z (should be near chance). Reading z's posterior mean instead: {ev.z_mean.test:.1f}%.")
     else:
         cols[3].metric("Evaluation", "not run", help="python -m train.evaluate --checkpoint <folder>")
 
@@ -71,9 +71,8 @@ def main() -> None:
 
     st.subheader("Swap grid")
     seed = st.session_state.get("home_seed", 0)
-    g = torch.Generator().manual_seed(seed)
-    rows = ctx.gallery.floats(torch.randperm(len(ctx.gallery), generator=g)[:6])
-    cols = ctx.gallery.floats(one_per_class(ctx.gallery, seed=seed)[:12])
+    z_idx, s_idx = swap_sources(ctx.gallery, 6, 12, seed=seed, cycle=False)
+    rows, cols = ctx.gallery.floats(z_idx), ctx.gallery.floats(s_idx)
     with decoding(ctx, "the grid") as progress:
         grid = framed_grid(swap_grid(ctx.model, rows, cols, progress=progress), rows, cols)
     left, right = st.columns([3, 1])
@@ -97,7 +96,7 @@ def main() -> None:
                 "This reproduces Fig. 4.1 of the report (Fig. 3 of the ECCV paper).")
 
     st.subheader("Reconstructions")
-    x = ctx.gallery.floats(torch.randperm(len(ctx.gallery), generator=g)[:12])
+    x = ctx.gallery.floats(random_images(ctx.gallery, 12, seed=seed + 1))
     with torch.no_grad(), decoding(ctx, "the reconstructions") as progress:
         enc = ctx.model.encode(x)
         recon = decode(ctx.model, enc.z_mu, enc.s, progress=progress)

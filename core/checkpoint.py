@@ -5,7 +5,8 @@
     <folder>/metrics.json         evaluation results (optional)
     <folder>/latents.safetensors  statistics the model computed: per-class mean s, a bank of codes (optional)
     <folder>/train_state.*        optimiser and RNG state for --resume (optional; not shipped)
-    <folder>/maps/                cached 2-D latent maps (optional)
+    <folder>/maps/                cached 2-D latent maps (optional), with weights.txt: the weights they were made for
+    <folder>/tsne.png             the evaluation's t-SNE figure (optional)
 
 A training run's folder (``RunFolder``) holds the checkpoint and what training wrote beside it:
 
@@ -20,11 +21,12 @@ renamed into place, so a killed process leaves either the old checkpoint or the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -37,9 +39,13 @@ FORMAT_VERSION = 1
 CONFIG, WEIGHTS, METRICS, LATENTS = "config.json", "model.safetensors", "metrics.json", "latents.safetensors"
 TRAIN_STATE, TRAIN_STATE_JSON = "train_state.safetensors", "train_state.json"  # --resume: optimisers, RNG, extra nets
 MAPS = "maps"  # sub-folder with cached latent maps
+MAPS_STAMP = "weights.txt"  # in MAPS: the weights_digest the maps were made for
+TSNE_FIGURE = "tsne.png"  # the evaluation's t-SNE figure of test codes (python -m train.evaluate)
 
 
-RUN_PARTS = {"checkpoint": "checkpoint", "train_config": "train_config.json", "log": "log.jsonl", "tensorboard": "tb"}
+def _in_run(name: str) -> property:
+    """A ``RunFolder`` attribute: the path ``<run>/<name>``."""
+    return property(lambda self: self.root / name, doc=f"<run>/{name}")
 
 
 @dataclass(frozen=True)
@@ -48,16 +54,14 @@ class RunFolder:
     ``log``, ``tensorboard`` (paths only; nothing is created)."""
 
     root: Path
-    checkpoint: Path = field(init=False)
-    train_config: Path = field(init=False)
-    log: Path = field(init=False)
-    tensorboard: Path = field(init=False)
+
+    checkpoint = _in_run("checkpoint")
+    train_config = _in_run("train_config.json")
+    log = _in_run("log.jsonl")
+    tensorboard = _in_run("tb")
 
     def __post_init__(self):
-        root = Path(self.root)
-        object.__setattr__(self, "root", root)
-        for name, part in RUN_PARTS.items():
-            object.__setattr__(self, name, root / part)
+        object.__setattr__(self, "root", Path(self.root))
 
     @property
     def has_checkpoint(self) -> bool:
@@ -281,6 +285,44 @@ def load_metrics(path: str | Path) -> dict:
 def load_latents(path: str | Path) -> dict[str, torch.Tensor]:
     file = Path(path) / LATENTS
     return read_tensors(file) if file.is_file() else {}
+
+
+# ------------------------------------------------------------------------------------ which weights
+
+def weights_time(path: str | Path) -> int:
+    """The weights file's modification time (ns; 0 when missing): part of every in-memory cache key
+    (``core.service.ModelStore``), so a checkpoint rewritten on disk is loaded again."""
+    try:
+        return (Path(path) / WEIGHTS).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+_DIGESTS: dict[tuple, str] = {}  # (file, size, mtime) -> content digest, so each file is hashed once per process
+
+
+def weights_digest(path: str | Path) -> str | None:
+    """A digest of the checkpoint's weights and code statistics (generated galleries come from them), by
+    content, not modification time: what files kept beside a checkpoint (its ``MAPS``) were made for, so
+    maps shipped in git stay valid in a fresh clone. None without weights."""
+    parts = []
+    for name in (WEIGHTS, LATENTS):
+        file = Path(path) / name
+        try:
+            st = file.stat()
+        except OSError:
+            if name == WEIGHTS:
+                return None
+            continue
+        key = (str(file.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _DIGESTS:
+            digest = hashlib.blake2b(digest_size=16)
+            with open(file, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            _DIGESTS[key] = digest.hexdigest()
+        parts.append(f"{name} {_DIGESTS[key]}")
+    return "\n".join(parts)
 
 
 def find_checkpoints(root: str | Path) -> list[Path]:

@@ -1,7 +1,7 @@
 """Exploration operations: tensors in, tensors out. Used by the app, the CLIs and the tests.
 
 Functions that decode take an optional ``progress(done, total)`` callback, passed to ``model.decode``:
-a PixelCNN decoder samples pixel by pixel and reports after each row (``is_autoregressive``).
+a PixelCNN decoder samples pixel by pixel and reports after each row (``model.autoregressive``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,7 @@ import torch
 from torchvision.utils import make_grid
 
 from core.limits import DECODE_BATCH, MAX_DECODES, MAX_ROWS, MAX_SAMPLES_PER_ROW, MAX_ZIP_BYTES, MAX_ZIP_IMAGES, LimitError, check
-from core.models import Encoding
-from core.models.pixelcnn import Progress
-
-
-def is_autoregressive(model) -> bool:
-    """True when decoding samples pixel by pixel (the PixelCNN decoder): it takes seconds, not milliseconds."""
-    return model.config.decoder == "pixelcnn"
+from core.models import Encoding, Progress
 
 
 @torch.no_grad()

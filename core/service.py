@@ -29,8 +29,18 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import CONFIG, WEIGHTS, CheckpointError, find_checkpoints, load_latents, load_metrics, load_model
+from core.checkpoint import (
+    CONFIG,
+    CheckpointError,
+    RunFolder,
+    find_checkpoints,
+    load_latents,
+    load_metrics,
+    load_model,
+    weights_time,
+)
 from core.data import DataError, ImageSet
+from core.evaluation.result import Metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_ENV, ROOTS_ENV, SAVE_ENV, CHECKPOINT_ENV = "CCVAE_PUBLIC", "CCVAE_MODEL_ROOTS", "CCVAE_SAVE_DIR", "CCVAE_CHECKPOINT_DIR"
@@ -62,6 +72,13 @@ def apply_serving_flags(args: argparse.Namespace) -> None:
         os.environ[ROOTS_ENV] = os.pathsep.join(known + [str(r.resolve()) for r in args.model_root])
     if args.save_dir:
         os.environ[SAVE_ENV] = str(args.save_dir.resolve())
+
+
+def cap_threads() -> None:
+    """At most 2 torch threads per server process unless OMP_NUM_THREADS says otherwise: a server answers many
+    small requests at once, where more threads per request only contend. Both apps call this at start."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 def shipped_dir() -> Path:
@@ -100,8 +117,8 @@ def _checkpoints_in(root: Path) -> list[Path]:
     """Checkpoint folders directly in ``root``, then run folders' ``checkpoint/`` (a sweep's cells)."""
     try:
         found = find_checkpoints(root)
-        runs = sorted(q / "checkpoint" for q in root.iterdir()
-                      if not q.name.startswith(".") and (q / "checkpoint" / CONFIG).is_file())
+        runs = sorted(RunFolder(q).checkpoint for q in root.iterdir()
+                      if not q.name.startswith(".") and (RunFolder(q).checkpoint / CONFIG).is_file())
     except OSError as err:  # an unreadable root: nothing listed from it
         log.warning("cannot list %s: %s", root, err)
         return []
@@ -122,7 +139,7 @@ def list_models(roots: list[Path] | None = None) -> dict[str, Path]:
             resolved = folder.resolve()
             if (public and not is_allowed(resolved, roots)) or resolved in models.values():
                 continue  # a symlink out of the roots (a local server may follow it), or a model listed already
-            name = folder.parent.name if folder.name == "checkpoint" else folder.name
+            name = folder.parent.name if folder == RunFolder(folder.parent).checkpoint else folder.name
             models[name if name not in models else f"{root.name}/{name}"] = resolved
     return models
 
@@ -134,9 +151,9 @@ FACE_SIZE = (64, 64)
 def is_face_model(config) -> bool:
     """True for a z/s model trained on 64x64 faces (by its ``config.dataset``), the kind the Few-shot
     page needs for photos of people."""
-    from core.models import SPLIT_METHODS
+    from core.models import capabilities
 
-    return (config.method in SPLIT_METHODS and tuple(config.image_shape[1:]) == FACE_SIZE
+    return (capabilities(config).has_split and tuple(config.image_shape[1:]) == FACE_SIZE
             and config.dataset.startswith(FACE_DATASETS))
 
 
@@ -170,12 +187,16 @@ class NotAllowed(CheckpointError):
     """A model name that is not in the list, or a path outside the allow-listed roots."""
 
 
-def resolve_model(name: str, models: dict[str, Path] | None = None) -> Path:
+class UnknownModel(NotAllowed):
+    """A model name that is not in the list (its message lists the names there are)."""
+
+
+def resolve_model(name: str, models: dict[str, Path] | None = None, *, what: str = "model") -> Path:
     """The folder of the model called ``name`` in ``list_models()``; never a path the user typed."""
     models = list_models() if models is None else models
-    if name not in models:
+    if not isinstance(name, str) or name not in models:
         shown = ", ".join(list(models)[:20]) or "none"
-        raise NotAllowed(f"unknown model {name[:60]!r}; available: {shown}")
+        raise UnknownModel(f"unknown {what} {str(name)[:60]!r}; available: {shown}")
     return models[name]
 
 
@@ -208,18 +229,14 @@ def user_message(err: Exception, what: str = "This model") -> str:
 
 @dataclass(frozen=True)
 class Loaded:
+    """A checkpoint as the cache holds it: the model (shared by every session: never train it in place)
+    and what was saved beside it."""
+
     path: Path  # resolved
     model: torch.nn.Module
     latents: dict[str, torch.Tensor]
-    metrics: dict
-
-
-def weights_time(path: Path) -> int:
-    """Part of every cache key, so a checkpoint rewritten on disk is loaded again."""
-    try:
-        return (path / WEIGHTS).stat().st_mtime_ns
-    except OSError:
-        return 0
+    metrics: dict  # metrics.json as stored
+    results: Metrics  # the same, typed (core.evaluation.result)
 
 
 class ModelStore:
@@ -258,7 +275,8 @@ class ModelStore:
         resolved = check_path(path)
 
         def make() -> Loaded:
-            return Loaded(resolved, load_model(resolved), load_latents(resolved), load_metrics(resolved))
+            metrics = load_metrics(resolved)
+            return Loaded(resolved, load_model(resolved), load_latents(resolved), metrics, Metrics.from_dict(metrics))
         return self._get(("model", str(resolved), weights_time(resolved)), make)
 
     def gallery(self, path: str | Path, data_dir: str = "") -> ImageSet:
@@ -288,8 +306,6 @@ STORE = ModelStore()
 def warm_up(names: list[str] | None = None, *, data_dir: str = "") -> list[str]:
     """Load models, their sample images and codes into ``STORE`` (a server does this before it takes
     its first visitor). Returns the names warmed; a model that fails is logged and skipped."""
-    from core.models import SPLIT_METHODS
-
     models = list_models()
     warmed = []
     for name in names if names is not None else list(models)[:STORE.max_entries // 3]:
@@ -298,7 +314,7 @@ def warm_up(names: list[str] | None = None, *, data_dir: str = "") -> list[str]:
         try:
             loaded = STORE.load(models[name])
             STORE.gallery(models[name], data_dir)
-            if loaded.model.config.method in SPLIT_METHODS:
+            if loaded.model.has_split:
                 STORE.codes(models[name], data_dir)
             warmed.append(name)
         except (CheckpointError, DataError, OSError) as err:

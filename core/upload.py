@@ -15,6 +15,7 @@ import io
 import math
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")  # MPO: multi-picture JPEG from phones
 MAX_BYTES = 20 * 1024 * 1024
+CROP_MODES = ("Detect the face", "Whole image (centre square)", "Crop by hand")  # how a photo is cropped (``prepare_for``)
 MAX_PIXELS = 12_000_000  # refuse larger images before decoding them: a 12 MP phone photo is the largest we take
 WORK_SIDE = 1024  # images are reduced to at most this side before detection
 
@@ -301,3 +303,26 @@ def uses_landmarks(dataset: str) -> bool:
 def framing_for(dataset: str) -> Framing:
     """The crop framing that matches a model's training images (by its ``config.dataset``)."""
     return YALE_FRAMING if dataset.startswith("yaleb") else DEFAULT_FRAMING
+
+
+def read_file(path: str | Path, what: str = "upload") -> bytes:
+    """An uploaded file's bytes, refused (``UploadError``) over ``MAX_BYTES`` before it is read."""
+    file = Path(path)
+    size = file.stat().st_size
+    if size > MAX_BYTES:
+        raise UploadError(f"{what} is {size / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB")
+    return file.read_bytes()
+
+
+def prepare_for(config, latents: dict, data: bytes, *, name: str = "upload", crop: str = CROP_MODES[0],
+                manual_box: tuple[float, float, float] | None = None) -> Prepared:
+    """An uploaded photo prepared as the model of ``config`` saw its training images: the dataset's framing
+    or eye alignment, and the training images' pixel statistics (``latents["pixel_stats"]``) when stored.
+    ``crop``: one of ``CROP_MODES`` (by hand: ``manual_box``, see ``prepare_upload``)."""
+    if crop not in CROP_MODES:
+        raise ValueError(f"unknown crop mode {crop!r}; valid: {', '.join(CROP_MODES)}")
+    stats = latents.get("pixel_stats")
+    return prepare_upload(data, config.image_shape, name=name, framing=framing_for(config.dataset),
+                          pixel_stats=None if stats is None else (float(stats[0]), float(stats[1])),
+                          manual_box=manual_box if crop == CROP_MODES[2] else None, detect=crop == CROP_MODES[0],
+                          landmarks=uses_landmarks(config.dataset))

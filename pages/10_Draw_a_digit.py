@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import service
+from core import service, session
 from core.sketch import SketchError, read_sketch
 from core.upload import UploadError, load_image
 from pages.widgets import OTHER, data_dir_ui, explain, model_picker_ui, open_model, page_header, show, upscale
@@ -20,17 +20,15 @@ CANVAS = 280  # pixels; ten times MNIST's 28
 
 def digit_model_ui(path: str | None) -> str | None:
     """The sidebar's model when it reads 28x28 grey digits, else the listed ``mnist`` (said in one line)."""
-    configs = service.model_configs(service.list_models())
+    models = service.list_models()
+    digits = session.digit_models(models)
     name = st.session_state.get("checkpoint", "")
-    if not path or name == OTHER or name not in configs or tuple(configs[name].image_shape) == (1, 28, 28):
+    if not path or name == OTHER or name not in models or name in digits or not digits:
         return path
-    digits = [n for n, c in configs.items() if tuple(c.image_shape) == (1, 28, 28)]
-    if not digits:
-        return path
-    pick = "mnist" if "mnist" in digits else digits[0]
+    pick = digits[0]
     st.info(f"Drawings are digits, so this page uses **{pick}** instead of **{name}** (the sidebar's model, still "
             "used by the other pages).", icon=":material/draw:")
-    return str(service.list_models()[pick])
+    return str(models[pick])
 
 
 def drawing_ui() -> np.ndarray | None:

@@ -1,6 +1,6 @@
 """Swap grid (report Fig. 4.1/4.8): z from the row images, s from the column images.
 
-For a DR-GAN checkpoint (report 4.0.3.1), which has no separate style code, a pose grid instead:
+For a pose-conditioned model (DR-GAN, report 4.0.3.1), which has no separate style code, a pose grid instead:
 each row an input image, each column a target pose.
 """
 
@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from core.explore import framed_grid, framed_rows, png_bytes, pose_grid, swap_grid
-from core.gallery import one_per_class
+from core.gallery import class_columns, random_images
 from pages.widgets import class_name, decoding, explain, page_setup, show, thumbnail_sheet
 
 MODES = ("Random", "One per class", "Pick by hand")
@@ -20,11 +20,9 @@ def sources_ui(ctx, which: str, n: int, seed: int, candidates: torch.Tensor) -> 
     mode = st.radio(f"{which} images", MODES, horizontal=True, key=f"{which}_mode",
                     index=1 if which == "Column (s)" else 0)
     if mode == "Random":
-        g = torch.Generator().manual_seed(seed + (0 if which.startswith("Row") else 7919))
-        return torch.randperm(len(ctx.gallery), generator=g)[:n]
+        return random_images(ctx.gallery, n, seed=seed + (0 if which.startswith("Row") else 7919))
     if mode == "One per class":
-        idx = one_per_class(ctx.gallery, seed=seed)
-        return idx.repeat((n + len(idx) - 1) // len(idx))[:n]
+        return class_columns(ctx.gallery, n, seed=seed)
     picked = st.multiselect(f"{which}: numbers from the sheet below", candidates.tolist(), key=f"{which}_picked",
                             default=candidates[: min(n, 4)].tolist(),
                             format_func=lambda i: f"#{i} ({class_name(ctx, int(ctx.gallery.labels[i]))})",
@@ -47,9 +45,9 @@ def pose_grid_ui(ctx) -> None:
                                          help="DR-GAN's decoder also reads a noise vector; 0 uses its mean"))
     mode = st.radio("Input images", MODES[:2], horizontal=True, key="pose_mode")
     if mode == "Random":
-        rows = torch.randperm(len(ctx.gallery), generator=torch.Generator().manual_seed(seed))[:n_rows]
+        rows = random_images(ctx.gallery, n_rows, seed=seed)
     else:
-        rows = one_per_class(ctx.gallery, seed=seed)[:n_rows]
+        rows = class_columns(ctx.gallery, n_rows, seed=seed, cycle=False)
     noise = None
     if noise_seed:
         noise = model.sample_noise(1, torch.Generator(next(model.parameters()).device).manual_seed(noise_seed))[0]
@@ -69,7 +67,7 @@ def pose_grid_ui(ctx) -> None:
 
 def main() -> None:
     ctx = page_setup("Swap grid", split_only=False)
-    if ctx is not None and ctx.model.config.method == "drgan":
+    if ctx is not None and ctx.model.takes_pose:
         pose_grid_ui(ctx)
         return
     st.write("Every cell is decoded from the **z of its row** and the **s of its column**.")

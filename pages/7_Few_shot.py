@@ -14,15 +14,14 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from core import align, service
+from core import align, service, session
 from core.checkpoint import CheckpointError, parse_model_config, read_config
 from core.data import UNSEEN_YALE, DataError, load_dataset
 from core.explore import decode_grid, interpolate_codes, png_bytes, tile
 from core.fewshot import DEFAULT_STEPS, MAX_IMAGES, MAX_STEPS, fine_tune, known_styles, mean_s, reference_images
-from core.upload import UploadError, box_fractions, framing_for, load_image, prepare_upload, uses_landmarks
+from core.upload import CROP_MODES, UploadError, box_fractions, load_image, prepare_for
 from pages.widgets import OTHER, data_dir_ui, decoding, explain, heavy, model_picker_ui, open_model, page_header, prototypes, show
 
-CROP_MODES = ("Detect the face", "Whole image (centre square)", "Crop by hand")
 SOURCES = ("Photo files", "Webcam")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 
@@ -126,9 +125,6 @@ def uploads_ui(ctx) -> tuple[torch.Tensor, list[np.ndarray], list[str]] | None:
     mode = st.radio("Cropping", CROP_MODES, horizontal=True, key="fewshot_crop_mode")
     cache = st.session_state.setdefault("fewshot_prepared", {})  # this session only
     cfg = ctx.model.config
-    stats = ctx.latents.get("pixel_stats")
-    stats = (float(stats[0]), float(stats[1])) if stats is not None else None
-    landmarks = uses_landmarks(cfg.dataset)
     tensors, crops, names = [], [], []
     boxes = {}
     if mode == CROP_MODES[2]:
@@ -141,9 +137,7 @@ def uploads_ui(ctx) -> tuple[torch.Tensor, list[np.ndarray], list[str]] | None:
         key = (hashlib.sha1(data).hexdigest(), mode, box, cfg.image_shape, cfg.dataset)
         if key not in cache:
             try:
-                cache[key] = prepare_upload(data, cfg.image_shape, name=name, framing=framing_for(cfg.dataset),
-                                            pixel_stats=stats, manual_box=box, detect=mode == CROP_MODES[0],
-                                            landmarks=landmarks)
+                cache[key] = prepare_for(cfg, ctx.latents, data, name=name, crop=mode, manual_box=box)
             except UploadError as err:
                 cache[key] = err
         while len(cache) > MAX_IMAGES:  # bounded per-session memory: at most MAX_IMAGES prepared files kept
@@ -193,19 +187,12 @@ def stored_demo(ctx, styles: torch.Tensor, style_names: list[str]) -> None:
          caption=f"Columns: identities {', '.join(names[:n_id])}. Rows: {', '.join(style_names[i] for i in pick.tolist())}.")
 
 
-def every_style(model, s_new: torch.Tensor, styles: torch.Tensor) -> np.ndarray:
-    """One picture of the identity ``s_new`` decoded with each stored z."""
-    return tile(decode_grid(model, styles, s_new[None])[:, 0], nrow=min(16, styles.shape[0]))
+def every_style(result: session.ZeroShot) -> np.ndarray:
+    """One picture of the new identity decoded with each stored z."""
+    return tile(result.images, nrow=min(16, result.styles.shape[0]))
 
 
-def outputs(model, s_new: torch.Tensor, styles: torch.Tensor, style_names: list[str], title: str) -> np.ndarray:
-    """The new identity under every stored style; returns the picture for before/after use."""
-    picture = every_style(model, s_new, styles)
-    show(picture, width=900, caption=f"{title}: the new identity with each stored z ({style_names[0]} … {style_names[-1]}).")
-    return picture
-
-
-def likeness_ui(ctx, x: torch.Tensor, model, s_new: torch.Tensor, styles: torch.Tensor, label: str) -> None:
+def likeness_ui(ctx, x: torch.Tensor, generated: torch.Tensor, label: str) -> None:
     """dlib's face-recognition distance between the generated faces and the photos (measured, never trained on)."""
     from core.likeness import SAME_PERSON, likeness, measurable, recogniser
 
@@ -215,7 +202,7 @@ def likeness_ui(ctx, x: torch.Tensor, model, s_new: torch.Tensor, styles: torch.
     try:
         with st.spinner("Measuring the likeness (dlib face recogniser)…"):
             recogniser()
-            result = likeness(x, decode_grid(model, styles, s_new[None])[:, 0])
+            result = likeness(x, generated)
     except (align.AlignError, RuntimeError) as err:
         st.caption(f"Likeness not measured: {err}")
         return
@@ -261,10 +248,11 @@ def main() -> None:
     show(tile(torch.from_numpy(np.stack([c.reshape(*c.shape[:2], -1) for c in crops])).permute(0, 3, 1, 2).float().div(255),
               nrow=len(crops)), width=min(900, 110 * len(crops)), caption=", ".join(names))
 
-    s_zero = mean_s(model, x)
+    zero = session.zero_shot(ctx.loaded, x)
     st.subheader("Zero-shot: the mean s of your images")
-    before = outputs(model, s_zero, styles, style_names, "Zero-shot")
-    likeness_ui(ctx, x, model, s_zero, styles, "zero-shot")
+    before = every_style(zero)
+    show(before, width=900, caption=f"Zero-shot: {zero.caption()}.")
+    likeness_ui(ctx, x, zero.images, "zero-shot")
 
     st.subheader("Few-shot: fine-tune a private copy")
     steps = st.slider("Fine-tuning steps", 10, MAX_STEPS, DEFAULT_STEPS, step=10, key="fewshot_steps",
@@ -298,16 +286,16 @@ def main() -> None:
             st.session_state["fewshot_model"] = tuned = (key, tuned_model)
     if tuned is not None and tuned[0] == key:
         tuned_model = tuned[1]
-        s_tuned = mean_s(tuned_model, x)
+        after = session.zero_shot(ctx.loaded, x, model=tuned_model)
         left, right = st.columns(2)
         with left:
             show(before, width=440, caption="Before (zero-shot, shared model)")
         with right:
-            show(every_style(tuned_model, s_tuned, styles), width=440, caption=f"After {steps} fine-tuning steps (your private copy)")
-        likeness_ui(ctx, x, tuned_model, s_tuned, styles, "fine-tuned")
-        model, s_new = tuned_model, s_tuned
+            show(every_style(after), width=440, caption=f"After {steps} fine-tuning steps (your private copy)")
+        likeness_ui(ctx, x, after.images, "fine-tuned")
+        model, s_new = tuned_model, after.s
     else:
-        s_new = s_zero
+        s_new = zero.s
         if tuned is not None:
             st.caption("The fine-tuned copy was made for other images or settings; press Fine-tune again.")
 

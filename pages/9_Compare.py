@@ -17,14 +17,13 @@ import torch
 import core
 from core import service
 from core.evaluation import cached_projection, silhouette
+from core.evaluation.projection import map_selection
 from core.explore import framed_grid, swap_grid
-from core.gallery import one_per_class
+from core.gallery import label_name, swap_sources
 from core.limits import MAX_COMPARE_MODELS
-from core.models import SPLIT_METHODS
-from pages.widgets import DEFAULT, explain, load_gallery_of, page_header, show, test_accuracies
+from core.models import method_name
+from pages.widgets import DEFAULT, explain, load_gallery_of, page_header, show
 from pages.widgets import load as load_model_cached
-
-METHOD_NAMES = {"ccvae": "CC-VAE", "mathieu": "Mathieu et al.", "szabo": "Szabó et al."}
 
 
 def candidates_ui() -> dict[str, str]:
@@ -52,12 +51,7 @@ def candidates_ui() -> dict[str, str]:
 
 def default_selection(found: dict[str, str]) -> list[str]:
     """The default model and up to three others that read the same kind of images."""
-    shapes = {}
-    for name, path in found.items():
-        try:
-            shapes[name] = tuple(core.checkpoint.parse_model_config(core.checkpoint.read_config(path)["model"]).image_shape)
-        except (core.CheckpointError, TypeError, ValueError):
-            continue
+    shapes = {name: config.image_shape for name, config in service.model_configs(found).items()}
     first = DEFAULT if DEFAULT in shapes else next(iter(shapes), None)
     if first is None:
         return []
@@ -66,17 +60,17 @@ def default_selection(found: dict[str, str]) -> list[str]:
 
 def load(path: str):
     loaded = load_model_cached(path)
-    return loaded.model, loaded.metrics
+    return loaded.model, loaded.results
 
 
-def metrics_row(name: str, model, metrics: dict) -> dict:
+def metrics_row(name: str, model, metrics) -> dict:
     cfg = model.config
-    row = {"checkpoint": name, "method": METHOD_NAMES.get(cfg.method, cfg.method), "z / s": f"{cfg.z_dim} / {cfg.s_dim}",
+    row = {"checkpoint": name, "method": method_name(cfg.method), "z / s": f"{cfg.z_dim} / {cfg.s_dim}",
            "steps": cfg.training_steps}
-    acc = test_accuracies(metrics)  # None for a metrics.json without (all of) them
-    if acc:
-        row |= {"z test % (sample)": acc["z_sample"], "z test % (mean)": acc["z_mean"], "s test %": acc["s"],
-                "chance %": acc["chance"]}
+    ev = metrics.evaluation  # None for a metrics.json without (all of) them
+    if ev:
+        row |= {"z test % (sample)": ev.z_sample.test, "z test % (mean)": ev.z_mean.test, "s test %": ev.s.test,
+                "chance %": ev.chance}
     return row
 
 
@@ -104,7 +98,7 @@ def main() -> None:
             failed.append(f"{name}: {service.user_message(err, 'this model') if service.public_mode() else err}")
     for message in failed:
         st.error(f"Cannot open {message}")
-    unsplit = [n for n, (m, _) in models.items() if m.config.method not in SPLIT_METHODS]
+    unsplit = [n for n, (m, _) in models.items() if not m.has_split]
     if unsplit:
         st.warning(f"Left out (no z/s split to compare): {', '.join(unsplit)}.")
     models = {n: v for n, v in models.items() if n not in unsplit}
@@ -124,8 +118,7 @@ def main() -> None:
         seed = int(st.number_input("Seed", 0, 10_000, 0, key="compare_seed", help="Which images are used"))
         points = st.slider("Images in the maps", 200, min(3000, len(gallery)), min(1000, len(gallery)), step=100,
                            key="compare_points")
-    rows = torch.randperm(len(gallery), generator=torch.Generator().manual_seed(seed))[:n]
-    cols = one_per_class(gallery, seed=seed)[:n]
+    rows, cols = swap_sources(gallery, n, n, seed=seed, cycle=False)
     z_src, s_src = gallery.floats(rows), gallery.floats(cols)
     st.caption(f"Source images: {gallery.name}, shared by every model (rows give z, columns give s).")
 
@@ -135,7 +128,7 @@ def main() -> None:
         for col, (name, (model, _)) in zip(columns, list(models.items())[chunk:chunk + 3]):
             with col:
                 grid = framed_grid(swap_grid(model, z_src, s_src), z_src, s_src)
-                show(grid, width=420, caption=f"{name} ({METHOD_NAMES.get(model.config.method, model.config.method)})")
+                show(grid, width=420, caption=f"{name} ({method_name(model.config.method)})")
 
     st.subheader("Metrics (Table 4.1 protocol)")
     table = pd.DataFrame([metrics_row(name, m, metrics) for name, (m, metrics) in models.items()]).set_index("checkpoint")
@@ -144,7 +137,7 @@ def main() -> None:
         st.caption("No evaluation stored with these checkpoints: run `python -m train.evaluate --checkpoint <folder>`.")
 
     st.subheader("Latent maps (PCA of the same test images)")
-    idx = torch.randperm(len(gallery), generator=torch.Generator().manual_seed(0))[:points].sort().values
+    idx = torch.from_numpy(map_selection(len(gallery), points))
     labels = gallery.labels[idx].numpy()
     for space in ("s", "z"):
         columns = st.columns(min(3, len(models)))
@@ -152,7 +145,7 @@ def main() -> None:
             codes = core.encode_all(model, gallery.images[idx])
             values = (codes.s if space == "s" else codes.z_mu).numpy()
             xy = cached_projection(found[name], f"{space}-compare-{gallery.name}", values, "pca")
-            fig = px.scatter(x=xy[:, 0], y=xy[:, 1], color=[_label(gallery, int(v)) for v in labels],
+            fig = px.scatter(x=xy[:, 0], y=xy[:, 1], color=[label_name(gallery, int(v)) for v in labels],
                              title=f"{space} · {name} · silhouette {silhouette(values, labels):.2f}", height=360)
             fig.update_traces(marker={"size": 3})
             fig.update_layout(margin={"l": 0, "r": 0, "t": 40, "b": 0}, showlegend=k == 0, xaxis={"visible": False},
@@ -164,11 +157,6 @@ def main() -> None:
             "The table measures that leak: z test accuracy near chance is good, s near 100% is good. The maps show "
             "it: s should form one island per class, z should be mixed. Latent maps use PCA here so they are quick "
             "for several models; the Latent map page has t-SNE and UMAP for one.")
-
-
-def _label(gallery, label: int) -> str:
-    names = gallery.class_names
-    return names[label] if 0 <= label < len(names) else str(label)
 
 
 main()

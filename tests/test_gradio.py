@@ -182,3 +182,4 @@ def test_public_mode_messages_name_no_path_or_file_contents(public_client, digit
     message = str(err.value)
     assert "cannot open checkpoint 'broken'" in message
     assert "private_key" not in message and str(tmp) not in message
+    assert len(call(client, digits[0], "toy", api="encode")["s"]) > 0  # the --checkpoint-dir folder is allow-listed

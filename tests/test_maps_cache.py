@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core import checkpoint as checkpoint_module
 from core.evaluation import projection
 from core.evaluation.projection import cached_projection, map_file
 
@@ -112,5 +113,5 @@ def test_the_shipped_models_ship_their_default_maps(name, monkeypatch):
             xy = cached_projection(folder, f"{space}-{gallery.name}", values, method, source=map_source(gallery.name, idx))
             assert xy.shape == (len(idx), 2)
     os.utime(folder / "model.safetensors")  # a fresh clone: new file times, same bytes
-    projection._STAMPS.clear()
+    checkpoint_module._DIGESTS.clear()  # a fresh process: digests computed again
     assert is_cached(folder, f"s-{gallery.name}", codes.s.numpy(), "tsne", source=map_source(gallery.name, idx))

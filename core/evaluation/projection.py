@@ -23,8 +23,9 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
+from core.checkpoint import MAPS, MAPS_STAMP, weights_digest
+
 METHODS = ("tsne", "umap", "pca")
-MAPS = "maps"  # sub-folder of a checkpoint with its cached maps
 FFT_FROM = 3000  # t-SNE points from which FFT gradients beat Barnes-Hut (measured, CPU s: 2,000 BH 5.2 vs 8.4; 5,000 FFT 9.1 vs 17.8)
 UMAP_EPOCHS = 200  # umap-learn's own default above 10,000 points (500 below): the layout is settled by then
 
@@ -69,33 +70,6 @@ def project_2d(codes: np.ndarray, method: str = "tsne", *, seed: int = 0, tick: 
     raise ValueError(f"unknown projection {method!r}; valid: {', '.join(METHODS)}")
 
 
-_STAMPS: dict[tuple, str] = {}  # (file, size, mtime) -> content digest, so each file is hashed once per process
-
-
-def _weights_stamp(checkpoint_dir: Path) -> str | None:
-    """A digest of the checkpoint's weights (and code statistics, which generated galleries come from):
-    maps made for other weights are stale. By content, not modification time, so maps shipped in git
-    stay valid in a fresh clone."""
-    parts = []
-    for name in ("model.safetensors", "latents.safetensors"):
-        file = checkpoint_dir / name
-        try:
-            st = file.stat()
-        except OSError:
-            if name == "model.safetensors":
-                return None
-            continue
-        key = (str(file.resolve()), st.st_size, st.st_mtime_ns)
-        if key not in _STAMPS:
-            digest = hashlib.blake2b(digest_size=16)
-            with open(file, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-            _STAMPS[key] = digest.hexdigest()
-        parts.append(f"{name} {_STAMPS[key]}")
-    return "\n".join(parts)
-
-
 def map_file(checkpoint_dir: str | Path, codes_name: str, codes: np.ndarray, method: str, seed: int = 0, *,
              source: str | None = None) -> Path:
     """Where the map of ``codes`` is kept: the name carries the method, the codes' name, their number,
@@ -113,7 +87,7 @@ def cached_projection(checkpoint_dir: str | Path, codes_name: str, codes: np.nda
                       seed: int = 0, source: str | None = None, tick: Callable[[], None] | None = None) -> np.ndarray:
     """``project_2d(codes, method, seed=seed)``, computed once and kept in ``<checkpoint_dir>/maps/``.
 
-    The maps folder records a digest of ``model.safetensors`` (and ``latents.safetensors``); when the
+    The maps folder records ``core.checkpoint.weights_digest`` (of ``WEIGHTS`` and ``LATENTS``); when the
     weights change, every map in it is dropped and made again. Where the folder cannot be written (a
     read-only checkpoint), the map is computed and returned without being kept. ``source``: see
     ``map_file``.
@@ -121,9 +95,9 @@ def cached_projection(checkpoint_dir: str | Path, codes_name: str, codes: np.nda
     if method not in METHODS:
         raise ValueError(f"unknown projection {method!r}; valid: {', '.join(METHODS)}")
     checkpoint_dir = Path(checkpoint_dir)
-    stamp = _weights_stamp(checkpoint_dir)
+    stamp = weights_digest(checkpoint_dir)
     file = map_file(checkpoint_dir, codes_name, codes, method, seed, source=source)
-    stamp_file = file.parent / "weights.txt"
+    stamp_file = file.parent / MAPS_STAMP
     fresh = stamp is not None and stamp_file.is_file() and stamp_file.read_text() == stamp
     if fresh and file.is_file():
         try:
@@ -142,9 +116,9 @@ def is_cached(checkpoint_dir: str | Path, codes_name: str, codes: np.ndarray, me
               source: str | None = None) -> bool:
     """True when ``cached_projection`` would read the map back instead of computing it."""
     checkpoint_dir = Path(checkpoint_dir)
-    stamp = _weights_stamp(checkpoint_dir)
+    stamp = weights_digest(checkpoint_dir)
     file = map_file(checkpoint_dir, codes_name, codes, method, seed, source=source)
-    stamp_file = file.parent / "weights.txt"
+    stamp_file = file.parent / MAPS_STAMP
     return stamp is not None and file.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp
 
 
@@ -158,7 +132,7 @@ def _keep(file: Path, xy: np.ndarray, stamp: str, fresh: bool) -> None:
         with open(tmp, "wb") as f:
             np.save(f, xy)
         os.replace(tmp, file)
-        (folder / "weights.txt").write_text(stamp)
+        (folder / MAPS_STAMP).write_text(stamp)
     except OSError:  # read-only checkpoint folder: the map is used without being kept
         return
 

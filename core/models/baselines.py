@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from core.models.ccvae import CCVAE, ModelConfig
+from core.models.base import ModelConfig
+from core.models.ccvae import CCVAE
 
 
 class Mathieu(CCVAE):

@@ -11,69 +11,30 @@ the conditioning network and a gated PixelCNN models each pixel given the pixels
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import NamedTuple
-
 import torch
 from torch import nn
 
+from core.models.base import DECODERS, PIXELCNN_FIELDS, Capable, Encoding, ModelConfig, Progress, reparameterize
 from core.models.nets import build_nets
-from core.models.pixelcnn import PixelCNN, Progress
+from core.models.pixelcnn import PixelCNN
 
-DECODERS = ("plain", "pixelcnn")
-PIXELCNN_FIELDS = ("decoder", "pixelcnn_width", "pixelcnn_layers")  # left out of plain models' config.json
 # pixelcnn: the mean image's MSE enters the reconstruction error as a Gaussian NLL in nats per pixel with this sigma
 # (up to a constant), i.e. weighted 1 / (2 sigma^2) = 50. With weight 1 the PixelCNN's NLL (about 1 nat per pixel)
 # drowned it in the encoder's gradient: after 190 MNIST steps every mean image was the same blur, and the reverse
 # cycle, which decodes mean images, had nothing to compare.
 MEAN_IMAGE_SIGMA = 0.1
+__all__ = ["CCVAE", "DECODERS", "Encoding", "MEAN_IMAGE_SIGMA", "ModelConfig", "PIXELCNN_FIELDS", "reparameterize"]
 
 
-class Encoding(NamedTuple):
-    """What ``encode`` returns: the posterior of z and the specified code s, each (B, dim)."""
-
-    z_mu: torch.Tensor
-    z_logvar: torch.Tensor
-    s: torch.Tensor
-
-
-@dataclass
-class ModelConfig:
-    """Everything needed to rebuild a model; saved as ``config.json`` beside its weights."""
-
-    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W)
-    z_dim: int = 16  # unspecified factors (style, lighting, pose)
-    s_dim: int = 16  # specified factors (class, identity)
-    method: str = "ccvae"  # ccvae | mathieu | szabo (core.models.METHODS)
-    dataset: str = "mnist"  # what it was trained on, for people and the app
-    class_names: list[str] = field(default_factory=list)  # label index -> name
-    factor_names: dict[str, list[str]] = field(default_factory=dict)  # other labelled factors, e.g. Yale B lighting
-    training_steps: int = 0  # iterations done so far
-    decoder: str = "plain"  # plain | pixelcnn (PixelVAE: autoregressive, 1-channel images; sampling is sequential)
-    pixelcnn_width: int = 16  # pixelcnn: channels of each gated layer
-    pixelcnn_layers: int = 4  # pixelcnn: gated layers (the first sees 3 rows up and 3 pixels left, each next one 1 more)
-
-    def __post_init__(self) -> None:
-        self.image_shape = tuple(int(v) for v in self.image_shape)
-        if self.decoder not in DECODERS:
-            raise ValueError(f"unknown decoder {self.decoder!r}; valid: {', '.join(DECODERS)}")
-
-    def to_dict(self) -> dict:
-        """As saved in config.json; a plain model's has no decoder keys, so older code reads it too."""
-        data = asdict(self) | {"image_shape": list(self.image_shape)}
-        return {k: v for k, v in data.items() if k not in PIXELCNN_FIELDS} if self.decoder == "plain" else data
-
-
-def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """z = mu + sigma * eps, eps ~ N(0, I)."""
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    return mu + torch.exp(0.5 * logvar) * eps
-
-
-class CCVAE(nn.Module):
+class CCVAE(Capable, nn.Module):
     """Cycle-consistent VAE; images are float tensors in [0, 1] of shape (B, C, H, W)."""
 
+    has_split = True
     stochastic = True  # z has a Gaussian posterior (False: a deterministic code, see core.models.baselines)
+
+    @staticmethod
+    def is_autoregressive(config: ModelConfig) -> bool:
+        return config.decoder == "pixelcnn"
 
     def __init__(self, config: ModelConfig):
         super().__init__()

@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from core.models.ccvae import ModelConfig
+from core.models.base import Capable, ModelConfig
 
 SHAPES = ((1, 64, 64), (3, 64, 64))
 WIDTHS = (16, 32, 64, 128)  # the CC-VAE face trunk's widths (core.models.nets), sized for CPU training
@@ -95,8 +95,10 @@ class Discriminator(nn.Module):
         return Judgement(self.identity(h), self.pose(h))
 
 
-class DRGAN(nn.Module):
+class DRGAN(Capable, nn.Module):
     """DR-GAN; images are float tensors in [0, 1] of shape (B, C, 64, 64), poses are integer indices."""
+
+    takes_pose = True  # features / render / generate; no z/s split, so encode and decode raise TypeError
 
     def __init__(self, config: ModelConfig):
         super().__init__()

@@ -35,18 +35,18 @@ it can see. Both paths compute the same logits (tested).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from core.models.base import Progress
 
 LEVELS = 256  # intensity values of an 8-bit pixel
 FIRST_KERNEL = 7  # type A block: sees 3 rows above and 3 pixels to the left
 KERNEL = 3  # type B blocks: each widens the view by 1 row and 1 column
 INITIAL_SIGMA = 0.1  # base Gaussian's standard deviation at initialisation (learned)
 
-Progress = Callable[[int, int], None]  # progress(pixels done, total pixels)
 
 
 def levels(device: torch.device | str = "cpu") -> torch.Tensor:

@@ -3,8 +3,9 @@
 Lives under ``pages/`` but in a sub-folder, so Streamlit does not list it as a page. Every page
 calls ``page_setup()`` first (``page_header()`` where it needs no model: Train live), so each page
 also works when opened (or tested) on its own. Which models exist, whether the server is public,
-the model cache and the heavy-job pool are ``core.service`` and ``core.jobs``: the Gradio app uses
-the same ones.
+the model cache and the heavy-job pool are ``core.service`` and ``core.jobs``; what is done with a
+model (opening it, its images, prototypes, uploads) is ``core.session``: the Gradio app uses the same
+ones. This module keeps only what is Streamlit's: widgets, spinners, session state.
 """
 
 from __future__ import annotations
@@ -25,19 +26,19 @@ from PIL import Image
 from streamlit.errors import StreamlitPageNotFoundError
 
 import core
-from core import jobs, service
+from core import jobs, service, session
 from core.data import DataError, ImageSet
-from core.explore import class_means, is_autoregressive, to_uint8
+from core.evaluation.result import Metrics
+from core.explore import to_uint8
+from core.gallery import label_name
 from core.limits import LimitError
-from core.models import SPLIT_METHODS
-from core.models.pixelcnn import Progress
+from core.models import Progress, method_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = os.environ.get("CCVAE_DEFAULT_CHECKPOINT", "mnist")  # the model a new session opens
 OTHER = "Other folder…"
 
-if "OMP_NUM_THREADS" not in os.environ:  # an explicit setting wins (the browser tests use 1 on a busy machine)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+service.cap_threads()
 
 
 def _script_flags() -> None:
@@ -66,14 +67,27 @@ def _warm_up_once() -> None:
 
 @dataclass
 class Ctx:
-    """What a page works with: the chosen model, its statistics and its sample images."""
+    """What a page works with: the chosen model (from ``core.session``) and its sample images."""
 
-    path: str  # resolved
-    model: torch.nn.Module
-    latents: dict
-    metrics: dict
+    loaded: session.Loaded
     gallery: ImageSet
     data_dir: str  # "" when the gallery is not a local dataset
+
+    @property
+    def path(self) -> str:  # resolved
+        return str(self.loaded.path)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.loaded.model
+
+    @property
+    def latents(self) -> dict[str, torch.Tensor]:
+        return self.loaded.latents
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.loaded.results
 
 
 def checkpoint_dir() -> Path:
@@ -156,19 +170,23 @@ def data_dir_ui() -> str:
     return st.session_state.get("_data_dir", "")
 
 
-def load(path: str) -> service.Loaded:
+def _spinning(kind: str, path: str, data_dir: str, text: str, make: Callable):
+    """``make()``, with a spinner when the cache does not hold its result yet."""
+    extra = () if kind == "model" else (str(Path(data_dir).resolve()) if data_dir else "",)
+    if service.STORE.cached(kind, path, *extra):
+        return make()
+    with st.spinner(text):
+        return make()
+
+
+def load(path: str) -> session.Loaded:
     """The model at ``path`` from the process-wide cache (a spinner while it loads the first time)."""
-    if service.STORE.cached("model", path):
-        return service.STORE.load(path)
-    with st.spinner("Loading model…"):
-        return service.STORE.load(path)
+    return _spinning("model", path, "", "Loading model…", lambda: session.open_path(path))
 
 
 def load_gallery_of(path: str, data_dir: str) -> ImageSet:
-    if service.STORE.cached("gallery", path, str(Path(data_dir).resolve()) if data_dir else ""):
-        return service.STORE.gallery(path, data_dir)
-    with st.spinner("Loading sample images…"):
-        return service.STORE.gallery(path, data_dir)
+    return _spinning("gallery", path, data_dir, "Loading sample images…",
+                     lambda: session.gallery(session.open_path(path), data_dir))
 
 
 NAVIGATION = [  # (file relative to the repo root, label, icon)
@@ -229,40 +247,34 @@ def open_model(path: str | None, data_dir: str, *, split_only: bool = True) -> C
     except core.CheckpointError as err:
         st.error(service.user_message(err, "This model") if service.public_mode() else f"Cannot open this model: {err}")
         return None
-    model, latents, metrics, path = loaded.model, loaded.latents, loaded.metrics, str(loaded.path)
     try:
-        gallery = load_gallery_of(path, data_dir)
-    except (DataError, OSError) as err:
-        if data_dir and not service.public_mode():
-            st.sidebar.warning(f"Dataset folder not used: {err}")
-        data_dir = ""
-        try:
-            gallery = load_gallery_of(path, data_dir)
-        except DataError as err2:
-            st.error(service.user_message(err2, "This model") if service.public_mode()
-                     else f"No sample images for this model: {err2}")
-            return None
-    cfg = model.config
-    dims = f"noise {cfg.z_dim} / f {cfg.s_dim}" if cfg.method not in SPLIT_METHODS else f"z {cfg.z_dim} / s {cfg.s_dim}"
-    st.sidebar.caption(f"{cfg.method} · {cfg.dataset} · {dims} · {cfg.training_steps:,} steps  \n"
-                       f"images: {gallery.name} ({len(gallery):,})")
-    if is_autoregressive(model):
+        gallery, data_dir, not_used = _spinning("gallery", str(loaded.path), data_dir, "Loading sample images…",
+                                                lambda: session.gallery_or_bundled(loaded, data_dir))
+    except DataError as err:
+        st.error(service.user_message(err, "This model") if service.public_mode()
+                 else f"No sample images for this model: {err}")
+        return None
+    if not_used is not None and not service.public_mode():
+        st.sidebar.warning(f"Dataset folder not used: {not_used}")
+    model = loaded.model
+    st.sidebar.caption(f"{session.summary(model.config)}  \nimages: {gallery.name} ({len(gallery):,})")
+    if model.autoregressive:
         st.sidebar.info(f"PixelCNN decoder (PixelVAE): every image is sampled pixel by pixel "
                         f"({model.config.image_shape[1] * model.config.image_shape[2]:,} steps), so decoding takes "
                         "seconds instead of milliseconds; a progress bar shows how far it is.")
-    if split_only and cfg.method not in SPLIT_METHODS:
-        st.info(f"This page works on a z/s split, and this is a {cfg.method.upper()} model, which has none (one "
-                "identity feature and a pose code). Open **Swap grid** to see it render each input at every pose, "
-                "or pick another model in the sidebar.")
+    if split_only and not model.has_split:
+        st.info(f"This page works on a z/s split, and this is a {method_name(model.config.method)} model, "
+                "which has none (one identity feature and a pose code). Open **Swap grid** to see it render each "
+                "input at every pose, or pick another model in the sidebar.")
         return None
-    return Ctx(path, model, latents, metrics, gallery, data_dir)
+    return Ctx(loaded, gallery, data_dir)
 
 
 @contextmanager
 def decoding(ctx: Ctx, what: str = "images") -> Iterator[Progress | None]:
     """``with decoding(ctx, "the grid") as progress:`` a progress callback for ``core.explore`` functions,
     shown as a bar while a PixelCNN model samples (removed when done); None for one-pass decoders."""
-    if not is_autoregressive(ctx.model):
+    if not ctx.model.autoregressive:
         yield None
         return
     bar = st.progress(0.0, text=f"Sampling {what} pixel by pixel…")
@@ -276,22 +288,8 @@ def decoding(ctx: Ctx, what: str = "images") -> Iterator[Progress | None]:
         bar.empty()
 
 
-def test_accuracies(metrics: dict) -> dict[str, float] | None:
-    """The Table 4.1 test accuracies of a checkpoint's metrics.json: {"s", "z_sample", "z_mean", "chance"},
-    None when they are missing or malformed (a foreign or older metrics.json must not break a page)."""
-    try:
-        ev = metrics["evaluation"]
-        acc = ev["accuracy"]
-        out = {"s": acc["s"]["test"], "z_sample": acc["z_sample"]["test"], "z_mean": acc["z_mean"]["test"],
-               "chance": ev.get("chance_test", float("nan"))}
-        return {k: float(v) for k, v in out.items()}
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-
-
 def class_name(ctx: Ctx, label: int) -> str:
-    names = ctx.gallery.class_names
-    return names[label] if 0 <= label < len(names) else str(label)
+    return label_name(ctx.gallery, label)
 
 
 def upscale(array: np.ndarray, width: int) -> Image.Image:
@@ -321,20 +319,15 @@ def explain(text: str) -> None:
 
 __all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "decoding", "explain", "gallery_codes", "heavy", "load",
            "load_gallery_of", "model_picker_ui", "open_model", "page_header", "page_setup", "prototypes", "session_alive",
-           "session_id", "show", "test_accuracies", "thumbnail_sheet", "upscale"]
+           "session_id", "show", "thumbnail_sheet", "upscale"]
 
 
 def gallery_codes(ctx: Ctx) -> core.Encoding:
     """z mean, z logvar and s of every gallery image, computed once per model and gallery (process-wide)."""
-    if service.STORE.cached("codes", ctx.path, str(Path(ctx.data_dir).resolve()) if ctx.data_dir else ""):
-        return service.STORE.codes(ctx.path, ctx.data_dir)
-    with st.spinner("Encoding the sample images…"):
-        return service.STORE.codes(ctx.path, ctx.data_dir)
+    return _spinning("codes", ctx.path, ctx.data_dir, "Encoding the sample images…",
+                     lambda: session.gallery_codes(ctx.loaded, ctx.data_dir))
 
 
 def prototypes(ctx: Ctx) -> torch.Tensor:
     """Per-class mean s (K, s_dim): from the checkpoint's statistics, else from the gallery."""
-    if "class_mean_s" in ctx.latents:
-        return ctx.latents["class_mean_s"]
-    labels = ctx.gallery.labels
-    return class_means(gallery_codes(ctx).s, labels, int(labels.max()) + 1)[0]
+    return session.prototypes(ctx.loaded, ctx.gallery, lambda: gallery_codes(ctx))
