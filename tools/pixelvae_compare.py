@@ -35,6 +35,7 @@ from core.checkpoint import CheckpointError, load_model, save_checkpoint
 from core.data import DataError, ImageSet, load_dataset, synthetic_digits
 from core.evaluation import evaluate_model
 from core.evaluation.likelihood import fit_sigma, plain_means, reconstruction_likelihood
+from core.evaluation.result import Evaluation
 from core.explore import class_means, decode, encode_all, sample_prior, tile
 from core.models import ModelConfig, build_model
 from train.cli import command_parser, hardware, parse_command
@@ -168,10 +169,10 @@ def markdown(results: dict) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for name in ("plain", "pixelcnn"):
         r = results[name]
-        acc, lik = r["evaluation"]["accuracy"], r["likelihood"]
+        e, lik = Evaluation.from_dict(r["evaluation"]), r["likelihood"]
         kl_bits = lik["nelbo_bits_per_pixel"] - lik["nll_bits_per_pixel"]
-        lines.append(f"| {name} | {r['training_steps']:,} | {acc['z_sample']['test']:.2f} | {acc['z_mean']['test']:.2f} | "
-                     f"{acc['s']['test']:.2f} | {lik['nll_bits_per_pixel']:.4f} | {kl_bits:.4f} | {lik['nelbo_bits_per_pixel']:.4f} |")
+        lines.append(f"| {name} | {r['training_steps']:,} | {e.z_sample.test:.2f} | {e.z_mean.test:.2f} | "
+                     f"{e.s.test:.2f} | {lik['nll_bits_per_pixel']:.4f} | {kl_bits:.4f} | {lik['nelbo_bits_per_pixel']:.4f} |")
     pix = results["pixelcnn"]["likelihood"]
     lines.append(f"\nPixelCNN conditioning mean image alone (no autoregression): {pix['base_nll_bits_per_pixel']:.4f} bits/pixel; "
                  f"sampling 64 images: {results['sampling_seconds_64']:.1f} s ({torch.get_num_threads()} threads)")

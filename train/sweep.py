@@ -42,12 +42,13 @@ from core.checkpoint import (
 )
 from core.data import DataError, load_dataset
 from core.evaluation import PAPER_RESULTS, PAPER_VARIANTS, evaluate_model
+from core.evaluation.result import Evaluation
+from core.models import METHOD_NAMES
 from train import ccvae as train_cli
 from train.cli import command_parser, hardware
 
 DIMS = (16, 32, 64, 128, 256, 512)
 METHODS = ("ccvae", "mathieu", "szabo")
-METHOD_NAMES = {"ccvae": "CC-VAE", "mathieu": "Mathieu et al.", "szabo": "Szabó et al."}
 PAPER_ROW = {"ccvae": "CC-VAE (report)", "mathieu": "Mathieu et al.", "szabo": "Szabó et al."}
 VARIANTS = {  # cell name -> training options (MNIST, z = s = 16); "ccvae-16" is shared with the dims table
     "ccvae-16": {},
@@ -175,9 +176,7 @@ def sweep_cell(name: str, options: dict, args: argparse.Namespace, data=None) ->
     args.out.mkdir(parents=True, exist_ok=True)
     replace_file_atomic(file, lambda p, r=result: write_json(p, r))
     store_metrics(RunFolder(args.runs / name).checkpoint, result)
-    acc = result.get("evaluation", {}).get("accuracy")
-    summary = f"z {acc['z_sample']['test']} / z mean {acc['z_mean']['test']} / s {acc['s']['test']}" \
-        if acc else result["failed"]
+    summary = accuracies(result) if "evaluation" in result else result["failed"]
     return f"{name}: {summary} -> {file}"
 
 
@@ -240,8 +239,13 @@ def _cell(results: dict, name: str) -> str:
         return "not run"
     if "failed" in r:
         return "failed"
-    acc = r["evaluation"]["accuracy"]
-    return f"{acc['z_sample']['test']:.2f} / {acc['z_mean']['test']:.2f} / {acc['s']['test']:.2f}"
+    return accuracies(r)
+
+
+def accuracies(result: dict) -> str:
+    """A cell's "z sampled / z mean / s" test accuracies."""
+    e = Evaluation.from_dict(result["evaluation"])
+    return f"{e.z_sample.test:.2f} / {e.z_mean.test:.2f} / {e.s.test:.2f}"
 
 
 def _spread(values: list[float]) -> str:
@@ -265,12 +269,12 @@ def recipes_report(results: dict) -> list[str]:
         if not ok:
             lines.append(f"| {recipe} | | {len(runs)} | failed | | | | |")
             continue
-        acc = [r["evaluation"]["accuracy"] for r in ok]
-        effect = [r["evaluation"]["swap_effect"]["z_over_s"] for r in ok if "swap_effect" in r["evaluation"]]
+        acc = [Evaluation.from_dict(r["evaluation"]) for r in ok]
+        effect = [a.extra["swap_effect"]["z_over_s"] for a in acc if "swap_effect" in a.extra]
         options = {k: v for k, v in ok[0]["options"].items() if k not in ("z_dim", "s_dim", "seed")}
         lines.append(f"| {recipe} | {json.dumps(options) if options else 'defaults'} | {len(ok)} | "
-                     f"{_spread([a['z_sample']['test'] for a in acc])} | {_spread([a['z_mean']['test'] for a in acc])} | "
-                     f"{_spread([a['s']['test'] for a in acc])} | {_spread(effect) if effect else 'n/a'} | "
+                     f"{_spread([a.z_sample.test for a in acc])} | {_spread([a.z_mean.test for a in acc])} | "
+                     f"{_spread([a.s.test for a in acc])} | {_spread(effect) if effect else 'n/a'} | "
                      f"{statistics.mean(r['train_seconds'] for r in ok) / 60:.1f} |")
     return lines
 
