@@ -19,13 +19,13 @@ from pages.widgets import decoding, explain, page_setup, show
 
 def model_card_ui(ctx) -> None:
     cfg = ctx.model.config
-    cols = st.columns(4)
+    cols = st.columns([1, 1, 1, 1.5])  # the last holds two percentages
     cols[0].metric("Dataset", cfg.dataset)
     cols[1].metric("z / s dims", f"{cfg.z_dim} / {cfg.s_dim}")
     cols[2].metric("Training steps", f"{cfg.training_steps:,}")
     ev = ctx.metrics.evaluation
     if ev:
-        cols[3].metric("s / z test accuracy", f"{ev.s.test:.1f}% / {ev.z_sample.test:.1f}%",
+        cols[3].metric("s / z test accuracy (%)", f"{ev.s.test:.1f} / {ev.z_sample.test:.1f}",
                        help="Table 4.1 protocol: an MLP predicts the label from s (should be high) or from a sample "
                             f"of z (should be near chance). Reading z's posterior mean instead: {ev.z_mean.test:.1f}%.")
     else:
