@@ -6,8 +6,11 @@
                   optimisers, the all-reduced update and NaN check);
                   Networks (a built model and the auxiliary networks training needs); the failures
     state.py      the train state beside a checkpoint: one save/resume format for every method
-    ccvae.py      the CC-VAE's iteration and its variants; PairTrainer (shared with the baselines)
-    baselines.py  Mathieu et al.'s and Szabó et al.'s iterations
+    pairs.py      what the pair methods share: building the model (and discriminators) from a seed,
+                  the discriminator update and the collapse watch (PairTrainer)
+    ccvae.py      the CC-VAE's iteration and its variants
+    mathieu.py    Mathieu et al.'s iteration
+    szabo.py      Szabó et al.'s iteration
     drgan.py      DR-GAN's iteration and its collapse detector
     loop.py       run(): the one loop (logging, pictures, checkpoints, stops) every caller trains with
 
@@ -19,8 +22,7 @@ the same weights.
 from __future__ import annotations
 
 from core.data import ImageSet
-from core.training.baselines import MathieuTrainer, SzaboTrainer
-from core.training.ccvae import COLLAPSE_ACCURACY, CCVAETrainer, PairTrainer, authors_init, build_networks
+from core.training.ccvae import CCVAETrainer
 from core.training.config import (
     ADVERSARIAL,
     CCVAE_ONLY,
@@ -48,6 +50,9 @@ from core.training.engine import (
     rank_seed,
 )
 from core.training.loop import Outcome, run
+from core.training.mathieu import MathieuTrainer
+from core.training.pairs import COLLAPSE_ACCURACY, PairTrainer, authors_init, build_networks
+from core.training.szabo import SzaboTrainer
 
 TRAINERS: dict[str, type[PairTrainer]] = {"ccvae": CCVAETrainer, "mathieu": MathieuTrainer, "szabo": SzaboTrainer}
 

@@ -6,130 +6,16 @@ pairs. Variants: ``reverse_distance`` (L1 or Wasserstein), ``reverse_reconstruct
 ``adversarial`` (variant b: after the two cycles, a pair discriminator judges whether the reverse cycle's
 generation Dec(z_i, s(x1)) belongs with x1; its generator update trains the decoder only, or encoder and
 decoder), the pair adversary on z, the z-independence term, the s pair contrast and the KL warm-up.
-
-``PairTrainer`` is what the CC-VAE shares with the pair baselines (``core.training.baselines``): building
-the model with its pair discriminator from a seed, the discriminator update that is skipped on a batch it
-already classifies with accuracy >= ``discriminator_limit``, and the collapse watch (``GANCollapse`` when
-the discriminator has won every batch for ``collapse_window`` steps).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
 from core import losses
-from core.data import ImageSet
-from core.explore import latent_statistics, swap_effects
-from core.models import ModelConfig, PairDiscriminator, ZPairDiscriminator, build_model
-from core.training.config import TrainConfig
-from core.training.engine import DegenerateSplit, Engine, GANCollapse, Networks, Phase, no_phase, normal_init, seeded
-
-COLLAPSE_ACCURACY = 0.99
-
-
-# the authors' ``weights_init``: N(0, 0.05) for Conv2d and Linear layers (their ConvTranspose2d layers keep PyTorch's default)
-authors_init = normal_init(0.05, (torch.nn.Conv2d, torch.nn.Linear))
-
-
-def build_networks(config: TrainConfig, data: ImageSet, *, dataset_name: str | None = None) -> Networks:
-    """The model (and the discriminators its options need) from ``config.seed``: same seed, same weights."""
-    def build() -> Networks:
-        model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
-                                   method=config.method, dataset=dataset_name or data.name,
-                                   class_names=list(data.class_names), factor_names=dict(data.factor_names),
-                                   decoder=config.decoder)
-        model = build_model(model_config)
-        extras = {}
-        if config.uses_discriminator:
-            extras["discriminator"] = PairDiscriminator(data.image_shape)
-        if config.z_adversary_weight:
-            extras["z_discriminator"] = ZPairDiscriminator(config.z_dim)
-        if config.init == "authors":
-            model.apply(authors_init)
-            if "discriminator" in extras:
-                extras["discriminator"].apply(authors_init)
-        return Networks(model, extras)
-
-    return seeded(config.seed, build)
-
-
-class PairTrainer(Engine):
-    """The trainer of the pair methods (CC-VAE, Mathieu, Szabó); ``core.training.Trainer`` picks the class."""
-
-    def __init__(self, config: TrainConfig, data: ImageSet, networks: Networks | None = None, **kw):
-        super().__init__(config, data, networks, **kw)
-        self.disc_history: list[float] = []  # discriminator accuracy of the last collapse_window steps
-        if config.compile:
-            if self.on_gpu:  # in place, so parameter names (and checkpoints) stay those of the plain model
-                self.model.encoder.compile()
-                self.model.decoder.compile()
-            else:
-                warnings.warn("compile is used on CUDA only; training on the CPU without it", stacklevel=2)
-
-    def build(self, config: TrainConfig, data: ImageSet, *, dataset_name: str | None = None) -> Networks:
-        return build_networks(config, data, dataset_name=dataset_name)
-
-    @property
-    def discriminator(self) -> torch.nn.Module | None:
-        return self.extras.get("discriminator")
-
-    @property
-    def z_discriminator(self) -> torch.nn.Module | None:
-        return self.extras.get("z_discriminator")
-
-    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """Named Adam optimisers; each name is one kind of update of ``step()``, saved with --resume."""
-        opts = self.model_optimizers()
-        if self.discriminator is not None:
-            opts["discriminator"] = self.adam(self.discriminator.parameters(), self.config.gan_beta1)
-        if self.z_discriminator is not None:
-            opts["z_discriminator"] = self.adam(self.z_discriminator.parameters(), self.config.gan_beta1)
-            opts["z_encoder"] = self.adam(self.model.encoder.parameters(), self.config.gan_beta1)
-        return opts
-
-    def model_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
-
-    def discriminator_update(self, real: tuple[torch.Tensor, torch.Tensor],
-                             fake: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One discriminator update, skipped when it already classifies the batch with accuracy >=
-        ``discriminator_limit`` (so it cannot run away from the generator)."""
-        with self.autocast:
-            d = losses.discriminator_loss(self.discriminator, real, fake)
-        terms = self._update("discriminator", d.total, {"disc_loss": d.total, "disc_accuracy": d.accuracy},
-                             apply=False)
-        if float(terms["disc_accuracy"]) < self.config.discriminator_limit:  # averaged over ranks: all agree
-            self.optimizers["discriminator"].step()
-        return terms
-
-    def statistics(self, data: ImageSet) -> dict[str, torch.Tensor]:
-        """Per-class mean s and a code bank (``core.explore.latent_statistics``): the app needs no dataset."""
-        return latent_statistics(self.model, data.images, data.labels, num_classes=len(data.class_names),
-                                 factors={k: (v, len(data.factor_names[k])) for k, v in data.factors.items()})
-
-    def after_step(self, terms: dict[str, torch.Tensor]) -> None:
-        if "disc_accuracy" in terms:
-            self._watch_discriminator(terms["disc_accuracy"])
-
-    def _watch_discriminator(self, accuracy: torch.Tensor) -> None:
-        history = self.disc_history
-        history.append(float(accuracy))
-        del history[:-self.config.collapse_window]
-        if len(history) == self.config.collapse_window and min(history) >= COLLAPSE_ACCURACY:
-            raise GANCollapse(
-                f"adversarial training collapsed at step {self.step_count}: the discriminator has classified "
-                f"at least {COLLAPSE_ACCURACY:.0%} of every batch correctly for {len(history)} steps, so the "
-                "generator gets no useful gradient. The last checkpoint is kept; try a lower --lr, "
-                "a lower --discriminator-limit or more --generator-times, and resume.")
-
-    def train_meta(self) -> dict:
-        return {"disc_history": self.disc_history} if self.discriminator is not None else {}
-
-    def restore_meta(self, meta: dict) -> None:
-        if self.discriminator is not None:
-            self.disc_history = list(meta.get("disc_history", []))
+from core.explore import swap_effects
+from core.training.engine import DegenerateSplit, Phase, no_phase
+from core.training.pairs import PairTrainer
 
 
 class CCVAETrainer(PairTrainer):
