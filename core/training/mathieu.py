@@ -10,18 +10,18 @@ import torch
 
 from core import losses
 from core.models import reparameterize
-from core.training.engine import Phase, no_phase
-from core.training.pairs import PairTrainer
+from core.training.pairs import BaselineTrainer
 
 
-class MathieuTrainer(PairTrainer):
-    model_optimizers = PairTrainer.baseline_optimizers
+class MathieuTrainer(BaselineTrainer):
+    def autoencoder_loss(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Reconstruction, same-label swap reconstruction and KL."""
+        ae = losses.mathieu_autoencoder_loss(self.model, x1, x2, generator=self.noise_gen)
+        return ae.total, {"reconstruction": ae.reconstruction, "kl": ae.kl}
 
-    def _step(self, phase: Phase = no_phase) -> dict[str, torch.Tensor]:
-        x1, x2 = self.same_label_batch()
-        with self.autocast:
-            ae = losses.mathieu_autoencoder_loss(self.model, x1, x2, generator=self.noise_gen)
-        terms = self._update("autoencoder", ae.total, {"reconstruction": ae.reconstruction, "kl": ae.kl})
+    def adversarial_updates(self) -> dict[str, torch.Tensor]:
+        """Generator updates (swapped-s and prior-z generations should pass as real pairs), then discriminator ones."""
+        terms = {}
         for _ in range(self.config.generator_times):
             x1, x3 = self.random_batch(), self.random_batch()
             with self.autocast:

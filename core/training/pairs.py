@@ -3,7 +3,8 @@
 ``PairTrainer`` (the base of ``core.training.ccvae``, ``mathieu`` and ``szabo``): building the model with its
 pair discriminators from a seed, the discriminator update that is skipped on a batch it already classifies
 with accuracy >= ``discriminator_limit``, the collapse watch (``GANCollapse`` when the discriminator has won
-every batch for ``collapse_window`` steps), the baselines' beta1 = 0.5 optimisers, and the final statistics.
+every batch for ``collapse_window`` steps) and the final statistics; ``BaselineTrainer``: the baselines' common
+iteration shape.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from core.data import ImageSet
 from core.explore import latent_statistics
 from core.models import ModelConfig, PairDiscriminator, ZPairDiscriminator, build_model
 from core.training.config import TrainConfig
-from core.training.engine import Engine, GANCollapse, Networks, normal_init, seeded
+from core.training.engine import Engine, GANCollapse, Networks, Phase, no_phase, normal_init, seeded
 
 COLLAPSE_ACCURACY = 0.99
 
@@ -85,11 +86,6 @@ class PairTrainer(Engine):
     def model_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
-    def baseline_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """The two baselines' model optimisers: their own code uses beta1 = 0.5 everywhere."""
-        beta1 = self.config.gan_beta1
-        return {"autoencoder": self.adam(self.model.parameters(), beta1),
-                "generator": self.adam(self.model.parameters(), beta1)}
 
     def discriminator_update(self, real: tuple[torch.Tensor, torch.Tensor],
                              fake: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -129,3 +125,25 @@ class PairTrainer(Engine):
     def restore_meta(self, meta: dict) -> None:
         if self.discriminator is not None:
             self.disc_history = list(meta.get("disc_history", []))
+
+
+class BaselineTrainer(PairTrainer):
+    """The two baselines' iteration: an autoencoder update on same-label pairs (``autoencoder_loss``), then their
+    adversarial updates (``adversarial_updates``). Adam with beta1 = 0.5 everywhere, as their own code."""
+
+    def model_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        beta1 = self.config.gan_beta1
+        return {"autoencoder": self.adam(self.model.parameters(), beta1),
+                "generator": self.adam(self.model.parameters(), beta1)}
+
+    def autoencoder_loss(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def adversarial_updates(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _step(self, phase: Phase = no_phase) -> dict[str, torch.Tensor]:
+        x1, x2 = self.same_label_batch()
+        with self.autocast:
+            total, terms = self.autoencoder_loss(x1, x2)
+        return self._update("autoencoder", total, terms) | self.adversarial_updates()

@@ -8,18 +8,18 @@ from __future__ import annotations
 import torch
 
 from core import losses
-from core.training.engine import Phase, no_phase
-from core.training.pairs import PairTrainer
+from core.training.pairs import BaselineTrainer
 
 
-class SzaboTrainer(PairTrainer):
-    model_optimizers = PairTrainer.baseline_optimizers
+class SzaboTrainer(BaselineTrainer):
+    def autoencoder_loss(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Swap reconstruction: x1 from z(x1) and s(x2)."""
+        ae = losses.szabo_autoencoder_loss(self.model, x1, x2)
+        return ae.total, {"reconstruction": ae.reconstruction}
 
-    def _step(self, phase: Phase = no_phase) -> dict[str, torch.Tensor]:
-        x1, x2 = self.same_label_batch()
-        with self.autocast:
-            ae = losses.szabo_autoencoder_loss(self.model, x1, x2)
-        terms = self._update("autoencoder", ae.total, {"reconstruction": ae.reconstruction})
+    def adversarial_updates(self) -> dict[str, torch.Tensor]:
+        """Discriminator updates, then generator updates (swapped generations should pass as real pairs)."""
+        terms = {}
         for _ in range(self.config.discriminator_times):
             (x1, x2), x3 = self.same_label_batch(), self.random_batch()
             with torch.no_grad(), self.autocast:
