@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-UI = ["app.py", "app_gradio.py", "pages"]
+UI = ["app.py", "app_gradio.py", "serve.py", "pages"]
 # package -> top-level packages it must not import
 FORBIDDEN = {
     "core": {"pages", "train", "tools", "streamlit", "gradio", "app", "app_gradio"},
@@ -67,5 +67,5 @@ def test_the_readme_map_names_every_package():
     start = readme.index("## Package map")
     section = readme[start:readme.index("\n## ", start + 1)]
     packages = [p.name for p in (ROOT / "core").iterdir() if p.is_dir() and (p / "__init__.py").is_file()]
-    for name in ["app.py", "pages/", "app_gradio.py", "train/", "tools/", "core/", *(f"{p}/" for p in packages)]:
+    for name in ["app.py", "pages/", "app_gradio.py", "serve.py", "train/", "tools/", "core/", *(f"{p}/" for p in packages)]:
         assert name in section, f"the README's package map does not mention {name}"
