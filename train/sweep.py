@@ -71,9 +71,9 @@ RECIPES = {
     "z-adversary-3": {"z_adversary_weight": 3.0},
     "z-adversary-3x5": {"z_adversary_weight": 3.0, "z_adversary_steps": 5},
     "z-independence-1": {"z_independence_weight": 1.0},
-    # z starts shut (KL weight 10 falling to 1 over half the run): the decoder learns the class from s first
+    # z starts shut (KL weight 10 falling to the default 3 over half the run): the decoder learns the class from s first
     "z-adversary+kl-cooldown": {"z_adversary_weight": 1.0, "kl_start": 10.0, "kl_warmup": 1500},
-    # the opposite: z starts wide open (KL weight 0 rising to 1 over half the run)
+    # the opposite: z starts wide open (KL weight 0 rising to the default 3 over half the run)
     "z-adversary+kl-warmup": {"z_adversary_weight": 1.0, "kl_warmup": 1500},
 }
 
