@@ -22,7 +22,7 @@ from core.data import ImageSet
 from core.models import ModelConfig, build_model
 from core.models.drgan import discriminator_loss, generator_loss, judge_accuracy
 from core.training.config import DRGANConfig
-from core.training.engine import Engine, Networks, Phase, TrainingCollapsed, no_phase, normal_init, seeded
+from core.training.engine import Engine, Networks, Phase, TrainingCollapsed, as_floats, no_phase, normal_init, seeded
 
 
 class CollapseDetector:
@@ -102,9 +102,11 @@ class DRGANTrainer(Engine):
     def batch_with_poses(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Real images (B, C, H, W) in [0, 1], their identities and poses (B,), random target poses (B,)."""
         n, b = self.images.shape[0], self.config.batch_size
-        index = torch.randint(n, (b,), generator=self.index_gen).to(self.device)
+        index = torch.randint(n, (b,), generator=self.index_gen)
         target = torch.randint(self.model.num_poses, (b,), generator=self.index_gen).to(self.device)
-        return self.images[index].float().div_(255), self.identities[index], self.poses[index], target
+        x = self.batch(index)
+        index = index.to(self.device)
+        return x, self.identities[index], self.poses[index], target
 
     def _step(self, phase: Phase = no_phase) -> dict[str, torch.Tensor]:
         """One iteration (D update, then G update); returns the loss terms and D's accuracies."""
@@ -143,7 +145,7 @@ class DRGANTrainer(Engine):
         return self.feature_bank()
 
     def after_step(self, terms: dict[str, torch.Tensor]) -> None:
-        self.detector.update(self.step_count, {k: float(v) for k, v in terms.items()})
+        self.detector.update(self.step_count, as_floats(terms))
 
     @torch.no_grad()
     def feature_bank(self, *, bank_size: int = 500, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -104,6 +104,11 @@ def normal_init(std: float, layers: tuple[type[torch.nn.Module], ...]) -> Callab
     return init
 
 
+def as_floats(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    """0-dim loss tensors as floats, with one wait for the GPU for all of them."""
+    return dict(zip(terms, torch.stack(list(terms.values())).tolist()))
+
+
 @dataclass
 class Networks:
     """What a trainer trains: the model (saved in the checkpoint) and auxiliary networks that only training
@@ -297,9 +302,9 @@ class Engine:
         self._checked_step = self.step_count
 
     def log_values(self, terms: dict[str, torch.Tensor], probe: torch.Tensor | None = None) -> dict[str, float]:
-        """The step's terms as floats (one wait for the GPU), with what the method logs besides (``probe``:
-        a few uint8 training images to measure on)."""
-        return dict(zip(terms, torch.stack(list(terms.values())).tolist()))
+        """The step's terms as floats, with what the method logs besides (``probe``: a few uint8 training images
+        to measure on)."""
+        return as_floats(terms)
 
     def _broadcast_parameters(self) -> None:
         """Start every rank from rank 0's weights (they are built from the same seed; this makes sure)."""

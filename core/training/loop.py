@@ -48,10 +48,14 @@ def run(trainer: Engine, *, steps: int | None = None,
     until = trainer.config.steps if steps is None else steps
     start, t0, before = trainer.step_count, time.time(), trainer.train_seconds
 
-    def outcome(status: str) -> Outcome:
+    def clock() -> float:
+        """Seconds of this run so far, added to the trainer's total (saved with each checkpoint)."""
         seconds = time.time() - t0
         trainer.train_seconds = before + seconds
-        return Outcome(status, trainer.step_count - start, seconds)
+        return seconds
+
+    def outcome(status: str) -> Outcome:
+        return Outcome(status, trainer.step_count - start, clock())
 
     try:
         while trainer.step_count < until:
@@ -67,7 +71,7 @@ def run(trainer: Engine, *, steps: int | None = None,
             if on_image is not None and image_every and step % image_every == 0:
                 on_image(step)
             if checkpoint is not None and checkpoint_every and step % checkpoint_every == 0 and step < until:
-                outcome("running")
+                clock()
                 trainer.save(checkpoint)
             if should_stop is not None and should_stop():
                 return outcome("stopped")
