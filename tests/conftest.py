@@ -46,6 +46,22 @@ def mnist_dir(tmp_path_factory) -> Path:
     return root
 
 
+def dry_run_checkpoint(models: Path, name: str, *options: str, evaluate_on: Path | None = None) -> Path:
+    """``python -m train --dry-run *options`` (in-process), its checkpoint moved to ``models/name``, the folder a
+    page or server lists models from; with ``evaluate_on`` (a data folder) also evaluated, so Metrics has numbers."""
+    from train.ccvae import main as train_main
+    from train.evaluate import main as evaluate_main
+
+    run = models.parent / f"run-{name}"
+    assert train_main(["--dry-run", "--out", str(run), *options]) == 0
+    models.mkdir(exist_ok=True)
+    (run / "checkpoint").rename(models / name)
+    if evaluate_on is not None:
+        assert evaluate_main(["--checkpoint", str(models / name), "--data-dir", str(evaluate_on), "--dry-run",
+                              "--tsne-points", "0"]) == 0
+    return models / name
+
+
 @pytest.fixture
 def tiny_model():
     from core.models import ModelConfig, build_model

@@ -8,6 +8,7 @@ tests/artifacts/. Needs Debian's chromium at /usr/bin/chromium (`.ci/run` instal
 from pathlib import Path
 
 import pytest
+from conftest import dry_run_checkpoint
 
 from tools.browser import CHROMIUM, FLAGS, ROOT, running_app
 
@@ -31,15 +32,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, mnist_dir):
-    from train.ccvae import main as train_main
-    from train.evaluate import main as evaluate_main
-
     tmp = tmp_path_factory.mktemp("browser")
-    assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir)]) == 0
-    (tmp / "ckpts").mkdir()
-    ckpt = tmp / "ckpts" / "mnist"
-    (tmp / "run" / "checkpoint").rename(ckpt)
-    assert evaluate_main(["--checkpoint", str(ckpt), "--data-dir", str(mnist_dir), "--dry-run", "--tsne-points", "0"]) == 0
+    dry_run_checkpoint(tmp / "ckpts", "mnist", "--data-dir", str(mnist_dir), evaluate_on=mnist_dir)
     with running_app(tmp / "ckpts", threads=1) as url:
         yield url
 

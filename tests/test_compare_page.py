@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from conftest import dry_run_checkpoint
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -11,16 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def compare_checkpoints(tmp_path_factory, mnist_dir):
     """Three dry-run MNIST-shape models (CC-VAE evaluated, Mathieu, Szabó) and one 64x64 model."""
-    from train.ccvae import main as train_main
-    from train.evaluate import main as evaluate_main
-
     tmp = tmp_path_factory.mktemp("compare")
-    (tmp / "ckpts").mkdir()
-    for name, options in (("mnist", []), ("mathieu", ["--method", "mathieu"]), ("szabo", ["--method", "szabo"])):
-        assert train_main(["--dry-run", "--out", str(tmp / name), "--data-dir", str(mnist_dir), *options]) == 0
-        (tmp / name / "checkpoint").rename(tmp / "ckpts" / name)
-    assert evaluate_main(["--checkpoint", str(tmp / "ckpts" / "mnist"), "--data-dir", str(mnist_dir), "--dry-run",
-                          "--tsne-points", "0"]) == 0
+    dry_run_checkpoint(tmp / "ckpts", "mnist", "--data-dir", str(mnist_dir), evaluate_on=mnist_dir)
+    for name in ("mathieu", "szabo"):
+        dry_run_checkpoint(tmp / "ckpts", name, "--data-dir", str(mnist_dir), "--method", name)
     return tmp / "ckpts"
 
 

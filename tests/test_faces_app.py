@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import face_like
+from conftest import dry_run_checkpoint, face_like
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -28,15 +28,10 @@ def png(array, fmt: str = "PNG") -> bytes:
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory, mnist_dir, yale_dir):
     """A checkpoints root with a tiny digit model ("mnist", the app's default) and a tiny face model ("yaleb")."""
-    from train.ccvae import main as train_main
-
     tmp = tmp_path_factory.mktemp("faces-app")
-    (tmp / "ckpts").mkdir()
-    assert train_main(["--dry-run", "--out", str(tmp / "digits"), "--data-dir", str(mnist_dir), "--steps", "3"]) == 0
-    assert train_main(["--dry-run", "--dataset", "yaleb", "--data-dir", str(yale_dir), "--out", str(tmp / "faces"),
-                       "--z-dim", "4", "--s-dim", "6", "--steps", "3"]) == 0
-    (tmp / "digits" / "checkpoint").rename(tmp / "ckpts" / "mnist")
-    (tmp / "faces" / "checkpoint").rename(tmp / "ckpts" / "yaleb")
+    dry_run_checkpoint(tmp / "ckpts", "mnist", "--data-dir", str(mnist_dir), "--steps", "3")
+    dry_run_checkpoint(tmp / "ckpts", "yaleb", "--dataset", "yaleb", "--data-dir", str(yale_dir), "--z-dim", "4",
+                       "--s-dim", "6", "--steps", "3")
     return tmp / "ckpts"
 
 

