@@ -41,6 +41,9 @@ TRAIN_STATE, TRAIN_STATE_JSON = "train_state.safetensors", "train_state.json"  #
 MAPS = "maps"  # sub-folder with cached latent maps
 MAPS_STAMP = "weights.txt"  # in MAPS: the weights_digest the maps were made for
 TSNE_FIGURE = "tsne.png"  # the evaluation's t-SNE figure of test codes (python -m train.evaluate)
+# an identity classifier (core.models.classifier, python -m train.classifier): its own names, so a folder holding
+# one is never listed as a z/s model
+CLASSIFIER_CONFIG, CLASSIFIER_WEIGHTS = "classifier.json", "classifier.safetensors"
 
 
 def _in_run(name: str) -> property:
@@ -285,6 +288,39 @@ def load_metrics(path: str | Path) -> dict:
 def load_latents(path: str | Path) -> dict[str, torch.Tensor]:
     file = Path(path) / LATENTS
     return read_tensors(file) if file.is_file() else {}
+
+
+def save_classifier(path: str | Path, net: torch.nn.Module, *, metrics: dict | None = None) -> Path:
+    """Write an ``IdentityClassifier`` (and what it measured) as a folder, atomically."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+
+    def fill(folder: Path) -> None:
+        write_json(folder / CLASSIFIER_CONFIG, {"format_version": FORMAT_VERSION, "classifier": net.config.to_dict(),
+                                                "metrics": metrics or {}})
+        save_file(state, str(folder / CLASSIFIER_WEIGHTS))
+
+    return write_folder_atomic(path, fill)
+
+
+def load_classifier(path: str | Path, *, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The ``IdentityClassifier`` saved in folder ``path``, in inference mode, its parameters frozen."""
+    from core.models.classifier import ClassifierConfig, IdentityClassifier
+
+    path = Path(path)
+    file = path / CLASSIFIER_CONFIG
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        net = IdentityClassifier(ClassifierConfig(**data["classifier"]))
+    except FileNotFoundError as err:
+        raise CheckpointError(f"{file} is missing: train one with python -m train.classifier") from err
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{file} is not an identity classifier's config ({err})") from err
+    try:
+        net.load_state_dict(read_tensors(path / CLASSIFIER_WEIGHTS))
+    except RuntimeError as err:
+        raise CheckpointError(f"{path / CLASSIFIER_WEIGHTS} does not match {file}: {err}") from err
+    net.requires_grad_(False)
+    return net.to(device).eval()
 
 
 # ------------------------------------------------------------------------------------ which weights

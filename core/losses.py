@@ -83,6 +83,62 @@ def forward_cycle_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
     return ForwardTerms(total + independence_weight * dependence, reconstruction, kl, dependence)
 
 
+class GroupTerms(NamedTuple):
+    total: torch.Tensor
+    reconstruction: torch.Tensor  # unweighted
+    kl: torch.Tensor  # unweighted
+    s: torch.Tensor  # (B + K * B, s_dim): s of the anchors, then of the group photos (for terms on s)
+    group_s: torch.Tensor  # (B, s_dim): each anchor's mean group s
+    z: torch.Tensor  # (B, z_dim): the anchors' z as decoded (sampled, or the prior sample that replaced it)
+
+
+def group_cycle_loss(model, x: torch.Tensor, group: torch.Tensor, *, z_dropout: float = 0.0,
+                     reconstruction_weight: float = RECONSTRUCTION_WEIGHT, kl_weight: float = KL_WEIGHT,
+                     generator: torch.Generator | None = None) -> GroupTerms:
+    """The forward cycle with group evidence for s (ML-VAE's and GVAE's group code, FUNIT's class code).
+
+    x (B, C, H, W): anchors; group (K, B, C, H, W): K *other* photos with each anchor's label. Each anchor is
+    decoded from its own z and the mean s of its group, Dec(z(x), mean_k s(group_k)) ~ x. The paper's swap is
+    this with K = 1; the mean of several photos cannot carry this photo's pose or light, so s is pushed to hold
+    only what the photos share, and it is how the app uses s (the mean s of a person's uploads).
+
+    ``z_dropout``: the probability that an anchor's z is replaced by a sample of the prior N(0, I), so the decoder
+    must draw that face from s alone: the only road to the identity left when z says nothing about it. K = 0
+    (``group`` empty) is a plain autoencoder of z and s, the ceiling any split model is measured against.
+    """
+    batch, k = x.shape[0], group.shape[0]
+    enc = model.encode(torch.cat([x, group.flatten(0, 1)]) if k else x)
+    mu, logvar = enc.z_mu[:batch], enc.z_logvar[:batch]
+    z = reparameterize(mu, logvar, generator)
+    if z_dropout:
+        dropped = torch.rand(batch, generator=generator, device=z.device) < z_dropout
+        prior = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+        z = torch.where(dropped[:, None], prior, z)
+    group_s = enc.s[batch:].view(k, batch, -1).mean(0) if k else enc.s
+    reconstruction = model.reconstruction_error(z, group_s, x).mean()
+    kl = kl_to_standard_normal(mu.float(), logvar.float()).sum() / (batch * x[0].numel())
+    total = reconstruction_weight * reconstruction + kl_weight * kl
+    return GroupTerms(total, reconstruction, kl, enc.s, group_s, z)
+
+
+def identity_swap_loss(model, classifier, z: torch.Tensor, s: torch.Tensor, labels: torch.Tensor,
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, accuracy): cross-entropy of a frozen identity classifier on Dec(z_b, s_a) against a's label.
+
+    z (B, z_dim) and s (B, s_dim) belong to the same B photos, labels (B,); each s is decoded with the z of
+    the next photo in the batch, so identity may reach the picture through s only. The generations pass
+    through ``core.models.classifier.augment`` (flips, shifts, jitter) first. The classifier is part of the
+    recipe (trained by the project); a second one from another seed, never in a loss, monitors the swap test.
+    """
+    from core.models.classifier import augment
+
+    other = torch.roll(torch.arange(z.shape[0], device=z.device), 1)
+    swapped = model.decode_mean(z[other], s)
+    logits = classifier(augment(swapped, generator)).float()
+    loss = torch.nn.functional.cross_entropy(logits, labels)
+    return loss, (logits.argmax(1) == labels).float().mean()
+
+
 def _centred_gram(x: torch.Tensor) -> torch.Tensor:
     """Gaussian-kernel Gram matrix of (B, D) codes, bandwidth = median pairwise distance (so the scale of z
     does not matter), double-centred."""

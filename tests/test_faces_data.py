@@ -90,6 +90,32 @@ def test_celeba_torchvision_layout(tmp_path, monkeypatch):
         load_dataset("celeba", tmp_path, "train")
 
 
+def test_celeba_splits_name_the_same_identities(tmp_path, monkeypatch):
+    """Two identities with two photos each (too few for a test photo) come before a third: train and test must
+    agree label for label (the splits once indexed classes separately, so test label 0 named train's class 2)."""
+    from core import align
+    from core.data import cache
+
+    monkeypatch.setattr(align, "available", lambda: True)
+    monkeypatch.setattr(align, "find_faces", lambda image, upsample=None: [align.Landmarks((70.0, 110.0), (108.0, 110.0),
+                                                                                           (40, 60, 140, 180))])
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    root = tmp_path / "celeba"
+    identities = ["3"] * 2 + ["4"] * 2 + ["5"] * 8 + ["6"] * 7
+    lines = []
+    for i, ident in enumerate(identities, 1):
+        name = f"{i:06d}.jpg"
+        save(root / "img_align_celeba" / name, 40 * int(ident) - 100, size=(178, 218), mode="RGB")  # colour = identity
+        lines.append(f"{name} {ident}")
+    (root / "identity_CelebA.txt").write_text("\n".join(lines) + "\n")
+    train, test = (load_dataset("celeba", tmp_path, split, image_size=16, channels=3) for split in ("train", "test"))
+    assert train.class_names == test.class_names == ["3", "4", "5", "6"]
+    assert sorted(set(test.labels.tolist())) == [2, 3]  # identities 3 and 4 have no test photo, yet keep labels 0, 1
+    for data in (train, test):
+        true = [str(round((float(img.float().mean()) + 100) / 40)) for img in data.images]
+        assert [data.class_names[k] for k in data.labels.tolist()] == true
+
+
 def test_utkface_factors_from_file_names(tmp_path):
     names = ["25_0_2_20170116174525125.jpg", "31_1_2_20170116174525126.jpg", "8_0_0_20170110224238891.jpg",
              "67_1_3_20170110224238892.jpg", "22_1_0_2017.jpg", "45_0_1_2017.jpg", "61_1_4_x.jpg",

@@ -215,8 +215,9 @@ def load_celeba(root: str | Path, split: str = "train", *, size: int = 64, chann
     crops, found = aligned_crops(files, size)
     g = np.random.default_rng(seed)
     keep, labels, file_index = [], [], {f.name: i for i, f in enumerate(files)}
-    classes = []
-    for ident in chosen:
+    # classes are indexed once, from the identity file after the unseen rule: label k names the same person
+    # in train, test and all; a split drops photos (too few aligned ones for pairs), never shifts a class
+    for label, ident in enumerate(chosen):
         idx = [file_index[name] for name in by_identity[ident] if found[file_index[name]]]
         if split in ("train", "test"):
             order = g.permutation(len(idx))
@@ -224,15 +225,14 @@ def load_celeba(root: str | Path, split: str = "train", *, size: int = 64, chann
             picked = order[:n_test] if split == "test" else order[n_test:]
             idx = [idx[j] for j in sorted(picked)]
         if len(idx) < (1 if split == "test" else 2):
-            continue  # too few aligned photos left for pairs
-        classes.append(ident)
+            continue  # too few aligned photos left for pairs: the class stays, without photos in this split
         keep += idx
-        labels += [len(classes) - 1] * len(idx)
+        labels += [label] * len(idx)
     missing = int((~found).sum())
     if missing:
         warnings.warn(f"CelebA: no face found in {missing} of {len(files)} photos; they are left out", stacklevel=2)
     images = crops[keep] if channels == 3 else crops[keep].mean(-1, keepdims=True).round().astype(np.uint8)
-    return _image_set(images, labels, classes, f"celeba:{split}")
+    return _image_set(images, labels, list(chosen), f"celeba:{split}")
 
 
 def load_utkface(root: str | Path, *, factor: str = "gender", size: int = 64, channels: int = 3) -> ImageSet:

@@ -6,6 +6,13 @@ pairs. Variants: ``reverse_distance`` (L1 or Wasserstein), ``reverse_reconstruct
 ``adversarial`` (variant b: after the two cycles, a pair discriminator judges whether the reverse cycle's
 generation Dec(z_i, s(x1)) belongs with x1; its generator update trains the decoder only, or encoder and
 decoder), the pair adversary on z, the z-independence term, the s pair contrast and the KL warm-up.
+
+Group-supervised faces (``s_source="group"``, issue 22): the forward cycle decodes each photo from its own z
+(or, with ``z_dropout``, a prior sample) and the mean s of ``group_size`` other photos of its label
+(``losses.group_cycle_loss``), with optional terms that make s the only road to the label: a linear head on s
+(``s_classifier_weight``) and a frozen identity classifier that must name a on Dec(z_b, s_a) (``identity_weight``).
+With ``monitor_classifier`` (a classifier from another seed, never in a loss) the logged values include the swap
+test in its embedding (``core.evaluation.swaps.swap_test``).
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import torch
 
 from core import losses
+from core.checkpoint import load_classifier
+from core.data import ImageSet
 from core.explore import swap_effects
 from core.training.engine import DegenerateSplit, Phase, no_phase
 from core.training.pairs import PairTrainer
@@ -21,9 +30,38 @@ from core.training.pairs import PairTrainer
 class CCVAETrainer(PairTrainer):
     """One CC-VAE iteration per ``step()``: forward cycle, reverse cycle, then the optional adversaries."""
 
+    def __init__(self, config, data: ImageSet, networks=None, **kw):
+        super().__init__(config, data, networks, **kw)
+        self.labels = data.labels.to(self.device)
+        self.identity_classifier = self._classifier(config.identity_classifier, data)
+        self.monitor_classifier = self._classifier(config.monitor_classifier, data)
+        if self.monitor_classifier is not None:  # 64 photos of 64 people, for the logged swap test
+            from core.evaluation.swaps import one_per_class
+
+            index = one_per_class(data.labels, 64)
+            self.swap_probe = data.images[index], data.labels[index]
+
+    def _classifier(self, folder: str, data: ImageSet) -> torch.nn.Module | None:
+        if not folder:
+            return None
+        net = load_classifier(folder, device=self.device)
+        if list(net.config.class_names) != list(data.class_names):
+            raise ValueError(f"the classifier in {folder} was trained on other classes than {data.name}'s "
+                             f"({len(net.config.class_names)} vs {len(data.class_names)}); train it on this split")
+        return net
+
+    @property
+    def s_head(self) -> torch.nn.Module | None:
+        return self.extras.get("s_head")
+
+    def forward_parameters(self) -> list[torch.nn.Parameter]:
+        """What the forward cycle trains: the model, and the head on s when there is one."""
+        return [*self.model.parameters(), *(self.s_head.parameters() if self.s_head is not None else ())]
+
     def model_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c, model = self.config, self.model
-        opts = {"forward": self.adam(model.parameters(), c.beta1), "reverse": self.adam(model.encoder.parameters(), c.beta1)}
+        opts = {"forward": self.adam(self.forward_parameters(), c.beta1),
+                "reverse": self.adam(model.encoder.parameters(), c.beta1)}
         if c.adversarial != "none":
             trained = model.decoder.parameters() if c.adversarial == "decoder" else model.parameters()
             opts["adversarial"] = self.adam(trained, c.gan_beta1)
@@ -50,7 +88,8 @@ class CCVAETrainer(PairTrainer):
             same = self.same_label_batch()
             contrast = self.different_label_batch() if self.config.s_contrast_weight else None
         with phase("forward"):
-            terms = self.forward_cycle(*same, different=contrast)
+            terms = self.forward_cycle(*same, different=contrast) if self.config.s_source == "pair" \
+                else self.group_cycle()
         with phase("optimiser"):
             self.opt_forward.step()
         with phase("data"):
@@ -94,6 +133,40 @@ class CCVAETrainer(PairTrainer):
         if fwd.dependence is not None:
             terms["z_dependence"] = fwd.dependence
         return self._after_backward(self.model.parameters(), total, terms)
+
+    def group_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(anchors (B, C, H, W), their groups (K, B, C, H, W), anchor labels (B,)): K other photos of each
+        anchor's label (K = group_size; none for s_source self)."""
+        anchors = self.sampler.anchors(self.config.batch_size, self.index_gen)
+        k = self.config.group_size if self.config.s_source == "group" else 0
+        group = [self.batch(self.sampler.same(anchors, self.index_gen)) for _ in range(k)]
+        x = self.batch(anchors)
+        return x, torch.stack(group) if group else x.new_zeros((0, *x.shape)), self.labels[anchors.to(self.device)]
+
+    def group_cycle(self) -> dict[str, torch.Tensor]:
+        """The group forward cycle (``losses.group_cycle_loss``) with the optional head on s and identity term."""
+        c = self.config
+        x, group, labels = self.group_batch()
+        with self.autocast:
+            g = losses.group_cycle_loss(self.model, x, group, z_dropout=c.z_dropout, generator=self.noise_gen,
+                                        reconstruction_weight=c.reconstruction_weight,
+                                        kl_weight=self.kl_weight_at(self.step_count))
+        total, terms = g.total, {"reconstruction": g.reconstruction, "kl": g.kl}
+        if self.s_head is not None:
+            all_labels = labels.repeat(1 + group.shape[0])
+            logits = self.s_head(g.s.float())
+            head = torch.nn.functional.cross_entropy(logits, all_labels)
+            total = total + c.s_classifier_weight * head
+            terms |= {"s_head": head, "s_head_accuracy": (logits.argmax(1) == all_labels).float().mean()}
+        if self.identity_classifier is not None:
+            with self.autocast:
+                identity, accuracy = losses.identity_swap_loss(self.model, self.identity_classifier, g.z, g.group_s,
+                                                               labels, self.noise_gen)
+            total = total + c.identity_weight * identity
+            terms |= {"identity_swap": identity, "identity_swap_accuracy": accuracy}
+        self.opt_forward.zero_grad(set_to_none=True)
+        total.backward()
+        return self._after_backward(self.forward_parameters(), total, terms)
 
     def reverse_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
         """Reverse-cycle loss on different-label pairs and its gradients (encoder only), averaged over ranks."""
@@ -161,5 +234,9 @@ class CCVAETrainer(PairTrainer):
         values = super().log_values(terms)
         if probe is not None:
             values |= self.split_effects(probe)
+            if self.monitor_classifier is not None:
+                from core.evaluation.swaps import swap_test
+
+                values |= swap_test(self.model, self.monitor_classifier, *self.swap_probe)
         return values
 

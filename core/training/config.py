@@ -56,6 +56,17 @@ class TrainConfig:
     # s pulled together, different-label pairs' pushed apart): for data whose label explains few pixels (faces)
     z_independence_weight: float = 0.0  # ccvae: > 0 adds losses.pair_dependence (normalised HSIC) of the z means of
     # each forward-cycle batch's same-label pairs: the class they share is the only thing that can tie them together
+    # group-supervised faces (issue 22): make s the only road to the identity
+    s_source: str = "pair"  # ccvae forward cycle: pair (the paper: x1 from z1 and s of x2) | group (x from its z and the
+    # mean s of group_size other photos of its label, losses.group_cycle_loss) | self (own z and s: the plain-autoencoder
+    # ceiling; with kl_weight 0 and reverse_cycle off it is one)
+    group_size: int = 3  # s_source group: photos whose mean s decodes each anchor
+    z_dropout: float = 0.0  # s_source group/self: probability that an anchor's z is replaced by a prior sample
+    s_classifier_weight: float = 0.0  # > 0: a linear head on s learns the training label (cross-entropy, its own weights)
+    identity_weight: float = 0.0  # > 0: a frozen identity classifier (identity_classifier) must label Dec(z_b, s_a) as a
+    identity_classifier: str = ""  # folder of a classifier from python -m train.classifier, trained on this split
+    monitor_classifier: str = ""  # a second classifier (another seed, never in a loss) for the logged swap test
+    bf16: bool = False  # bfloat16 autocast on the CPU too (on CUDA it is always on): 1.5-1.8x faster on AVX-512 BF16 CPUs
     # adversarial training (baselines and variant b); defaults: the authors' reimplementations
     gan_beta1: float = 0.5  # Adam beta1 of adversarial optimisers (all optimisers of a baseline)
     generator_times: int = 2  # baselines: generator updates per iteration
@@ -99,6 +110,17 @@ class TrainConfig:
         used = [name for name in CCVAE_ONLY_WEIGHTS if getattr(self, name)]
         if self.method != "ccvae" and used:
             raise ValueError(f"{', '.join(used)}: CC-VAE options; method {self.method!r} has no z/s terms of its own")
+        if self.s_source not in S_SOURCES:
+            raise ValueError(f"unknown s_source {self.s_source!r}; valid: {', '.join(S_SOURCES)}")
+        if self.method != "ccvae" and (self.s_source != "pair" or self.s_classifier_weight or self.identity_weight):
+            raise ValueError("s_source, s_classifier_weight and identity_weight are CC-VAE options")
+        if self.group_size < 1 or not 0.0 <= self.z_dropout < 1.0:
+            raise ValueError(f"group_size must be >= 1 and z_dropout in [0, 1), got {self.group_size}, {self.z_dropout}")
+        if self.z_dropout and self.s_source == "pair":
+            raise ValueError("z_dropout applies to s_source group or self")
+        if bool(self.identity_weight) != bool(self.identity_classifier):
+            raise ValueError("identity_weight and identity_classifier go together: the weight of the term and the "
+                             "classifier folder it uses (python -m train.classifier)")
         if self.kl_warmup < 0 or self.z_adversary_steps < 1:
             raise ValueError(f"kl_warmup must be >= 0 and z_adversary_steps >= 1, got {self.kl_warmup}, "
                              f"{self.z_adversary_steps}")
@@ -128,6 +150,12 @@ PRESETS: dict[str, dict] = {
     # the Train-live page: what a class can watch in about 90 s on a laptop CPU (python -m train.live_check); a
     # higher rate than the authors' and a KL warm-up, so z does not collapse before it has learnt any style
     "live": {"steps": 1000, "lr": 5e-4, "kl_warmup": 300},
+    # issue 22's CelebA face recipe (README, CelebA): s from the mean of 3 other photos of the person, z replaced by
+    # a prior sample half the time, a small z, a classifier head on s and a frozen identity classifier on swaps
+    "faces": {"dataset": "celeba", "channels": 3, "z_dim": 8, "s_dim": 64, "lr": 5e-4, "lr_drop_at": 0.85,
+              "s_source": "group", "group_size": 3, "z_dropout": 0.5, "s_classifier_weight": 0.3,
+              "flip": True, "bf16": True, "init": "default", "log_every": 500, "checkpoint_every": 1000,
+              "image_every": 2000},
 }
 DEFAULT_PRESET = "fast"
 LIVE_PRESET = "live"  # what the Train-live page trains
@@ -158,6 +186,7 @@ def config_from_dict(cls, data: dict, *, what: str):
 
 
 INITS = ("default", "authors")
+S_SOURCES = ("pair", "group", "self")
 ADVERSARIAL = ("none", "decoder", "both")
 
 

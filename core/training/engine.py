@@ -165,7 +165,8 @@ class Engine:
         self.noise_gen = torch.Generator(self.device).manual_seed(rank_seed(config.seed, rank) + 1)
         self.optimizers = self.make_optimizers()
         self.train_seconds = 0.0  # wall time of all runs so far, kept across --resume
-        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.on_gpu else nullcontext()
+        self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) \
+            if self.on_gpu or getattr(config, "bf16", False) else nullcontext()
         # reading a loss value waits for the GPU, so on CUDA non-finite losses are only recorded here
         # and reported by check_finite(); on the CPU there is nothing to wait for and _after_backward checks at once
         self.check_every_step = not self.on_gpu

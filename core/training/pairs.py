@@ -40,6 +40,8 @@ def build_networks(config: TrainConfig, data: ImageSet, *, dataset_name: str | N
             extras["discriminator"] = PairDiscriminator(data.image_shape)
         if config.z_adversary_weight:
             extras["z_discriminator"] = ZPairDiscriminator(config.z_dim)
+        if config.s_classifier_weight:
+            extras["s_head"] = torch.nn.Linear(config.s_dim, len(data.class_names))
         if config.init == "authors":
             model.apply(authors_init)
             if "discriminator" in extras:
