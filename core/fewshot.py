@@ -56,7 +56,7 @@ def reference_images(model, latents: dict[str, torch.Tensor], count: int = 256,
     return images, latents["bank_labels"][idx]
 
 
-FINE_TUNE_PARTS = ("all", "s_path")
+FINE_TUNE_PARTS = ("all", "s_path", "decoder")
 
 
 def trainable_parameters(model, part: str) -> list[torch.nn.Parameter]:
@@ -67,6 +67,8 @@ def trainable_parameters(model, part: str) -> list[torch.nn.Parameter]:
         raise ValueError(f"unknown fine-tune part {part!r}; valid: {', '.join(FINE_TUNE_PARTS)}")
     if part == "all":
         return list(model.parameters())
+    if part == "decoder":
+        return list(model.decoder.parameters())
     return [*model.encoder.s.parameters(), *model.decoder.s_in.parameters()]
 
 
@@ -87,6 +89,8 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
         raise ValueError("fine_tune needs at least one new image, shaped (n, C, H, W)")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
+    if part == "decoder":
+        return fit_decoder(model, images, references, steps=steps, lr=lr, seed=seed, callback=callback)
     tuned = copy.deepcopy(model).train()
     trained = trainable_parameters(tuned, part)
     for p in tuned.parameters():
@@ -108,6 +112,51 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
         raise FloatingPointError(f"fine-tuning diverged ({err}); try fewer steps") from err
     for p in tuned.parameters():
         p.requires_grad_(True)
+    return tuned.eval()
+
+
+def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps: int = 100, lr: float = 2e-4,
+                replay: int = 16, seed: int = 0, callback: Callable[[int, dict[str, float]], None] | None = None):
+    """Few-shot by the decoder alone (``fine_tune(part="decoder")``): a copy whose decoder renders the new person
+    from the mean s of ``images`` (n, C, H, W), the encoder untouched.
+
+    Each step: the new images from their own z means and their mean s, Dec(z_i, mean s) ~ x_i (what zero-shot
+    renders, made to look like the uploads), plus ``replay`` references from their own codes, kept at what the
+    original decoder drew for them, so the people it knew before do not change. The encoder is frozen, so the
+    app's path (encode the uploads, take their mean s, decode with stored z) picks up the new decoder as it is.
+    """
+    tuned = copy.deepcopy(model).eval()
+    for p in tuned.parameters():
+        p.requires_grad_(False)
+    params = trainable_parameters(tuned, "decoder")
+    for p in params:
+        p.requires_grad_(True)
+    device = next(tuned.parameters()).device
+    with torch.no_grad():
+        enc = tuned.encode(images.to(device))
+        z, s = enc.z_mu, enc.s.mean(0, keepdim=True).expand(images.shape[0], -1)
+        refs = tuned.encode(references[:256].float().to(device)) if len(references) else None
+        targets = tuned.decode_mean(refs.z_mu, refs.s) if refs is not None else None
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(params, lr=lr)
+    x = images.to(device)
+    for step in range(1, steps + 1):
+        with torch.enable_grad():
+            loss = (tuned.decode_mean(z, s) - x).pow(2).mean()
+            kept = torch.zeros((), device=device)
+            if refs is not None:
+                pick = torch.randint(len(targets), (min(replay, len(targets)),), generator=g).to(device)
+                kept = (tuned.decode_mean(refs.z_mu[pick], refs.s[pick]) - targets[pick]).pow(2).mean()
+            opt.zero_grad(set_to_none=True)
+            (loss + kept).backward()
+            opt.step()
+        if not torch.isfinite(loss):
+            raise FloatingPointError("fine-tuning diverged; try fewer steps or a lower rate")
+        if callback is not None:
+            callback(step, {"reconstruction": float(loss), "replay": float(kept)})
+    for p in tuned.parameters():
+        p.requires_grad_(True)
+    tuned.config.training_steps += steps
     return tuned.eval()
 
 

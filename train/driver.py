@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -66,6 +67,16 @@ def tensorboard_writer(folder: Path):
     return SummaryWriter(str(folder))
 
 
+def time_budget(trainer: Engine) -> Callable[[], bool] | None:
+    """``should_stop`` for ``config.cpu_minutes``: true once the process's CPU time in this run, plus what the
+    earlier runs used (saved in the train state), reaches the budget."""
+    minutes = getattr(trainer.config, "cpu_minutes", 0.0)
+    if not minutes:
+        return None
+    start, before = time.process_time(), trainer.cpu_seconds
+    return lambda: before + time.process_time() - start >= 60 * minutes
+
+
 def train(folder: RunFolder, trainer: Engine, data: ImageSet, *, on_image: Callable[[object, int], None] | None = None,
           tag: Callable[[str], str] = lambda k: f"loss/{k}", probe: bool = True, postfix: tuple[str, ...] = (),
           extra_metrics: dict | None = None) -> int:
@@ -97,7 +108,8 @@ def train(folder: RunFolder, trainer: Engine, data: ImageSet, *, on_image: Calla
         outcome = run(trainer, on_step=lambda step, terms: bar.update(1), log_every=config.log_every, on_log=on_log,
                       probe=images, image_every=config.image_every if writer else 0,
                       on_image=(lambda step: on_image(writer, step)) if writer and on_image else None,
-                      checkpoint=folder.checkpoint, checkpoint_every=config.checkpoint_every)
+                      checkpoint=folder.checkpoint, checkpoint_every=config.checkpoint_every,
+                      should_stop=time_budget(trainer))
     except TrainingFailed as err:
         bar.close()
         error(str(err))
@@ -118,6 +130,7 @@ def train(folder: RunFolder, trainer: Engine, data: ImageSet, *, on_image: Calla
         trainer.model.eval()
         latents = trainer.statistics(data)
         metrics = {"training": {"steps": trainer.step_count, "seconds": round(trainer.train_seconds, 1),
+                                "cpu_seconds": round(trainer.cpu_seconds, 1),
                                 "it_per_s_this_run": round(outcome.it_per_s, 3), "device": str(trainer.device),
                                 "hardware": hardware(), "images": len(data)} | (extra_metrics or {})}
     try:

@@ -35,6 +35,13 @@ from core.fewshot import FINE_TUNE_PARTS, fine_tune, known_styles, reference_ima
 from train.cli import command_parser, hardware, parse_command
 
 
+@torch.no_grad()
+def reconstruct(model, uploads: torch.Tensor) -> torch.Tensor:
+    """Dec(z mean, s) of each upload: what the model's code keeps of a photo, the ceiling of anything it renders."""
+    enc = model.encode(uploads.to(next(model.parameters()).device))
+    return model.decode(enc.z_mu, enc.s)
+
+
 def markdown(result: dict) -> str:
     lines = [f"Unseen identities: {result['people']} (chance {result['chance']}%); {result['styles']} styles per "
              f"person; dlib same-person distance {result['threshold']}.", "",
@@ -43,6 +50,10 @@ def markdown(result: dict) -> str:
     c = result["ceiling_crops"]
     lines.append(f"| aligned crops (ceiling) | 1 each | {c['matched']:.1f} | {c['within_0.6']:.1f} | "
                  f"{c['mean_distance']:.3f} | |")
+    if "reconstructions" in result:
+        r = result["reconstructions"]
+        lines.append(f"| the model's reconstructions of the uploads | 1 each | {r['matched']:.1f} | {r['within_0.6']:.1f} | "
+                     f"{r['mean_distance']:.3f} | |")
     for name, part in (("zero-shot", result["zero_shot"]), (f"few-shot ({result.get('fine_tune_steps', 0)} steps, "
                                                               f"{result.get('fine_tune_people', 0)} people)",
                                                               result.get("few_shot"))):
@@ -96,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     zero = identity_score(people, lambda i, uploads: render(uploads), recogniser, ks=tuple(args.ks))
     result |= {k: zero[k] for k in ("people", "chance", "threshold", "ceiling_crops", "real_spread")}
     result["zero_shot"] = {"k": zero["k"], "seconds": round(time.time() - t0, 1)}
+    k = max(args.ks)
+    own = identity_score(people, lambda i, uploads: reconstruct(model, uploads), recogniser, ks=(k,))
+    result["reconstructions"] = own["k"][str(k)]  # the model's own reconstructions of the upload crops
     if args.fine_tune_steps > 0:
         t1 = time.time()
         references, reference_labels = reference_images(model, latents)

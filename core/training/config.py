@@ -82,6 +82,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # CPU threads for torch; 0 leaves torch's default
     compile: bool = False  # CUDA only: torch.compile the encoder and decoder (a slow first step; ignored on the CPU)
+    cpu_minutes: float = 0.0  # stop once the training process has used this much CPU time (all its threads; a resumed
+    # run counts from where it stopped; 0: steps alone decide): how two recipes get the same CPU time on a shared machine
+    # (the plain-autoencoder ceiling of the face model)
     log_every: int = 100  # steps between scalar logs
     image_every: int = 2000  # steps between swap-grid images in TensorBoard
     checkpoint_every: int = 1000  # steps between checkpoints
@@ -124,6 +127,8 @@ class TrainConfig:
         if self.kl_warmup < 0 or self.z_adversary_steps < 1:
             raise ValueError(f"kl_warmup must be >= 0 and z_adversary_steps >= 1, got {self.kl_warmup}, "
                              f"{self.z_adversary_steps}")
+        if self.cpu_minutes < 0:
+            raise ValueError(f"cpu_minutes must be non-negative, got {self.cpu_minutes}")
         if self.kl_start < 0:
             raise ValueError(f"kl_start must be non-negative, got {self.kl_start}")
         if min(self.reverse_reconstruction_weight, self.adversarial_weight,

@@ -165,6 +165,7 @@ class Engine:
         self.noise_gen = torch.Generator(self.device).manual_seed(rank_seed(config.seed, rank) + 1)
         self.optimizers = self.make_optimizers()
         self.train_seconds = 0.0  # wall time of all runs so far, kept across --resume
+        self.cpu_seconds = 0.0  # CPU time of the training processes of all runs so far (all threads), kept likewise
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) \
             if self.on_gpu or getattr(config, "bf16", False) else nullcontext()
         # reading a loss value waits for the GPU, so on CUDA non-finite losses are only recorded here

@@ -47,11 +47,13 @@ def run(trainer: Engine, *, steps: int | None = None,
     """Train until ``trainer.step_count`` reaches ``steps`` (default: the config's), see the module docstring."""
     until = trainer.config.steps if steps is None else steps
     start, t0, before = trainer.step_count, time.time(), trainer.train_seconds
+    cpu0, cpu_before = time.process_time(), trainer.cpu_seconds
 
     def clock() -> float:
-        """Seconds of this run so far, added to the trainer's total (saved with each checkpoint)."""
+        """Seconds of this run so far, added to the trainer's totals of wall and CPU time (saved with each checkpoint)."""
         seconds = time.time() - t0
         trainer.train_seconds = before + seconds
+        trainer.cpu_seconds = cpu_before + time.process_time() - cpu0
         return seconds
 
     def outcome(status: str) -> Outcome:

@@ -53,7 +53,8 @@ def save(trainer: Engine, path: str | Path, *, metrics: dict | None = None, late
     path = Path(path)
     if not trainer.is_main:
         return path
-    tensors, meta = {}, {"step": trainer.step_count, "train_seconds": trainer.train_seconds, "optimizers": {},
+    tensors, meta = {}, {"step": trainer.step_count, "train_seconds": trainer.train_seconds,
+                     "cpu_seconds": trainer.cpu_seconds, "optimizers": {},
                          "world_size": trainer.world_size} | trainer.train_meta()
     for name, net in trainer.extras.items():  # kept with the training state, not the model: inference never needs them
         for key, value in net.state_dict().items():
@@ -122,6 +123,7 @@ def resume(trainer: Engine, path: str | Path) -> None:
         state = {int(i): {k: tensors[f"{name}/{i}/{k}"] for k in keys} for i, keys in m["state"].items()}
         opt.load_state_dict({"state": state, "param_groups": m["param_groups"]})
     trainer.train_seconds = float(meta.get("train_seconds", 0.0))
+    trainer.cpu_seconds = float(meta.get("cpu_seconds", 0.0))
     torch.set_rng_state(tensors["rng/torch"])
     index_key, noise_key = _rng_key("index", trainer.rank), _rng_key("noise", trainer.rank)
     if index_key in tensors:

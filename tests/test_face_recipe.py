@@ -1,0 +1,165 @@
+"""Issue 22's face recipe: the group forward cycle, z-dropout, the head on s, the identity-on-swaps term with a
+project-trained classifier, the swap test, bf16 autocast on the CPU, the time budget and the decoder few-shot."""
+
+import pytest
+import torch
+
+from core import losses
+from core.checkpoint import CheckpointError, load_classifier, save_classifier
+from core.data import synthetic_faces
+from core.evaluation.swaps import one_per_class, swap_test
+from core.fewshot import fine_tune
+from core.models import ModelConfig, build_model
+from core.models.classifier import ClassifierConfig, IdentityClassifier, augment
+from core.training import PRESETS, TrainConfig, Trainer
+
+torch.set_num_threads(1)
+
+
+def faces():
+    return synthetic_faces(identities=4, channels=3)
+
+
+def face_model(seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(image_shape=(3, 64, 64), z_dim=4, s_dim=8, dataset="celeba"))
+
+
+def classifier(tmp_path, data, seed: int = 0):
+    torch.manual_seed(seed)
+    net = IdentityClassifier(ClassifierConfig(image_shape=data.image_shape, class_names=list(data.class_names), width=4))
+    save_classifier(tmp_path / f"C{seed}", net, metrics={"held_out_top1": 0.0})
+    return tmp_path / f"C{seed}"
+
+
+def face_trainer(tmp_path=None, **options) -> Trainer:
+    data = faces()
+    recipe = {k: v for k, v in PRESETS["faces"].items() if k not in ("dataset", "z_dim", "s_dim")}
+    config = TrainConfig(**(recipe | {"z_dim": 4, "s_dim": 8, "steps": 4, "batch_size": 8, "device": "cpu"} | options))
+    return Trainer(config, data)
+
+
+def test_group_s_is_the_mean_s_of_the_other_photos():
+    model = face_model()
+    data = faces()
+    x, group = data.floats(torch.arange(4)), torch.stack([data.floats(torch.arange(4, 8)), data.floats(torch.arange(8, 12))])
+    g = losses.group_cycle_loss(model, x, group, generator=torch.Generator().manual_seed(0))
+    expected = (model.encode(group[0]).s + model.encode(group[1]).s) / 2
+    torch.testing.assert_close(g.group_s, expected, atol=1e-5, rtol=1e-4)
+    assert g.s.shape == (12, 8) and g.z.shape == (4, 4)
+
+
+def test_z_dropout_replaces_z_by_prior_samples():
+    model = face_model()
+    x = faces().floats(torch.arange(48))
+    kept = losses.group_cycle_loss(model, x, x[None], z_dropout=0.0, generator=torch.Generator().manual_seed(0)).z
+    dropped = losses.group_cycle_loss(model, x, x[None], z_dropout=0.5, generator=torch.Generator().manual_seed(0)).z
+    replaced = (kept - dropped).abs().sum(1) > 1e-6
+    assert 12 <= int(replaced.sum()) <= 36  # about half, never all or none
+
+
+def test_group_size_zero_is_a_plain_autoencoder():
+    model = face_model()
+    x = faces().floats(torch.arange(8))
+    g = losses.group_cycle_loss(model, x, x.new_zeros((0, *x.shape)), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(g.group_s, model.encode(x).s)
+
+
+def test_faces_recipe_trains_its_head_and_identity_term_and_resumes(tmp_path):
+    C = classifier(tmp_path, faces())
+    options = {"identity_weight": 0.1, "identity_classifier": str(C)}
+    t = face_trainer(**options)
+    frozen = {k: v.clone() for k, v in t.identity_classifier.state_dict().items()}
+    terms = t.step()
+    assert {"reconstruction", "kl", "s_head", "identity_swap", "reverse_cycle"} <= set(terms)
+    assert all(torch.equal(frozen[k], v) for k, v in t.identity_classifier.state_dict().items())  # C stays frozen
+    t.save(tmp_path / "ckpt")
+    again = face_trainer(**options)
+    again.resume(tmp_path / "ckpt")
+    for a, b in ((t.model, again.model), (t.s_head, again.s_head)):
+        for name, tensor in a.state_dict().items():
+            assert torch.equal(b.state_dict()[name], tensor), name
+
+
+def test_identity_classifier_must_know_the_same_classes(tmp_path):
+    data = faces()
+    net = IdentityClassifier(ClassifierConfig(image_shape=data.image_shape, class_names=["a", "b"], width=4))
+    save_classifier(tmp_path / "C", net)
+    with pytest.raises(ValueError, match="other classes"):
+        face_trainer(identity_weight=0.1, identity_classifier=str(tmp_path / "C"))
+    with pytest.raises(ValueError, match="go together"):
+        face_trainer(identity_weight=0.1)
+
+
+def test_classifier_folder_round_trips_and_refuses_junk(tmp_path):
+    data = faces()
+    folder = classifier(tmp_path, data, seed=3)
+    net = load_classifier(folder)
+    x = data.floats(torch.arange(4))
+    torch.manual_seed(3)
+    fresh = IdentityClassifier(ClassifierConfig(image_shape=data.image_shape, class_names=list(data.class_names), width=4))
+    torch.testing.assert_close(net(x), fresh.eval()(x))
+    assert not any(p.requires_grad for p in net.parameters())
+    (folder / "classifier.safetensors").write_bytes(b"\x80\x04not a safetensors file")
+    with pytest.raises(CheckpointError, match="safetensors"):
+        load_classifier(folder)
+    with pytest.raises(CheckpointError, match="train one"):
+        load_classifier(tmp_path / "missing")
+
+
+def test_augment_keeps_range_and_shape():
+    x = torch.rand(6, 3, 64, 64)
+    y = augment(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1 and not torch.equal(x, y)
+
+
+def test_swap_test_tells_a_decoder_that_ignores_s_from_one_that_ignores_z(tmp_path):
+    data = faces()
+    C = load_classifier(classifier(tmp_path, data))
+    index = one_per_class(data.labels, 4)
+    assert len(set(data.labels[index].tolist())) == 4
+    model = face_model()
+    with torch.no_grad():
+        model.decoder.s_in.weight.zero_()
+        model.decoder.s_in.bias.zero_()
+    ignores_s = swap_test(model, C, data.images[index], data.labels[index])
+    assert ignores_s["swap_s_effect"] == 0 and ignores_s["swap_ratio"] == 0
+    model = face_model()
+    with torch.no_grad():
+        model.decoder.z_in.weight.zero_()
+        model.decoder.z_in.bias.zero_()
+    ignores_z = swap_test(model, C, data.images[index], data.labels[index])
+    assert ignores_z["swap_z_effect"] == 0 and ignores_z["swap_ratio"] > 1e6
+    assert set(ignores_z) >= {"swap_as_s_person", "swap_as_z_person", "reconstruction_mse"}
+
+
+def test_bf16_autocast_is_an_option_on_the_cpu():
+    assert face_trainer(bf16=True).autocast.fast_dtype == torch.bfloat16
+    assert not hasattr(face_trainer(bf16=False).autocast, "fast_dtype")  # a null context
+    assert face_trainer(bf16=True).step()["reconstruction"].dtype == torch.float32
+
+
+def test_time_budget_stops_a_run(tmp_path):
+    from train import ccvae
+
+    out = tmp_path / "run"
+    assert ccvae.main(["--dry-run", "--out", str(out), "--steps", "100000", "--cpu-minutes", "0.001",
+                       "--data-dir", str(tmp_path / "none")]) == 0
+    steps = __import__("json").loads((out / "checkpoint" / "config.json").read_text())["model"]["training_steps"]
+    assert 1 <= steps < 100000
+
+
+def test_decoder_few_shot_learns_the_person_and_keeps_the_rest():
+    model = face_model()
+    data = faces()
+    person, others = data.floats(torch.arange(3)), data.floats(torch.arange(12, 44))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    tuned = fine_tune(model, person, others, torch.zeros(32, dtype=torch.long), steps=30, lr=1e-3, part="decoder")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the caller's model is untouched
+    for name, tensor in model.encoder.state_dict().items():
+        assert torch.equal(tuned.encoder.state_dict()[name], tensor), name  # the encoder is frozen
+    with torch.no_grad():
+        def error(m):
+            enc = m.encode(person)
+            return float((m.decode(enc.z_mu, enc.s.mean(0, keepdim=True).expand(3, -1)) - person).pow(2).mean())
+        assert error(tuned) < 0.7 * error(model)
