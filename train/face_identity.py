@@ -26,11 +26,14 @@ from datetime import date
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from core import align
-from core.checkpoint import CheckpointError, load_latents, load_metrics, load_model, save_metrics
+from core.checkpoint import CheckpointError, load_classifier, load_latents, load_metrics, load_model, save_metrics
 from core.data import DataError, load_dataset
 from core.evaluation.identity import identity_score, split_people, zero_shot_render
+from core.evaluation.swaps import one_per_class, swap_test
+from core.explore import tile
 from core.fewshot import FINE_TUNE_PARTS, fine_tune, known_styles, reference_images
 from train.cli import command_parser, hardware, parse_command
 
@@ -42,6 +45,26 @@ def reconstruct(model, uploads: torch.Tensor) -> torch.Tensor:
     return model.decode(enc.z_mu, enc.s)
 
 
+def seen_swap_test(model, classifier_dir: Path, data_dir: str, people: int = 200) -> dict:
+    """``core.evaluation.swaps.swap_test`` on held-out photos (``test`` split) of up to ``people`` seen identities."""
+    c, h, _ = model.config.image_shape
+    test = load_dataset("celeba", data_dir or None, "test", image_size=h, channels=c)
+    classifier = load_classifier(classifier_dir)
+    if list(classifier.config.class_names) != list(test.class_names):
+        raise CheckpointError(f"{classifier_dir} was trained on other classes than the CelebA test split")
+    index = one_per_class(test.labels, people)
+    return {k: round(v, 4) for k, v in swap_test(model, classifier, test.images[index], test.labels[index]).items()} | \
+        {"photos": len(index), "classifier": str(classifier_dir)}
+
+
+def write_grid(path: Path, people: list, render, k: int, *, rows: int) -> None:
+    """Rows: stored styles; columns: one unseen person each, rendered zero-shot from their first k uploads."""
+    columns = [render(person.uploads[:k].float().div(255))[:rows] for person in people]
+    grid = torch.stack(columns, 1)  # (rows, people, C, H, W)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(tile(grid.flatten(0, 1), nrow=len(people))).save(path)
+
+
 def markdown(result: dict) -> str:
     lines = [f"Unseen identities: {result['people']} (chance {result['chance']}%); {result['styles']} styles per "
              f"person; dlib same-person distance {result['threshold']}.", "",
@@ -50,6 +73,10 @@ def markdown(result: dict) -> str:
     c = result["ceiling_crops"]
     lines.append(f"| aligned crops (ceiling) | 1 each | {c['matched']:.1f} | {c['within_0.6']:.1f} | "
                  f"{c['mean_distance']:.3f} | |")
+    f = result.get("floor_shuffled")
+    if f:
+        lines.append(f"| aligned crops, each credited to a random person (floor) | 1 each | {f['matched']:.1f} | "
+                     f"{f['within_0.6']:.1f} | {f['mean_distance']:.3f} | |")
     if "reconstructions" in result:
         r = result["reconstructions"]
         lines.append(f"| the model's reconstructions of the uploads | 1 each | {r['matched']:.1f} | {r['within_0.6']:.1f} | "
@@ -62,6 +89,14 @@ def markdown(result: dict) -> str:
         for k, r in part["k"].items():
             lines.append(f"| {name} | {k} | {r['matched']:.1f} | {r['within_0.6']:.1f} | {r['mean_distance']:.3f} | "
                          f"{r['style_spread_vs_real']:.2f} |")
+    if "swap_test" in result:
+        t = result["swap_test"]
+        lines += ["", f"Swap test on {t['photos']} held-out photos of seen people, in the embedding of a classifier no loss "
+                  f"used: s effect {t['swap_s_effect']:.3f}, z effect {t['swap_z_effect']:.3f} (ratio "
+                  f"{t['swap_ratio']:.2f}); Dec(z_b, s_a) named a {100 * t['swap_as_s_person']:.1f}%, b "
+                  f"{100 * t['swap_as_z_person']:.1f}%; reconstruction MSE {t['reconstruction_mse']:.4f}. The classifier names "
+                  f"{100 * t['classifier_on_photos']:.1f}% of the photos themselves and "
+                  f"{100 * t['classifier_on_reconstructions']:.1f}% of their reconstructions right (its ceilings)."]
     return "\n".join(lines)
 
 
@@ -75,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fine-tune-people", type=int, default=10, help="people fine-tuned for (each takes seconds)")
     parser.add_argument("--fine-tune-part", choices=FINE_TUNE_PARTS, default="all",
                         help="weights the fine-tune changes (core.fewshot.trainable_parameters)")
+    parser.add_argument("--classifier", type=Path, default=None,
+                        help="an identity classifier never used in this model's losses (python -m train.classifier, "
+                             "another seed): adds the swap test on held-out photos of the seen identities")
+    parser.add_argument("--grid", type=Path, default=None,
+                        help="write a PNG: unseen people (columns, zero-shot from --grid-k uploads) x stored styles (rows); "
+                             "generations only, no photo")
+    parser.add_argument("--grid-k", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", action="store_true", help="store the result in the checkpoint's metrics.json")
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
@@ -105,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"checkpoint": str(args.checkpoint), "styles": int(styles.shape[0]), "seed": args.seed,
               "hardware": hardware(), "date": date.today().isoformat()}
     zero = identity_score(people, lambda i, uploads: render(uploads), recogniser, ks=tuple(args.ks))
-    result |= {k: zero[k] for k in ("people", "chance", "threshold", "ceiling_crops", "real_spread")}
+    result |= {k: zero[k] for k in ("people", "chance", "threshold", "ceiling_crops", "floor_shuffled", "real_spread")}
     result["zero_shot"] = {"k": zero["k"], "seconds": round(time.time() - t0, 1)}
     k = max(args.ks)
     own = identity_score(people, lambda i, uploads: reconstruct(model, uploads), recogniser, ks=(k,))
@@ -128,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
                    "few_shot": {"k": part["k"],
                                 "seconds": round(time.time() - t1, 1),
                                 "seconds_per_fine_tune": round(sum(timings) / len(timings), 1)}}
+    if args.classifier:
+        result["swap_test"] = seen_swap_test(model, args.classifier, args.data_dir)
+    if args.grid:
+        write_grid(args.grid, people[:10], render, args.grid_k, rows=8)
     print(markdown(result))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

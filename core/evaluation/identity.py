@@ -10,7 +10,8 @@ never saw:
   ``styles`` stored z codes; an output counts as *matched* when its nearest centroid (Euclidean
   distance over all the unseen people) is the right person, and *within 0.6* when its distance to the
   right centroid is under dlib's same-person threshold;
-- the ceiling is the same score for the upload crops themselves (what the model receives);
+- the ceiling is the same score for the upload crops themselves (what the model receives); the floor, the same
+  crops each credited to a random person (what chance reads on this instrument);
 - the style check: the mean pairwise pixel distance between a person's outputs, against the same figure
   for that person's real crops. A decoder that ignores z renders every style alike and scores low here.
 """
@@ -100,7 +101,10 @@ def identity_score(people: list[Person], render: Render, recogniser, *, ks: tupl
     crops = [recogniser.embed_aligned(hwc(p.uploads[:max(ks)])) for p in people]
     truth = np.concatenate([[i] * len(c) for i, c in enumerate(crops)])
     result = {"people": len(people), "rendered": len(people[:rendered]), "chance": round(100 / len(people), 2), "threshold": threshold,
-              "ceiling_crops": score(np.concatenate(crops), truth, centroids, threshold).to_dict(), "k": {}}
+              "ceiling_crops": score(np.concatenate(crops), truth, centroids, threshold).to_dict(),
+              # the instrument's floor: the same crops, each credited to a random person (a check that chance is chance)
+              "floor_shuffled": score(np.concatenate(crops), np.random.default_rng(0).permutation(truth), centroids,
+                                      threshold).to_dict(), "k": {}}
     real_spread = float(np.mean([pairwise_pixel_distance(p.references) for p in people[:rendered]]))
     for k in ks:
         embeddings, labels, spread = [], [], []

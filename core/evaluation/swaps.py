@@ -7,6 +7,8 @@ For photos of N different people (a, and b = the next person in the list):
   A decoder that ignores s (identity carried by z) has a ratio near 0; the target is >= 1.
 - **swap labelled a / b**: the share of Dec(z_b, s_a) that the classifier names a (s's person) or b (z's person).
 - **reconstruction MSE**: Dec(z_a, s_a) against the photo, per pixel.
+- **the instrument's own ceilings**: the share of the photos themselves, and of their reconstructions, that the
+  classifier names right. "Swap named a" cannot be read above them.
 
 The classifier used here must not be one a loss trained against (a loss that optimises a metric empties it):
 training logs use a second classifier from another seed (``TrainConfig.monitor_classifier``).
@@ -36,7 +38,9 @@ def swap_test(model, classifier, images: torch.Tensor, labels: torch.Tensor) -> 
     z_effect = float((f_own - f_z).norm(dim=1).mean())
     named = classifier(z_swapped).argmax(1)
     model.train(was_training)
-    return {"swap_s_effect": s_effect, "swap_z_effect": z_effect, "swap_ratio": s_effect / max(z_effect, 1e-8),
+    real, rebuilt = (float((classifier(v).argmax(1) == labels).float().mean()) for v in (x, own))
+    return {"classifier_on_photos": real, "classifier_on_reconstructions": rebuilt,
+            "swap_s_effect": s_effect, "swap_z_effect": z_effect, "swap_ratio": s_effect / max(z_effect, 1e-8),
             "swap_as_s_person": float((named == labels).float().mean()),
             "swap_as_z_person": float((named == labels[partner]).float().mean()),
             "reconstruction_mse": float((own - x).pow(2).mean())}
