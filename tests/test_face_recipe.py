@@ -163,3 +163,13 @@ def test_decoder_few_shot_learns_the_person_and_keeps_the_rest():
             enc = m.encode(person)
             return float((m.decode(enc.z_mu, enc.s.mean(0, keepdim=True).expand(3, -1)) - person).pow(2).mean())
         assert error(tuned) < 0.7 * error(model)
+
+
+def test_bf16_check_dry_run_compares_both_precisions(tmp_path, capsys):
+    from tools import bf16_check
+
+    out = tmp_path / "bf16.json"
+    assert bf16_check.main(["--dry-run", "--out", str(out)]) == 0
+    result = __import__("json").loads(out.read_text())
+    assert set(result["precisions"]) == {"float32", "bf16"} and result["speed_ratio_bf16"] > 0
+    assert "bf16 / float32 speed" in capsys.readouterr().out
