@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from core.data import DataError, load_dataset, synthetic_faces
 from core.training import PRESETS, TrainConfig, Trainer, hardware
 from train.cli import command_parser, parse_command
