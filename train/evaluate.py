@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         halves = [h.subset(torch.randperm(len(h), generator=g)[:n]) if 0 < n < len(h) else h  # Sprites: 8,900 each
                   for h, n in zip(halves, (max_train, max_test))]
         metrics["unseen"] = evaluate_model(model, *halves, protocol=protocol, seed=args.seed)
-        metrics["unseen"]["protocol"] = ("classifier trained on codes of half of each unseen identity's images, "
+        metrics["unseen"]["split"] = ("classifier trained on codes of half of each unseen identity's images, "
                                          "tested on the other half; the encoder never saw these identities")
     metrics["eval_seconds"] = round(time.time() - t0, 1)
     save_metrics(out, (load_metrics(out) if out == args.checkpoint else {}) | {"evaluation": metrics})

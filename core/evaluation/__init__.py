@@ -65,7 +65,7 @@ def evaluate_model(model, train: ImageSet, test: ImageSet, *, protocol: Protocol
         # does z still change the picture? A z that carries nothing leaks nothing: read z accuracy beside this
         "swap_effect": {k: round(v, 5) for k, v in effects.items()} | {
             "z_over_s": round(effects["z_effect"] / max(effects["s_effect"], 1e-12), 4)},
-        "num_train": len(train), "num_test": len(test),
+        "num_train": len(train), "num_test": len(test), "num_classes": k,
         "classifier_epochs": max(max(p["epochs"]) for name, p in probes["probes"].items() if name != "seeds"),
         "seed": seed, "protocol": protocol.to_dict(), "probes": probes["probes"],
     }

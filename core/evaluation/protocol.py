@@ -80,10 +80,10 @@ class Protocol:
         stop = (f"until the accuracy on {self.val_fraction:.0%} of the training codes held out stops improving "
                 f"({self.patience} epochs' patience, at most {self.max_epochs})" if self.early_stopping
                 else f"{self.max_epochs} epochs")
-        sizes = ", ".join(f"{'all' if n == 0 else f'{n:,}'} {what}" for n, what in
-                          ((self.max_train, "training images"), (self.max_test, "test images")))
+        sizes = "" if not (self.max_train or self.max_test) else \
+            f"; at most {self.max_train or 'all':,} training and {self.max_test or 'all':,} test images"
         return (f"protocol `{self.key}`: {self.probe} probe, {self.optimiser} {self.lr:g}, batch {self.batch_size}, "
-                f"trained {stop}; {sizes}")
+                f"trained {stop}{sizes}")
 
 
 PROTOCOL = Protocol()
@@ -96,7 +96,7 @@ class ProtocolMismatch(ValueError):
 
 
 def protocol_of(evaluation: dict) -> dict | None:
-    """The protocol an evaluation block was scored with (its ``protocol`` entry, with the data sizes it used),
+    """The protocol an evaluation block was scored with (its ``protocol`` entry with the data sizes it used),
     or, for a block written before protocols existed, the fixed-epoch reading it describes."""
     if "protocol" in evaluation and isinstance(evaluation["protocol"], dict):
         recorded = dict(evaluation["protocol"])
@@ -104,6 +104,8 @@ def protocol_of(evaluation: dict) -> dict | None:
         recorded = Protocol.fixed(int(evaluation["classifier_epochs"])).to_dict()
     else:
         return None
+    # the sizes actually used decide (max_train / max_test only say how they were chosen)
+    recorded = {k: v for k, v in recorded.items() if k not in ("max_train", "max_test")}
     return recorded | {"num_train": evaluation.get("num_train"), "num_test": evaluation.get("num_test")}
 
 
