@@ -115,6 +115,24 @@ def tsne_figure(model, images: torch.Tensor, labels: torch.Tensor, class_names: 
     plt.close(fig)
 
 
+def score(model, train, test, args, *, protocol: Protocol, seeds: list[int], dataset: str, kw: dict,
+          g: torch.Generator) -> dict:
+    """Table 4.1 on the test split, every other labelled factor, and unseen identities where the dataset has them."""
+    metrics = evaluate_model(model, train, test, protocol=protocol, seed=args.seed, seeds=seeds)
+    for factor in train.factors:  # e.g. Yale B lighting: z should predict it, s should not
+        metrics.setdefault("factors", {})[factor] = evaluate_factor(model, train, test, factor, protocol=protocol,
+                                                                      seed=args.seed, seeds=seeds)
+    if "unseen" in SPLITS.get(dataset, ()):  # identities never seen in training: does s still tell them apart?
+        unseen = load_dataset(dataset, args.data_dir or None, "unseen", **kw)
+        halves = [holdout_split(unseen, split, fraction=0.5, seed=args.seed) for split in ("train", "test")]
+        halves = [h.subset(torch.randperm(len(h), generator=g)[:n]) if 0 < n < len(h) else h  # Sprites: 8,900 each
+                  for h, n in zip(halves, (protocol.max_train, protocol.max_test))]
+        metrics["unseen"] = evaluate_model(model, *halves, protocol=protocol, seed=args.seed, seeds=seeds)
+        metrics["unseen"]["split"] = ("classifier trained on codes of half of each unseen identity's images, "
+                                      "tested on the other half; the encoder never saw these identities")
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = command_parser("python -m train.evaluate", __doc__, threads=0)
     parser.add_argument("--checkpoint", type=Path, default=None)
@@ -174,30 +192,18 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.time()
     seeds = args.probe_seeds or [args.seed]
+    out = args.out or args.checkpoint
     try:
-        metrics = evaluate_model(model, train, test, protocol=protocol, seed=args.seed, seeds=seeds)
-    except (ClassMismatch, NonFiniteCodes, ProbeDidNotTrain) as err:
+        metrics = score(model, train, test, args, protocol=protocol, seeds=seeds, dataset=dataset, kw=kw, g=g)
+    except (ClassMismatch, NonFiniteCodes, ProbeDidNotTrain, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     metrics.update({"checkpoint": str(args.checkpoint), "training_steps": model.config.training_steps,
-                    "dataset": dataset, "dry_run": args.dry_run, "hardware": hardware(),
-                    "eval_seconds": round(time.time() - t0, 1), "date": date.today().isoformat()})
-    out = args.out or args.checkpoint
+                    "dataset": dataset, "dry_run": args.dry_run, "hardware": hardware(), "date": date.today().isoformat()})
     out.mkdir(parents=True, exist_ok=True)
     if tsne_points:
         idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))[:tsne_points]
         tsne_figure(model, test.images[idx], test.labels[idx], test.class_names, out / TSNE_FIGURE, args.seed)
-    for factor in train.factors:  # e.g. Yale B lighting: z should predict it, s should not
-        metrics.setdefault("factors", {})[factor] = evaluate_factor(model, train, test, factor, protocol=protocol,
-                                                                      seed=args.seed)
-    if "unseen" in SPLITS.get(dataset, ()):  # identities never seen in training: does s still tell them apart?
-        unseen = load_dataset(dataset, args.data_dir or None, "unseen", **kw)
-        halves = [holdout_split(unseen, split, fraction=0.5, seed=args.seed) for split in ("train", "test")]
-        halves = [h.subset(torch.randperm(len(h), generator=g)[:n]) if 0 < n < len(h) else h  # Sprites: 8,900 each
-                  for h, n in zip(halves, (max_train, max_test))]
-        metrics["unseen"] = evaluate_model(model, *halves, protocol=protocol, seed=args.seed)
-        metrics["unseen"]["split"] = ("classifier trained on codes of half of each unseen identity's images, "
-                                         "tested on the other half; the encoder never saw these identities")
     metrics["eval_seconds"] = round(time.time() - t0, 1)
     save_metrics(out, (load_metrics(out) if out == args.checkpoint else {}) | {"evaluation": metrics})
     if args.update_latents:

@@ -92,7 +92,7 @@ def protocol_line(blocks: dict[str, dict]) -> str:
     seeds = sorted({len(b.get("probes", {}).get("seeds", [b.get("seed", 0)])) for b in blocks.values()})
     hardware = sorted({b.get("hardware", "not recorded") for b in blocks.values()})
     times = [f"{name} {b['eval_seconds']:.0f} s" for name, b in blocks.items() if "eval_seconds" in b]
-    return (f"Scored on {text} ({protocol['num_train']:,} training / {protocol['num_test']:,} test images here); "
+    return (f"Scored on {text}; {protocol['num_train']:,} training / {protocol['num_test']:,} test images; "
             f"probe seeds per row: {', '.join(map(str, seeds))}; hardware: {'; '.join(hardware)}"
             + (f"; evaluation time: {', '.join(times)}" if times else "") + ".")
 
@@ -119,7 +119,7 @@ def mnist_main(root: Path) -> str:
     names = {"ours": "**ours, `checkpoints/mnist`**", "authors": "the authors' published CC-VAE, on our evaluator"}
     rows = [[names[k], *(cell(b, c) for c in CODES), epochs(b)] for k, b in blocks.items()]
     for name, (z, s) in PAPER_RESULTS[("mnist", 16, 16)].items():
-        rows.append([f"{name} (paper, its own probe)", f"{z:.2f}", "", f"{s:.2f}", ""])
+        rows.append([f"{name}, paper (its own probe)", f"{z:.2f}", "", f"{s:.2f}", ""])
     return "\n".join([*table(["model (MNIST 16/16)", "z test (sample)", "z test (mean)", "s test",
                               "probe epochs (z sample / z mean / s)"], rows), "", protocol_line(blocks)])
 
@@ -136,8 +136,63 @@ def mnist_authors(root: Path) -> str:
                               "s test", "paper (z / s)"], rows), "", protocol_line(blocks)])
 
 
+PROBE_LENGTHS = {"15 epochs": "experiments/protocol/{}-fixed-15/metrics.json",
+                 "50 epochs": "experiments/protocol/{}-fixed-50/metrics.json"}
+
+
+def probe_length(root: Path) -> str:
+    """Why one protocol: the same two checkpoints read by a probe of fixed lengths and by the protocol's.
+
+    Each column is one protocol (checked); the rows are the models."""
+    models = {"ours, `checkpoints/mnist`": ("ours", OURS_MNIST), "the authors' CC-VAE": ("authors", authors_file("ccvae"))}
+    columns = {title: {name: evaluation(root, pattern.format(key)) for name, (key, _) in models.items()}
+               for title, pattern in PROBE_LENGTHS.items()}
+    columns["early stopping (`PROTOCOL`)"] = {name: evaluation(root, rel) for name, (_, rel) in models.items()}
+    for blocks in columns.values():
+        check_one_protocol(blocks)
+    rows = [[name, *(" / ".join(cell(blocks[name], c) for c in CODES) for blocks in columns.values())] for name in models]
+    seeds = {title: len(next(iter(b.values())).get("probes", {}).get("seeds", [0])) for title, b in columns.items()}
+    return "\n".join(table(["probe (z sampled / z mean / s, test %)",
+                            *(f"{t} ({n} probe seed{'s' if n > 1 else ''})" for t, n in seeds.items())], rows))
+
+
+TARGETS = (("z_sample", "z test, sampled", "<=", 15.0), ("z_mean", "z test, posterior mean", "<=", 40.0),
+           ("s", "s test", ">=", 98.3))
+SHIPPED_RECIPE = "z-adversary"
+
+
+def mnist_targets(root: Path) -> str:
+    """The shipped recipe's training seeds (recipe cells) against the MNIST targets."""
+    files = sorted((root / "experiments/mnist-recipes").glob(f"{SHIPPED_RECIPE}-seed*.json"))
+    if not files:
+        raise ReportError(f"experiments/mnist-recipes/{SHIPPED_RECIPE}-seed*.json: no recorded cells")
+    cells = {f.stem: json.loads(f.read_text()) for f in files}
+    blocks = {name: c["evaluation"] for name, c in cells.items()}
+    rows = []
+    for code, title, sign, bound in TARGETS:
+        values = [b["accuracy"][code]["test"] for b in blocks.values()]
+        mean = statistics.mean(values)
+        ok = mean <= bound if sign == "<=" else mean >= bound
+        worst = max(values) if sign == "<=" else min(values)
+        worst_ok = worst <= bound if sign == "<=" else worst >= bound
+        verdict = "yes" if ok and worst_ok else f"mean yes, one seed {abs(worst - bound):.2f} short" if ok else \
+            f"**no, by {abs(mean - bound):.2f} points**"
+        spread = f"{mean:.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+        rows.append([f"{title} {sign} {bound:g}%", spread, verdict])
+    minutes = [c["train_seconds"] / 60 for c in cells.values()]
+    rows.append(["training <= 20 min of this CPU", f"{min(minutes):.1f}-{max(minutes):.1f} min "
+                 f"({', '.join(sorted({threads(c['hardware']) for c in cells.values()}))} thread)",
+                 "yes" if max(minutes) <= 20 else "no"])
+    return "\n".join([*table([f"target (MNIST 16/16, `{SHIPPED_RECIPE}`)", f"measured ({len(cells)} training seeds)",
+                              "met?"], rows), "", protocol_line(blocks)])
+
+
 def mnist_recipes(root: Path) -> str:
     return sweep.report(root / "experiments/mnist-recipes")
+
+
+def mnist_recipes_legacy(root: Path) -> str:
+    return sweep.report(root / "experiments/mnist-recipes/legacy-fixed-15-epochs")
 
 
 def mnist_sweep(root: Path) -> str:
@@ -177,13 +232,63 @@ def sprites(root: Path) -> str:
     return "\n".join([*first, "", *second, "", protocol_line({"identity": e})])
 
 
+def yaleb_fewshot(root: Path) -> str:
+    """Few-shot on new identities (``python -m train.fewshot``, ``checkpoints/yaleb/fewshot.json``)."""
+    data = load_json(root, "checkpoints/yaleb/fewshot.json")
+    titles = {"yaleb_unseen": "Yale B, the {n} unseen identities",
+              "orl": "AT&T/ORL, {n} identities (another dataset: other people, poses, expressions)"}
+    rows, shots = [], []
+    for key, title in titles.items():
+        f = data["faces"][key]
+        shots.append([r["shots"] for r in f["rows"]])
+        rows.append([title.format(n=f["identities"]), f"{f['chance']:.2f}", *(f"{r['s']:.2f}" for r in f["rows"])])
+    header = ["new identities", "chance", *(f"s accuracy, {a} shot{'s' if a != 1 else ''}"
+                                            + (f" (ORL: {b})" if a != b else "") for a, b in zip(*shots))]
+    return "\n".join([*table(header, rows), "", f"Probe: the fixed-epoch classifier of `train.fewshot` (not "
+                      f"`PROTOCOL`) on {data['faces']['yaleb_unseen']['classifier_train']} / "
+                      f"{data['faces']['orl']['classifier_train']} codes; hardware: {data['hardware']}; "
+                      f"{data['seconds']:.0f} s in all."])
+
+
+def drgan(root: Path) -> str:
+    """What a probe finds in DR-GAN's identity feature (``checkpoints/drgan-yaleb/metrics.json``)."""
+    m = load_json(root, "checkpoints/drgan-yaleb/metrics.json")["feature_probe"]
+    ident, pose = m["identity"], m["pose"]
+    header = [f"what the probe finds in DR-GAN's f (Yale B test split, {m['num_test']} images)",
+              f"identity ({ident['num_classes']}, chance {ident['chance_test']:.2f}%)",
+              f"light direction ({pose['num_classes']}, chance {pose['chance_test']:.2f}%)"]
+    rows = [["trained encoder", f"{ident['test']:.2f}", f"{pose['test']:.2f}"],
+            ["untrained encoder of the same shape (reference)", f"{m['untrained_encoder']['identity']['test']:.2f}",
+             f"{m['untrained_encoder']['pose']['test']:.2f}"]]
+    return "\n".join([*table(header, rows), "", protocol_line({"DR-GAN": m})])
+
+
+def pixelvae(root: Path) -> str:
+    """Plain against PixelCNN decoder (``experiments/pixelvae/compare.json``)."""
+    data = load_json(root, "experiments/pixelvae/compare.json")
+    blocks = {name: data[name]["evaluation"] | {"hardware": data["hardware"]} for name in ("plain", "pixelcnn")}
+    steps = {data[n]["training_steps"] for n in blocks}
+    rows = [[{"plain": "plain", "pixelcnn": "PixelCNN"}[n], *(cell(b, c) for c in CODES),
+             f"{data[n]['likelihood']['nll_bits_per_pixel']:.2f}", f"{data[n]['likelihood']['nelbo_bits_per_pixel']:.2f}"]
+            for n, b in blocks.items()]
+    return "\n".join([*table([f"decoder (MNIST 16/16, {', '.join(f'{s:,}' for s in sorted(steps))} steps)",
+                              "z test (sample)", "z test (mean)", "s test", "NLL bits/pixel", "-ELBO bits/pixel"], rows),
+                       "", protocol_line(blocks)])
+
+
 SECTIONS = [
     Section("mnist", mnist_main),
+    Section("probe-length", probe_length),
     Section("mnist-authors", mnist_authors),
+    Section("mnist-targets", mnist_targets),
     Section("mnist-recipes", mnist_recipes),
+    Section("mnist-recipes-legacy", mnist_recipes_legacy),
     Section("mnist-sweep", mnist_sweep),
     Section("yaleb", yaleb),
+    Section("yaleb-fewshot", yaleb_fewshot),
     Section("sprites", sprites),
+    Section("drgan", drgan),
+    Section("pixelvae", pixelvae),
 ]
 
 
@@ -196,7 +301,7 @@ def _markers(name: str) -> tuple[str, str]:
 def marked_blocks(text: str) -> dict[str, str]:
     """The README's marked blocks, name -> the text between the markers (stripped)."""
     found = {}
-    for m in re.finditer(r"<!-- report:([\w-]+) -->\n(.*?)\n<!-- /report:\1 -->", text, flags=re.S):
+    for m in re.finditer(r"<!-- report:([\w-]+) -->\n(.*?)<!-- /report:\1 -->", text, flags=re.S):
         if m.group(1) in found:
             raise ReportError(f"section {m.group(1)!r} is marked twice")
         found[m.group(1)] = m.group(2).strip()
@@ -227,7 +332,7 @@ def rewrite(readme: str, generated: dict[str, str]) -> str:
         if name in blocks:
             start, end = _markers(name)
             block = f"{start}\n{text}\n{end}"
-            readme = re.sub(re.escape(start) + r"\n.*?\n" + re.escape(end), lambda _m, b=block: b, readme, count=1,
+            readme = re.sub(re.escape(start) + r"\n.*?" + re.escape(end), lambda _m, b=block: b, readme, count=1,
                             flags=re.S)
     return readme
 

@@ -72,7 +72,7 @@ def evaluate_model(model, train: ImageSet, test: ImageSet, *, protocol: Protocol
 
 
 def evaluate_factor(model, train: ImageSet, test: ImageSet, factor: str, *, protocol: Protocol | None = None,
-                    epochs: int | None = None, seed: int = 0) -> dict:
+                    epochs: int | None = None, seed: int = 0, seeds: Sequence[int] | None = None) -> dict:
     """How well z (mean) and s predict another labelled factor (e.g. Yale B lighting), in %.
 
     For a good split the roles reverse: z should predict the unspecified factor, s should not.
@@ -83,7 +83,8 @@ def evaluate_factor(model, train: ImageSet, test: ImageSet, factor: str, *, prot
     tr, te = encode_all(model, train.images), encode_all(model, test.images)
     k = len(train.factor_names[factor])
     named = {"z_mean": (tr.z_mu, te.z_mu, None, None, False), "s": (tr.s, te.s, None, None, False)}
-    probes = _probes(named, (train.factors[factor], test.factors[factor]), protocol, [seed], k)
+    probes = _probes(named, (train.factors[factor], test.factors[factor]), protocol,
+                     list(seeds) if seeds is not None else [seed], k)
     return {"accuracy": probes["accuracy"], "chance_test": round(100 * chance_accuracy(test.factors[factor]), 2),
             "num_values": k, "protocol": protocol.to_dict(), "probes": probes["probes"]}
 

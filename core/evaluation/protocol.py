@@ -87,6 +87,7 @@ class Protocol:
 
 
 PROTOCOL = Protocol()
+MIN_CODES_TO_JUDGE = 1000  # below this many training codes (smoke runs), "at chance" is not told from noise: no check
 
 
 # ------------------------------------------------------------------------------------------- guards
@@ -177,7 +178,8 @@ def probe_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
 
     ``ProbeDidNotTrain`` when the probe took no step or its loss is not finite, and, with ``must_learn`` (a code
     that must carry the label: s), when it is at chance on its own training codes: the probe or the model
-    failed. z near chance is a legitimate reading ("z carries no label"), so z probes are not held to it.
+    failed (judged from ``MIN_CODES_TO_JUDGE`` training codes up). z near chance is a legitimate reading ("z
+    carries no label"), so z probes are not held to it.
     """
     for codes, what in ((train_codes, "training"), (test_codes, "test"), (train_logvar, "training log-variance"),
                         (test_logvar, "test log-variance")):
@@ -233,7 +235,7 @@ def probe_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
         raise ProbeDidNotTrain(f"{name}: the probe's training loss is {best_loss} (epoch {best_epoch}): no reading; "
                                "check the codes' scale and the learning rate")
     train_acc = _accuracy(net, _sample(x_fit, lv_fit, fixed_g), y_fit)
-    if must_learn and train_acc <= _chance(y_fit) + 0.01:
+    if must_learn and x_fit.shape[0] >= MIN_CODES_TO_JUDGE and train_acc <= _chance(y_fit) + 0.01:
         raise ProbeDidNotTrain(f"{name}: the probe is at chance on its own training codes ({100 * train_acc:.2f}% "
                                f"against {100 * _chance(y_fit):.2f}%): either the probe did not train or these codes "
                                "carry nothing of the label (a collapsed model); no reading")
