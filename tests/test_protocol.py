@@ -72,7 +72,7 @@ def test_a_code_that_must_carry_the_label_at_chance_is_refused():
     ytr, yte = _labels(2000, 0), _labels(500, 1)
     g = torch.Generator().manual_seed(3)
     noise, test_noise = torch.randn(2000, 16, generator=g), torch.randn(500, 16, generator=g)
-    with pytest.raises(ProbeDidNotTrain, match="at chance on its own training codes"):
+    with pytest.raises(ProbeDidNotTrain, match="at chance on held-out training codes"):
         probe_accuracy(noise, ytr, test_noise, yte, protocol=QUICK, must_learn=True, name="s")
     # the same codes as z: "carries no label" is a legitimate reading
     assert probe_accuracy(noise, ytr, test_noise, yte, protocol=QUICK).test < 0.16

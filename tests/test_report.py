@@ -46,7 +46,7 @@ def test_a_section_shows_the_seed_spread_and_the_protocol(tmp_path):
 def test_a_table_of_two_protocols_is_refused(tmp_path):
     _write(tmp_path, report.OURS_MNIST, _evaluation(60.0, PROTOCOL))
     _write(tmp_path, report.authors_file("ccvae"), _evaluation(55.0, Protocol.fixed(50)))
-    with pytest.raises(ProtocolMismatch, match="max_epochs"):
+    with pytest.raises(ProtocolMismatch, match="patience"):
         report.mnist_main(tmp_path)
     assert report.main(["--root", str(tmp_path), "--section", "mnist"]) == 2
 

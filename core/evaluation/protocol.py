@@ -177,8 +177,9 @@ def probe_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
     """Train the protocol's probe on (codes, labels), stopping on the validation split; score it.
 
     ``ProbeDidNotTrain`` when the probe took no step or its loss is not finite, and, with ``must_learn`` (a code
-    that must carry the label: s), when it is at chance on its own training codes: the probe or the model
-    failed (judged from ``MIN_CODES_TO_JUDGE`` training codes up). z near chance is a legitimate reading ("z
+    that must carry the label: s), when it is at chance on the held-out part of its training codes (on all of them
+    for a protocol without a validation split), within 3 standard errors: the probe or the model failed (judged
+    from ``MIN_CODES_TO_JUDGE`` training codes up). z near chance is a legitimate reading ("z
     carries no label"), so z probes are not held to it.
     """
     for codes, what in ((train_codes, "training"), (test_codes, "test"), (train_logvar, "training log-variance"),
@@ -235,10 +236,14 @@ def probe_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
         raise ProbeDidNotTrain(f"{name}: the probe's training loss is {best_loss} (epoch {best_epoch}): no reading; "
                                "check the codes' scale and the learning rate")
     train_acc = _accuracy(net, _sample(x_fit, lv_fit, fixed_g), y_fit)
-    if must_learn and x_fit.shape[0] >= MIN_CODES_TO_JUDGE and train_acc <= _chance(y_fit) + 0.01:
-        raise ProbeDidNotTrain(f"{name}: the probe is at chance on its own training codes ({100 * train_acc:.2f}% "
-                               f"against {100 * _chance(y_fit):.2f}%): either the probe did not train or these codes "
-                               "carry nothing of the label (a collapsed model); no reading")
+    if must_learn and x_fit.shape[0] >= MIN_CODES_TO_JUDGE:
+        # judged on the training codes it did not fit (the validation split), where memorising cannot help
+        acc, ref = (best, y_val) if n_val else (train_acc, y_fit)
+        p = _chance(ref)
+        if acc <= p + max(0.01, 3 * math.sqrt(p * (1 - p) / ref.numel())):
+            raise ProbeDidNotTrain(f"{name}: the probe is at chance on {'held-out' if n_val else 'its own'} training "
+                                   f"codes ({100 * acc:.2f}% against {100 * p:.2f}%): either the probe did not train or "
+                                   "these codes carry nothing of the label (a collapsed model); no reading")
     test_acc = _accuracy(net, _sample(test_codes, test_logvar, fixed_g), test_labels)
     return ProbeResult(train=train_acc, val=None if n_val == 0 else best, test=test_acc, epochs=epoch,
                        best_epoch=best_epoch)
