@@ -195,10 +195,6 @@ def mnist_targets(root: Path) -> str:
                        protocol_line(blocks)])
 
 
-def mnist_recipes(root: Path) -> str:
-    return sweep.report(root / "experiments/mnist-recipes")
-
-
 def mnist_recipes_legacy(root: Path) -> str:
     return sweep.report(root / "experiments/mnist-recipes/legacy-fixed-15-epochs")
 
@@ -293,7 +289,6 @@ SECTIONS = [
     Section("probe-length", probe_length),
     Section("mnist-authors", mnist_authors),
     Section("mnist-targets", mnist_targets),
-    Section("mnist-recipes", mnist_recipes),
     Section("mnist-recipes-legacy", mnist_recipes_legacy),
     Section("mnist-sweep", mnist_sweep),
     Section("yaleb", yaleb),
