@@ -80,11 +80,6 @@ def epochs(block: dict) -> str:
     return " / ".join(one(c) for c in CODES)
 
 
-def threads(hardware: str) -> str:
-    m = re.search(r"(\d+) threads?", hardware or "")
-    return m.group(1) if m else "?"
-
-
 def protocol_line(blocks: dict[str, dict], sizes: str | None = None) -> str:
     """The one protocol of these rows (refusing a mix), their probe seeds, hardware and evaluation times."""
     protocol = check_one_protocol(blocks)
