@@ -34,6 +34,7 @@ import torch
 from core.checkpoint import CheckpointError, RunFolder, load_metrics, load_model, save_metrics
 from core.data import DataError, ImageSet, holdout_split, synthetic_faces
 from core.data.poses import load_pose_dataset, pose_factor_name
+from core.evaluation import PROTOCOL, Protocol
 from core.evaluation.drgan import evaluate_features
 from core.explore import framed_rows, pose_grid
 from core.models import build_model
@@ -53,7 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(synthetic if no data is found); with --evaluate: 300/200 images, 2 classifier epochs")
     parser.add_argument("--evaluate", type=Path, metavar="CKPT", help="measure identity and pose in the features f of "
                         "this checkpoint instead of training")
-    parser.add_argument("--epochs", type=int, default=50, help="--evaluate: classifier training epochs")
+    parser.add_argument("--epochs", type=int, default=0, help="--evaluate: probe epochs, fixed (0: the protocol's "
+                        "early stopping, core.evaluation.PROTOCOL)")
     parser.add_argument("--json", type=Path, help="--evaluate: write the numbers here instead of into the "
                         "checkpoint's metrics.json")
     add_dataclass_arguments(parser, DRGANConfig)
@@ -159,19 +161,22 @@ def evaluate(args: argparse.Namespace) -> int:
         if train_set.factor_names.get(model.pose_factor) != model.pose_names:
             raise DataError(f"the data's {model.pose_factor} values {train_set.factor_names.get(model.pose_factor)} "
                             f"are not the model's {model.pose_names}")
-        protocol = "test split"
+        split = "test split"
         if test_set.class_names != train_set.class_names:
             full = train_set
             train_set, test_set = holdout_split(full, "train", fraction=0.2), holdout_split(full, "test", fraction=0.2)
-            protocol = "20% of each training identity's images held out"
-        common = dict(epochs=2 if args.dry_run else args.epochs, seed=args.seed or 0)
+            split = "20% of each training identity's images held out"
+        protocol = Protocol.fixed(args.epochs) if args.epochs else PROTOCOL
+        if args.dry_run:
+            protocol = Protocol(**protocol.to_dict() | {"max_epochs": min(protocol.max_epochs, 2)})
+        common = dict(protocol=protocol, seed=args.seed or 0)
         result = evaluate_features(model, train_set, test_set, **common)
         reference = evaluate_features(untrained_like(model, seed=args.seed or 0), train_set, test_set, **common)
     except (DataError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     result |= {"untrained_encoder": {k: reference[k] for k in ("identity", "pose")},
-               "protocol": protocol, "dataset": cfg.dataset, "training_steps": cfg.training_steps,
+               "split": split, "dataset": cfg.dataset, "training_steps": cfg.training_steps,
                "hardware": hardware()}
     text = json.dumps(result, indent=2)
     print(text)

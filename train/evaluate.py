@@ -3,7 +3,14 @@
     python -m train.evaluate --checkpoint checkpoints/mnist --data-dir ../shared/data/MNIST
 
 Writes ``metrics.json`` into the checkpoint folder (or --out), ``tsne.png`` beside it, and prints a
-Markdown table with the paper's numbers. --dry-run uses 300/200 images and 2 classifier epochs.
+Markdown table with the paper's numbers. Scores on ``core.evaluation.PROTOCOL`` (the probe stops when it
+no longer improves on codes held out of the training set), which the metrics record; ``--probe-seeds 0 1 2``
+averages several probes and records the spread. --dry-run uses 300/200 images and at most 2 probe epochs.
+
+    python -m train.evaluate --table checkpoints/mnist runs/authors/authors-ccvae experiments/authors/authors-ccvae.json
+
+prints the recorded evaluations of several checkpoints (or metrics files) as one table, and refuses when they
+were scored on different protocols, naming the rows and the fields that differ.
 """
 
 from __future__ import annotations
@@ -17,7 +24,19 @@ import torch
 
 from core.checkpoint import TSNE_FIGURE, CheckpointError, load_metrics, load_model, save_latents, save_metrics
 from core.data import SPLITS, DataError, holdout_split, load_dataset
-from core.evaluation import PAPER_RESULTS, evaluate_factor, evaluate_model, project_2d
+from core.evaluation import (
+    PAPER_RESULTS,
+    PROTOCOL,
+    ClassMismatch,
+    NonFiniteCodes,
+    ProbeDidNotTrain,
+    Protocol,
+    ProtocolMismatch,
+    check_one_protocol,
+    evaluate_factor,
+    evaluate_model,
+    project_2d,
+)
 from core.evaluation.result import Evaluation
 from core.explore import encode_all, latent_statistics
 from train.cli import command_parser, hardware, parse_command
@@ -32,6 +51,42 @@ def markdown_table(metrics: dict, model_config) -> str:
     for name, (z, s) in PAPER_RESULTS.get((model_config.dataset, model_config.z_dim, model_config.s_dim), {}).items():
         lines.append(f"| {name} | {z:.2f} | n/a | {s:.2f} | | |")
     lines.append(f"\nchance (most frequent test label): {metrics['chance_test']:.2f}%")
+    return "\n".join(lines)
+
+
+def recorded_evaluation(path: Path) -> dict:
+    """The evaluation block of a checkpoint folder's metrics.json, of a metrics.json, or of a sweep cell's JSON."""
+    import json
+
+    data = load_metrics(path) if path.is_dir() else json.loads(path.read_text())
+    block = data.get("evaluation", data)
+    if "accuracy" not in block:
+        raise CheckpointError(f"{path}: no recorded evaluation; run python -m train.evaluate --checkpoint {path}")
+    return block
+
+
+def _spread(block: dict, code: str) -> str:
+    seeds = block.get("probes", {}).get(code, {}).get("test", [])
+    if len(seeds) > 1:
+        mean, sd = sum(seeds) / len(seeds), (sum((v - sum(seeds) / len(seeds)) ** 2 for v in seeds) / (len(seeds) - 1)) ** 0.5
+        return f"{mean:.2f} ± {sd:.2f}"
+    return f"{block['accuracy'][code]['test']:.2f}"
+
+
+def comparison_table(paths: list[Path]) -> str:
+    """One Markdown table of several recorded evaluations; ``ProtocolMismatch`` when their protocols differ."""
+    blocks = {str(p): recorded_evaluation(p) for p in paths}
+    protocol = check_one_protocol(blocks)
+    lines = ["| evaluation | z test (sample) | z test (mean) | s test | probe seeds |", "|---|---|---|---|---|"]
+    for name, block in blocks.items():
+        seeds = len(block.get("probes", {}).get("seeds", [0]))
+        lines.append(f"| {name} | " + " | ".join(_spread(block, c) for c in ("z_sample", "z_mean", "s")) + f" | {seeds} |")
+    known = {k: v for k, v in protocol.items() if k not in ("num_train", "num_test")}
+    try:
+        text = Protocol.from_dict(known).describe()
+    except (TypeError, ValueError):
+        text = f"protocol {known}"
+    lines.append(f"\n{text}; {protocol['num_train']:,} training / {protocol['num_test']:,} test images")
     return "\n".join(lines)
 
 
@@ -60,12 +115,37 @@ def tsne_figure(model, images: torch.Tensor, labels: torch.Tensor, class_names: 
     plt.close(fig)
 
 
+def score(model, train, test, args, *, protocol: Protocol, seeds: list[int], dataset: str, kw: dict,
+          g: torch.Generator) -> dict:
+    """Table 4.1 on the test split, every other labelled factor, and unseen identities where the dataset has them."""
+    metrics = evaluate_model(model, train, test, protocol=protocol, seed=args.seed, seeds=seeds)
+    for factor in train.factors:  # e.g. Yale B lighting: z should predict it, s should not
+        metrics.setdefault("factors", {})[factor] = evaluate_factor(model, train, test, factor, protocol=protocol,
+                                                                      seed=args.seed, seeds=seeds)
+    if "unseen" in SPLITS.get(dataset, ()):  # identities never seen in training: does s still tell them apart?
+        unseen = load_dataset(dataset, args.data_dir or None, "unseen", **kw)
+        halves = [holdout_split(unseen, split, fraction=0.5, seed=args.seed) for split in ("train", "test")]
+        halves = [h.subset(torch.randperm(len(h), generator=g)[:n]) if 0 < n < len(h) else h  # Sprites: 8,900 each
+                  for h, n in zip(halves, (protocol.max_train, protocol.max_test))]
+        metrics["unseen"] = evaluate_model(model, *halves, protocol=protocol, seed=args.seed, seeds=seeds)
+        metrics["unseen"]["split"] = ("classifier trained on codes of half of each unseen identity's images, "
+                                      "tested on the other half; the encoder never saw these identities")
+    return metrics
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = command_parser("python -m train.evaluate", __doc__, threads=0)
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--table", type=Path, nargs="+", default=None, metavar="PATH",
+                        help="print the recorded evaluations of these checkpoints / metrics files as one table "
+                        "(refused when their protocols differ) and exit")
     parser.add_argument("--data-dir", default="", help="dataset folder (default: $CCVAE_DATA_DIR)")
     parser.add_argument("--dataset", default=None, help="dataset kind (default: the checkpoint's)")
-    parser.add_argument("--epochs", type=int, default=50, help="classifier training epochs")
+    parser.add_argument("--epochs", type=int, default=0, help="train every probe exactly this many epochs instead of "
+                        "the protocol's early stopping (recorded as protocol fixed-N-epochs; such rows never share a "
+                        "table with protocol rows)")
+    parser.add_argument("--probe-seeds", type=int, nargs="+", default=None,
+                        help="average probes with these seeds (default: --seed); each seed's accuracy is recorded")
     parser.add_argument("--tsne-points", type=int, default=5000, help="test images in the t-SNE maps (0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="where to write metrics.json and tsne.png "
@@ -76,6 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-test", type=int, default=0, help="use a random subset of this many test images (0: all)")
     parser.add_argument("--dry-run", action="store_true", help="300/200 images, 2 epochs, for smoke tests")
     args = parse_command(parser, argv)
+    if args.table:
+        try:
+            print(comparison_table(args.table))
+        except (ProtocolMismatch, CheckpointError, OSError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
+    if args.checkpoint is None:
+        parser.error("give --checkpoint (or --table)")
     try:
         model = load_model(args.checkpoint)
         dataset = args.dataset or model.config.dataset
@@ -89,9 +178,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the data has images of shape {train.image_shape}, the model expects "
               f"{model.config.image_shape}", file=sys.stderr)
         return 2
-    epochs, tsne_points, max_train, max_test = args.epochs, args.tsne_points, args.max_train, args.max_test
+    tsne_points, max_train, max_test = args.tsne_points, args.max_train, args.max_test
+    protocol = Protocol.fixed(args.epochs) if args.epochs else PROTOCOL
     if args.dry_run:
-        epochs, tsne_points, max_train, max_test = 2, min(tsne_points, 200), 300, 200
+        tsne_points, max_train, max_test = min(tsne_points, 200), 300, 200
+        protocol = Protocol(**protocol.to_dict() | {"max_epochs": min(protocol.max_epochs, 2)})
+    protocol = protocol.with_sizes(max_train, max_test)
     g = torch.Generator().manual_seed(args.seed)
     if 0 < max_train < len(train):
         train = train.subset(torch.randperm(len(train), generator=g)[:max_train])
@@ -99,25 +191,19 @@ def main(argv: list[str] | None = None) -> int:
         test = test.subset(torch.randperm(len(test), generator=g)[:max_test])
 
     t0 = time.time()
-    metrics = evaluate_model(model, train, test, epochs=epochs, seed=args.seed)
-    metrics.update({"checkpoint": str(args.checkpoint), "training_steps": model.config.training_steps,
-                    "dataset": dataset, "dry_run": args.dry_run, "hardware": hardware(),
-                    "eval_seconds": round(time.time() - t0, 1), "date": date.today().isoformat()})
+    seeds = args.probe_seeds or [args.seed]
     out = args.out or args.checkpoint
+    try:
+        metrics = score(model, train, test, args, protocol=protocol, seeds=seeds, dataset=dataset, kw=kw, g=g)
+    except (ClassMismatch, NonFiniteCodes, ProbeDidNotTrain, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    metrics.update({"checkpoint": str(args.checkpoint), "training_steps": model.config.training_steps,
+                    "dataset": dataset, "dry_run": args.dry_run, "hardware": hardware(), "date": date.today().isoformat()})
     out.mkdir(parents=True, exist_ok=True)
     if tsne_points:
         idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))[:tsne_points]
         tsne_figure(model, test.images[idx], test.labels[idx], test.class_names, out / TSNE_FIGURE, args.seed)
-    for factor in train.factors:  # e.g. Yale B lighting: z should predict it, s should not
-        metrics.setdefault("factors", {})[factor] = evaluate_factor(model, train, test, factor, epochs=epochs, seed=args.seed)
-    if "unseen" in SPLITS.get(dataset, ()):  # identities never seen in training: does s still tell them apart?
-        unseen = load_dataset(dataset, args.data_dir or None, "unseen", **kw)
-        halves = [holdout_split(unseen, split, fraction=0.5, seed=args.seed) for split in ("train", "test")]
-        halves = [h.subset(torch.randperm(len(h), generator=g)[:n]) if 0 < n < len(h) else h  # Sprites: 8,900 each
-                  for h, n in zip(halves, (max_train, max_test))]
-        metrics["unseen"] = evaluate_model(model, *halves, epochs=epochs, seed=args.seed)
-        metrics["unseen"]["protocol"] = ("classifier trained on codes of half of each unseen identity's images, "
-                                         "tested on the other half; the encoder never saw these identities")
     metrics["eval_seconds"] = round(time.time() - t0, 1)
     save_metrics(out, (load_metrics(out) if out == args.checkpoint else {}) | {"evaluation": metrics})
     if args.update_latents:

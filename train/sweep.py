@@ -13,8 +13,10 @@ whose training was interrupted resumes from its last checkpoint. A cell whose tr
 GAN collapse) is recorded as failed, with the message, and the sweep goes on.
 
 The defaults are a short schedule that fits a 2-core CPU (the paper trained 100 epochs, ~94k steps:
-pass ``--steps 94000 --lr 1e-4`` on a GPU). The evaluation classifier sees ``--eval-train``
-training images for ``--eval-epochs`` epochs and is tested on all 10,000 test images.
+pass ``--steps 94000 --lr 1e-4`` on a GPU). The evaluation probe sees ``--eval-train`` training images,
+trains on ``core.evaluation.PROTOCOL`` (early stopping; ``--eval-epochs N``: a fixed N epochs instead, a
+different protocol) and is tested on all 10,000 test images. ``report`` refuses cells scored on different
+protocols in one table.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from core.checkpoint import (
     write_json,
 )
 from core.data import DataError, load_dataset
-from core.evaluation import PAPER_RESULTS, PAPER_VARIANTS, evaluate_model
+from core.evaluation import PAPER_RESULTS, PAPER_VARIANTS, PROTOCOL, Protocol, check_one_protocol, evaluate_model
 from core.evaluation.result import Evaluation
 from core.models import METHOD_NAMES
 from train import ccvae as train_cli
@@ -96,6 +98,12 @@ def schedule(args: argparse.Namespace) -> dict:
             "eval_train": args.eval_train, "eval_epochs": args.eval_epochs}
 
 
+def eval_protocol(args: argparse.Namespace) -> Protocol:
+    """The protocol the cells are scored on: PROTOCOL, or --eval-epochs fixed epochs; on --eval-train images."""
+    protocol = Protocol.fixed(args.eval_epochs) if args.eval_epochs else PROTOCOL
+    return protocol.with_sizes(args.eval_train, 0)
+
+
 def train_cell(run: RunFolder, options: dict, args: argparse.Namespace) -> int:
     """Train (or finish training) one cell through the training command line; its exit status."""
     steps = int(options.get("steps", args.steps))
@@ -137,7 +145,7 @@ def run_cell(name: str, options: dict, args: argparse.Namespace, data) -> dict:
     model = load_model(run.checkpoint)
     state = json.loads(run.train_state.read_text())
     t1 = time.time()
-    metrics = evaluate_model(model, *data, epochs=args.eval_epochs, seed=int(options.get("seed", args.seed)))
+    metrics = evaluate_model(model, *data, protocol=eval_protocol(args), seed=int(options.get("seed", args.seed)))
     return result | {"train_seconds": round(state.get("train_seconds", 0.0), 1),
                      "eval_seconds": round(time.time() - t1, 1), "this_run_seconds": round(time.time() - t0, 1),
                      "evaluation": metrics}
@@ -288,24 +296,42 @@ def _paper(row: str, key) -> str:
     return "" if z is None else f"{z:.2f} / n/a / {s:.2f}"
 
 
+def _probe_length(sched: dict) -> str:
+    return f"{sched['eval_epochs']} epochs" if sched.get("eval_epochs") else "trained until it stops improving"
+
+
+def _protocol_note(results: dict) -> str:
+    """The one protocol of the scored cells (``ProtocolMismatch`` for a mix: never one table of two protocols)."""
+    scored = {name: r["evaluation"] for name, r in results.items() if "evaluation" in r}
+    if not scored:
+        return ""
+    p = check_one_protocol(scored)
+    legacy = " (the pre-protocol reading: a fixed epoch count, no early stopping)" if p["name"].startswith("fixed") else ""
+    return f" Protocol `{p['name']}/v{p['version']}`{legacy}."
+
+
 def report(out: Path) -> str:
     results = {f.stem: json.loads(f.read_text()) for f in sorted(out.glob("*.json"))}
     if not results:
         return f"no results in {out}"
     any_result = next(iter(results.values()))
     sched = any_result["schedule"]
+    machines = "; ".join(sorted({r["hardware"] for r in results.values() if "hardware" in r}))
+    scored_on = _protocol_note(results)
     if any("-seed" in name for name in results):
         return "\n".join([f"Schedule: {sched['steps']:,} steps, batch {sched['batch_size']}, Adam lr {sched['lr']:g} "
                           f"(x0.1 at {sched['lr_drop_at']:.0%}); classifier (MLP 256-256) on {sched['eval_train']:,} "
-                          f"training codes, {sched['eval_epochs']} epochs, all test images. Hardware: "
-                          f"{any_result['hardware']}. Accuracy in % (test); z effect / s effect: how much swapping z "
-                          "changes a decoded image relative to swapping s (near 0: z carries nothing).", "",
+                          f"training codes, {_probe_length(sched)}, all test images. Hardware: "
+                          f"{machines}. Accuracy in % (test); z effect / s effect: how much swapping z "
+                          "changes a decoded image relative to swapping s (near 0: z carries nothing)." + scored_on,
+                          "",
                           *recipes_report(results)])
     num_test = any_result.get("evaluation", {}).get("num_test", 0)
     lines = [f"Schedule: {sched['steps']:,} steps, batch {sched['batch_size']}, Adam lr {sched['lr']:g} "
              f"(x0.1 at {sched['lr_drop_at']:.0%}), seed {sched['seed']}; classifier on {sched['eval_train']:,} "
-             f"training codes, {sched['eval_epochs']} epochs, tested on {num_test:,} test images. "
-             f"Hardware: {any_result['hardware']}. Cells: z test (sampled) / z test (mean) / s test accuracy (%).", "",
+             f"training codes, {_probe_length(sched)}, tested on {num_test:,} test images. "
+             f"Hardware: {machines}. Cells: z test (sampled) / z test (mean) / s test accuracy (%)."
+             + scored_on, "",
              "| z = s | " + " | ".join(f"{METHOD_NAMES[m]} (ours)" for m in METHODS) + " | "
              + " | ".join(f"{METHOD_NAMES[m]} (paper)" for m in METHODS) + " |",
              "|---" * (1 + 2 * len(METHODS)) + "|"]
@@ -335,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES), help="recipes table: which")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="recipes table: seeds of each recipe")
     parser.add_argument("--eval-train", type=int, default=20_000, help="training images for the classifier")
-    parser.add_argument("--eval-epochs", type=int, default=20, help="classifier epochs")
+    parser.add_argument("--eval-epochs", type=int, default=0,
+                        help="probe epochs, fixed (0: the protocol's early stopping, core.evaluation.PROTOCOL)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
     parser.add_argument("--dry-run", action="store_true", help="a few steps per cell on at most 256 images")
     parser.add_argument("--launcher", choices=("none", "local", "slurm"), default="none",

@@ -2,7 +2,8 @@
 
 DR-GAN has one code, f = G_enc(x); the pose is an input of the decoder, never inferred. The same
 2-layer MLP that measures z and s (``core.evaluation.classifier``) is trained on f of the training
-images to predict (a) the identity and (b) the pose, and tested on held-out images. High identity
+images to predict (a) the identity and (b) the pose, and tested on held-out images, on the one protocol
+(``core.evaluation.PROTOCOL``). High identity
 accuracy says f carries identity; the pose accuracy says how much pose f carries as well, i.e.
 what would have to be a separate style code but has nowhere else to go.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 import torch
 
 from core.data import ImageSet
-from core.evaluation.classifier import chance_accuracy, classifier_accuracy
+from core.evaluation.classifier import chance_accuracy
+from core.evaluation.guards import check_same_classes
+from core.evaluation.protocol import PROTOCOL, Protocol, probe_accuracy
 
 
 @torch.no_grad()
@@ -25,31 +28,35 @@ def features_all(model, images: torch.Tensor, *, batch_size: int = 500) -> torch
 
 
 def _probe(train_codes: torch.Tensor, train_labels: torch.Tensor, test_codes: torch.Tensor,
-           test_labels: torch.Tensor, *, num_classes: int, epochs: int, seed: int) -> dict:
-    acc = classifier_accuracy(train_codes, train_labels, test_codes, test_labels, num_classes=num_classes,
-                              epochs=epochs, seed=seed)
-    return {"train": round(100 * acc["train"], 2), "test": round(100 * acc["test"], 2),
-            "chance_test": round(100 * chance_accuracy(test_labels), 2), "num_classes": num_classes}
+           test_labels: torch.Tensor, *, num_classes: int, protocol: Protocol, seed: int, name: str) -> dict:
+    r = probe_accuracy(train_codes, train_labels, test_codes, test_labels, protocol=protocol, num_classes=num_classes,
+                       seed=seed, name=name)
+    return {"train": round(100 * r.train, 2), "test": round(100 * r.test, 2),
+            "chance_test": round(100 * chance_accuracy(test_labels), 2), "num_classes": num_classes, "epochs": r.epochs}
 
 
-def evaluate_features(model, train: ImageSet, test: ImageSet, *, epochs: int = 50, seed: int = 0) -> dict:
-    """Accuracies (in %) of the MLP on f for identity and for the model's pose factor, with chance levels.
+def evaluate_features(model, train: ImageSet, test: ImageSet, *, protocol: Protocol | None = None,
+                      epochs: int | None = None, seed: int = 0) -> dict:
+    """Accuracies (in %) of the probe on f for identity and for the model's pose factor, with chance levels.
 
-    ``train`` and ``test`` must share identities (class names) and carry the model's pose factor.
+    Scored on ``protocol`` (default ``PROTOCOL``; ``epochs=N``: ``Protocol.fixed(N)``). ``train`` and ``test``
+    must share identities (class names; ``ClassMismatch`` otherwise) and carry the model's pose factor.
     """
+    if protocol is not None and epochs is not None:
+        raise ValueError("give a protocol or a fixed number of epochs, not both")
+    protocol = protocol or (PROTOCOL if epochs is None else Protocol.fixed(epochs))
     factor = model.pose_factor
-    if train.class_names != test.class_names:
-        raise ValueError("train and test sets must share identities to measure identity in f; "
-                         f"got {len(train.class_names)} and {len(test.class_names)} different class lists")
+    check_same_classes(train, test)
     for data in (train, test):
         if factor not in data.factors:
             raise ValueError(f"{data.name} has no factor {factor!r}, the model's pose factor")
     tr, te = features_all(model, train.images), features_all(model, test.images)
-    common = dict(epochs=epochs, seed=seed)
+    common = dict(protocol=protocol, seed=seed)
+    identity = _probe(tr, train.labels, te, test.labels, num_classes=len(train.class_names), name="f (identity)",
+                      **common)
+    pose = _probe(tr, train.factors[factor], te, test.factors[factor], num_classes=len(train.factor_names[factor]),
+                  name=f"f ({factor})", **common) | {"factor": factor}
     return {
-        "identity": _probe(tr, train.labels, te, test.labels, num_classes=len(train.class_names), **common),
-        "pose": _probe(tr, train.factors[factor], te, test.factors[factor],
-                       num_classes=len(train.factor_names[factor]), **common) | {"factor": factor},
-        "feature_dim": tr.shape[1], "num_train": len(train), "num_test": len(test),
-        "classifier_epochs": epochs, "seed": seed,
+        "identity": identity, "pose": pose, "feature_dim": tr.shape[1], "num_train": len(train), "num_test": len(test),
+        "classifier_epochs": max(identity["epochs"], pose["epochs"]), "seed": seed, "protocol": protocol.to_dict(),
     }

@@ -1,0 +1,373 @@
+"""The README's results tables, generated from the recorded JSON files (never typed by hand).
+
+    python -m train.report                  # print every section
+    python -m train.report --write          # rewrite the README's marked blocks in place
+    python -m train.report --check          # exit 1 when a marked block of the README differs (what the test runs)
+
+A section is a name and a builder: ``builder(root) -> Markdown`` reads only files committed under ``root``
+(checkpoints' ``metrics.json``, ``experiments/*``). In the README, a section's text sits between
+``<!-- report:NAME -->`` and ``<!-- /report:NAME -->``; text outside the markers is prose, and a table the
+report does not generate yet has no markers. To add a table: write a builder, append it to ``SECTIONS``,
+put the markers in the README, run ``--write``.
+
+Every measured row of one table must have been scored on one protocol (``core.evaluation.check_one_protocol``;
+a mix raises ``ProtocolMismatch``, naming the rows and the fields that differ), and the protocol, the probe
+seeds and the hardware are printed under each table. Published numbers are labelled as the paper's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.evaluation import PAPER_RESULTS, Protocol, check_one_protocol
+from train import sweep
+from train.cli import command_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+README = "README.md"
+CODES = ("z_sample", "z_mean", "s")
+
+
+class ReportError(ValueError):
+    """A recorded file is missing or unreadable, or the README's markers are broken."""
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str  # the README marker: <!-- report:NAME -->
+    build: Callable[[Path], str]
+
+
+# ------------------------------------------------------------------------------------------- reading
+
+def load_json(root: Path, rel: str) -> dict:
+    path = root / rel
+    if not path.is_file():
+        raise ReportError(f"{rel}: no such recorded file; produce it (see the README's Reproduce lines) or remove "
+                          "its row from the report")
+    return json.loads(path.read_text())
+
+
+def evaluation(root: Path, rel: str) -> dict:
+    """The evaluation block of a metrics.json or a sweep cell's JSON."""
+    data = load_json(root, rel)
+    block = data.get("evaluation", data)
+    if "accuracy" not in block:
+        raise ReportError(f"{rel}: no evaluation block")
+    return block
+
+
+def cell(block: dict, code: str) -> str:
+    """A test accuracy: mean ± sd over probe seeds when there are several, else the value."""
+    seeds = block.get("probes", {}).get(code, {}).get("test", [])
+    mean = block["accuracy"][code]["test"]
+    return f"{mean:.2f} ± {statistics.stdev(seeds):.2f}" if len(seeds) > 1 else f"{mean:.2f}"
+
+
+def epochs(block: dict) -> str:
+    """How long each probe trained (z sampled / z mean / s), a range over the probe seeds."""
+    probes = block.get("probes", {})
+
+    def one(code: str) -> str:
+        e = probes.get(code, {}).get("epochs", [])
+        return "?" if not e else str(e[0]) if min(e) == max(e) else f"{min(e)}-{max(e)}"
+    return " / ".join(one(c) for c in CODES)
+
+
+def protocol_line(blocks: dict[str, dict], sizes: str | None = None) -> str:
+    """The one protocol of these rows (refusing a mix), their probe seeds, hardware and evaluation times."""
+    protocol = check_one_protocol(blocks)
+    text = Protocol.from_dict({k: v for k, v in protocol.items() if k not in ("num_train", "num_test")}).describe()
+    sizes = sizes or f"{protocol['num_train']:,} training / {protocol['num_test']:,} test images"
+    seeds = sorted({len(b.get("probes", {}).get("seeds", [b.get("seed", 0)])) for b in blocks.values()})
+    hardware = sorted({b.get("hardware", "not recorded") for b in blocks.values()})
+    times = [f"{name} {b['eval_seconds']:.0f} s" for name, b in blocks.items() if "eval_seconds" in b]
+    if len(times) == 1:
+        times = [times[0].split(" ", 1)[1]]
+    return (f"Scored on {text}; {sizes}; "
+            f"probe seeds per row: {', '.join(map(str, seeds))}; hardware: {'; '.join(hardware)}"
+            + (f"; evaluation time: {', '.join(times)}" if times else "") + ".")
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+# ------------------------------------------------------------------------------------------- MNIST
+
+OURS_MNIST = "checkpoints/mnist/metrics.json"
+AUTHORS = {"ccvae": ("CC-VAE", "CC-VAE (ECCV 2018)"),
+           "mathieu": ("Mathieu et al. (their reimplementation)", "Mathieu et al."),
+           "szabo": ("Szabó et al. (their reimplementation)", "Szabó et al.")}
+
+
+def authors_file(method: str) -> str:
+    return f"experiments/authors/authors-{method}.json"
+
+
+def mnist_main(root: Path) -> str:
+    """Ours against the authors' published CC-VAE, one protocol, probe seed spread; the paper's rows below."""
+    blocks = {"ours": evaluation(root, OURS_MNIST), "authors": evaluation(root, authors_file("ccvae"))}
+    names = {"ours": "**ours, `checkpoints/mnist`**", "authors": "the authors' published CC-VAE, on our evaluator"}
+    rows = [[names[k], *(cell(b, c) for c in CODES), epochs(b)] for k, b in blocks.items()]
+    for name, (z, s) in PAPER_RESULTS[("mnist", 16, 16)].items():
+        rows.append([f"{name}, paper (its own probe)", f"{z:.2f}", "", f"{s:.2f}", ""])
+    return "\n".join([*table(["model (MNIST 16/16)", "z test (sample)", "z test (mean)", "s test",
+                              "probe epochs (z sample / z mean / s)"], rows), "", protocol_line(blocks)])
+
+
+def mnist_authors(root: Path) -> str:
+    """The authors' three published checkpoints on our evaluator, beside the paper's numbers."""
+    blocks = {m: evaluation(root, authors_file(m)) for m in AUTHORS}
+    rows = []
+    for method, block in blocks.items():
+        title, paper_row = AUTHORS[method]
+        z, s = PAPER_RESULTS[("mnist", 16, 16)][paper_row]
+        rows.append([title, *(cell(block, c) for c in CODES), f"{z:.2f} / {s:.2f}"])
+    return "\n".join([*table(["authors' published checkpoint (MNIST 16/16)", "z test (sample)", "z test (mean)",
+                              "s test", "paper (z / s)"], rows), "", protocol_line(blocks)])
+
+
+PROBE_LENGTHS = {"15 epochs": "experiments/protocol/{}-fixed-15/metrics.json",
+                 "50 epochs": "experiments/protocol/{}-fixed-50/metrics.json"}
+
+
+def probe_length(root: Path) -> str:
+    """Why one protocol: the same two checkpoints read by a probe of fixed lengths and by the protocol's.
+
+    Each column is one protocol (checked); the rows are the models."""
+    models = {"ours, `checkpoints/mnist`": ("ours", OURS_MNIST), "the authors' CC-VAE": ("authors", authors_file("ccvae"))}
+    columns = {title: {name: evaluation(root, pattern.format(key)) for name, (key, _) in models.items()}
+               for title, pattern in PROBE_LENGTHS.items()}
+    columns["early stopping (`PROTOCOL`)"] = {name: evaluation(root, rel) for name, (_, rel) in models.items()}
+    for blocks in columns.values():
+        check_one_protocol(blocks)
+    rows = [[name, *(" / ".join(cell(blocks[name], c) for c in CODES) for blocks in columns.values())] for name in models]
+    seeds = {title: len(next(iter(b.values())).get("probes", {}).get("seeds", [0])) for title, b in columns.items()}
+    return "\n".join(table(["probe (z sampled / z mean / s, test %)",
+                            *(f"{t} ({n} probe seed{'s' if n > 1 else ''})" for t, n in seeds.items())], rows))
+
+
+TARGETS = (("z_sample", "z test, sampled", "<=", 15.0), ("z_mean", "z test, posterior mean", "<=", 40.0),
+           ("s", "s test", ">=", 98.3))
+SHIPPED_RECIPE = "z-adversary"
+
+
+def mnist_targets(root: Path) -> str:
+    """The shipped recipe's training seeds against the MNIST targets: the shipped checkpoint is its seed 0 (unless a
+    recipe cell of seed 0 was recorded), recipe cells the other seeds."""
+    cells = {f.stem: json.loads(f.read_text())
+             for f in sorted((root / "experiments/mnist-recipes").glob(f"{SHIPPED_RECIPE}-seed*.json"))}
+    blocks = {name: c["evaluation"] for name, c in cells.items() if "evaluation" in c}
+    seconds = {name: c["train_seconds"] for name, c in cells.items() if "evaluation" in c}
+    if f"{SHIPPED_RECIPE}-seed0" not in blocks:
+        shipped = load_json(root, OURS_MNIST)
+        blocks = {"checkpoints/mnist": shipped["evaluation"]} | blocks
+        seconds = {"checkpoints/mnist": shipped["training"]["seconds"]} | seconds
+    rows = []
+    for code, title, sign, bound in TARGETS:
+        values = [b["accuracy"][code]["test"] for b in blocks.values()]
+        mean = statistics.mean(values)
+        ok = mean <= bound if sign == "<=" else mean >= bound
+        worst = max(values) if sign == "<=" else min(values)
+        worst_ok = worst <= bound if sign == "<=" else worst >= bound
+        verdict = "yes" if ok and worst_ok else f"mean yes, one seed {abs(worst - bound):.2f} short" if ok else \
+            f"**no, by {abs(mean - bound):.2f} points**"
+        spread = f"{mean:.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+        rows.append([f"{title} {sign} {bound:g}%", spread, verdict])
+    minutes = [v / 60 for v in seconds.values()]
+    span = f"{min(minutes):.1f}" if len(minutes) == 1 else f"{min(minutes):.1f}-{max(minutes):.1f}"
+    rows.append(["training <= 20 min of this CPU", f"{span} min on 1 thread of a shared CPU",
+                 "yes" if max(minutes) <= 20 else "no"])
+    return "\n".join([*table([f"target (MNIST 16/16, `{SHIPPED_RECIPE}`)", f"measured ({len(blocks)} training "
+                              f"seed{'s' if len(blocks) > 1 else ''}: {', '.join(blocks)})", "met?"], rows), "",
+                       protocol_line(blocks)])
+
+
+def mnist_recipes_legacy(root: Path) -> str:
+    return sweep.report(root / "experiments/mnist-recipes/legacy-fixed-15-epochs")
+
+
+def mnist_sweep(root: Path) -> str:
+    return sweep.report(root / "experiments/mnist")
+
+
+# ------------------------------------------------------------------------------------------- faces, sprites
+
+def yaleb(root: Path) -> str:
+    e = evaluation(root, "checkpoints/yaleb/metrics.json")
+    light, unseen = e["factors"]["lighting"], e["unseen"]
+    main = table(["model", "z test (sample)", "z test (mean)", "s test", "chance"],
+                 [["**ours, `checkpoints/yaleb`**", *(cell(e, c) for c in CODES), f"{e['chance_test']:.2f}"]])
+    questions = table(["question", "from z (mean)", "from s", "chance"], [
+        [f"which light direction ({light['num_values']} classes, held-out images)", cell(light, "z_mean"),
+         cell(light, "s"), f"{light['chance_test']:.2f}"],
+        [f"which unseen identity ({unseen['num_classes']} identities, classifier on half of each one's images, "
+         "tested on the other half)", cell(unseen, "z_mean"), cell(unseen, "s"), f"{unseen['chance_test']:.2f}"]])
+    # one procedure for every row; each row's data are its own (the unseen identities' halves are smaller)
+    blocks = {name: {k: v for k, v in b.items() if k not in ("num_train", "num_test")} | {"hardware": e["hardware"]}
+              for name, b in (("identity", e), ("lighting", light), ("unseen", unseen))}
+    sizes = (f"{e['num_train']:,} training / {e['num_test']:,} test images of seen identities; the unseen identities' "
+             f"halves: {unseen['num_train']} / {unseen['num_test']}")
+    return "\n".join([*main, "", *questions, "", protocol_line(blocks, sizes=sizes)])
+
+
+SPRITE_FACTORS = ("view", "action", "sex", "body", "armor", "hair", "arms", "greaves", "weapon")
+
+
+def sprites(root: Path) -> str:
+    e = evaluation(root, "checkpoints/sprites/metrics.json")
+    unseen, factors = e["unseen"], e["factors"]
+    steps = e.get("training_steps")
+    first = table([f"`checkpoints/sprites` ({steps:,} steps)", "z test (sample)", "z test (mean)", "s test", "chance"], [
+        ["character identity (500 classes), held-out sequences", *(cell(e, c) for c in CODES), f"{e['chance_test']:.2f}"],
+        ["unseen characters (100; classifier on half of each one's frames)", *(cell(unseen, c) for c in CODES),
+         f"{unseen['chance_test']:.2f}"]])
+    second = table(["factor (test %)", *SPRITE_FACTORS],
+                   [["from z (mean)", *(cell(factors[f], "z_mean") for f in SPRITE_FACTORS)],
+                    ["from s", *(cell(factors[f], "s") for f in SPRITE_FACTORS)]])
+    return "\n".join([*first, "", *second, "", protocol_line({"identity": e})])
+
+
+def yaleb_fewshot(root: Path) -> str:
+    """Few-shot on new identities (``python -m train.fewshot``, ``checkpoints/yaleb/fewshot.json``)."""
+    data = load_json(root, "checkpoints/yaleb/fewshot.json")
+    titles = {"yaleb_unseen": "Yale B, the {n} unseen identities",
+              "orl": "AT&T/ORL, {n} identities (another dataset: other people, poses, expressions)"}
+    rows, shots = [], []
+    for key, title in titles.items():
+        f = data["faces"][key]
+        shots.append([r["shots"] for r in f["rows"]])
+        rows.append([title.format(n=f["identities"]), f"{f['chance']:.2f}", *(f"{r['s']:.2f}" for r in f["rows"])])
+    header = ["new identities", "chance", *(f"s accuracy, {a} shot{'s' if a != 1 else ''}"
+                                            + (f" (ORL: {b})" if a != b else "") for a, b in zip(*shots))]
+    return "\n".join([*table(header, rows), "", f"Probe: the fixed-epoch classifier of `train.fewshot` (not "
+                      f"`PROTOCOL`) on {data['faces']['yaleb_unseen']['classifier_train']} / "
+                      f"{data['faces']['orl']['classifier_train']} codes; hardware: {data['hardware']}; "
+                      f"{data['seconds']:.0f} s in all."])
+
+
+def drgan(root: Path) -> str:
+    """What a probe finds in DR-GAN's identity feature (``checkpoints/drgan-yaleb/metrics.json``)."""
+    m = load_json(root, "checkpoints/drgan-yaleb/metrics.json")["feature_probe"]
+    ident, pose = m["identity"], m["pose"]
+    header = [f"what the probe finds in DR-GAN's f (Yale B test split, {m['num_test']} images)",
+              f"identity ({ident['num_classes']}, chance {ident['chance_test']:.2f}%)",
+              f"light direction ({pose['num_classes']}, chance {pose['chance_test']:.2f}%)"]
+    rows = [["trained encoder", f"{ident['test']:.2f}", f"{pose['test']:.2f}"],
+            ["untrained encoder of the same shape (reference)", f"{m['untrained_encoder']['identity']['test']:.2f}",
+             f"{m['untrained_encoder']['pose']['test']:.2f}"]]
+    return "\n".join([*table(header, rows), "", protocol_line({"DR-GAN": m})])
+
+
+def pixelvae(root: Path) -> str:
+    """Plain against PixelCNN decoder (``experiments/pixelvae/compare.json``)."""
+    data = load_json(root, "experiments/pixelvae/compare.json")
+    blocks = {name: data[name]["evaluation"] | {"hardware": data["hardware"]} for name in ("plain", "pixelcnn")}
+    steps = {data[n]["training_steps"] for n in blocks}
+    rows = [[{"plain": "plain", "pixelcnn": "PixelCNN"}[n], *(cell(b, c) for c in CODES),
+             f"{data[n]['likelihood']['nll_bits_per_pixel']:.2f}", f"{data[n]['likelihood']['nelbo_bits_per_pixel']:.2f}"]
+            for n, b in blocks.items()]
+    return "\n".join([*table([f"decoder (MNIST 16/16, {', '.join(f'{s:,}' for s in sorted(steps))} steps)",
+                              "z test (sample)", "z test (mean)", "s test", "NLL bits/pixel", "-ELBO bits/pixel"], rows),
+                       "", protocol_line(blocks)])
+
+
+SECTIONS = [
+    Section("mnist", mnist_main),
+    Section("probe-length", probe_length),
+    Section("mnist-authors", mnist_authors),
+    Section("mnist-targets", mnist_targets),
+    Section("mnist-recipes-legacy", mnist_recipes_legacy),
+    Section("mnist-sweep", mnist_sweep),
+    Section("yaleb", yaleb),
+    Section("yaleb-fewshot", yaleb_fewshot),
+    Section("sprites", sprites),
+    Section("drgan", drgan),
+    Section("pixelvae", pixelvae),
+]
+
+
+# ------------------------------------------------------------------------------------------- the README
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- report:{name} -->", f"<!-- /report:{name} -->"
+
+
+def marked_blocks(text: str) -> dict[str, str]:
+    """The README's marked blocks, name -> the text between the markers (stripped)."""
+    found = {}
+    for m in re.finditer(r"<!-- report:([\w-]+) -->\n(.*?)<!-- /report:\1 -->", text, flags=re.S):
+        if m.group(1) in found:
+            raise ReportError(f"section {m.group(1)!r} is marked twice")
+        found[m.group(1)] = m.group(2).strip()
+    opened = set(re.findall(r"<!-- report:([\w-]+) -->", text))
+    if opened != set(found):
+        raise ReportError(f"sections opened but not closed (<!-- /report:NAME -->): {sorted(opened - set(found))}")
+    return found
+
+
+def build(root: Path, sections: list[Section] | None = None) -> dict[str, str]:
+    return {s.name: s.build(root).strip() for s in (SECTIONS if sections is None else sections)}
+
+
+def differences(readme: str, generated: dict[str, str]) -> list[str]:
+    """Sections whose README block differs from the generated text (a marked block no builder knows is one too)."""
+    blocks = marked_blocks(readme)
+    out = [f"{name}: the README's block differs from what python -m train.report writes"
+           for name, text in generated.items() if name in blocks and blocks[name] != text]
+    out += [f"{name}: marked in the README, but no section of train.report builds it"
+            for name in blocks if name not in generated]
+    return out
+
+
+def rewrite(readme: str, generated: dict[str, str]) -> str:
+    """The README with each marked block replaced by its generated text."""
+    blocks = marked_blocks(readme)
+    for name, text in generated.items():
+        if name in blocks:
+            start, end = _markers(name)
+            block = f"{start}\n{text}\n{end}"
+            readme = re.sub(re.escape(start) + r"\n.*?" + re.escape(end), lambda _m, b=block: b, readme, count=1,
+                            flags=re.S)
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = command_parser("python -m train.report", __doc__)
+    parser.add_argument("--root", type=Path, default=ROOT, help="repository root holding the recorded files")
+    parser.add_argument("--readme", type=Path, default=None, help="default: <root>/README.md")
+    parser.add_argument("--write", action="store_true", help="rewrite the README's marked blocks")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a marked block differs")
+    parser.add_argument("--section", nargs="+", default=None, choices=[s.name for s in SECTIONS])
+    args = parser.parse_args(argv)
+    sections = [s for s in SECTIONS if args.section is None or s.name in args.section]
+    readme_path = args.readme or args.root / README
+    try:
+        generated = build(args.root, sections)
+        if args.check or args.write:
+            readme = readme_path.read_text()
+            if args.write:
+                readme_path.write_text(rewrite(readme, generated))
+                print(f"rewrote {', '.join(n for n in generated if n in marked_blocks(readme))} in {readme_path}")
+                return 0
+            diff = differences(readme, generated)
+            for line in diff:
+                print(line, file=sys.stderr)
+            return 1 if diff else 0
+    except (ReportError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for name, text in generated.items():
+        print(f"<!-- report:{name} -->\n{text}\n<!-- /report:{name} -->\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
