@@ -59,6 +59,13 @@ def reference_images(model, latents: dict[str, torch.Tensor], count: int = 256,
 FINE_TUNE_PARTS = ("all", "s_path", "decoder")
 
 
+def recommended_part(metrics: dict) -> str:
+    """The fine-tune part a checkpoint's identity score was measured with (``metrics.json`` "identity", written by
+    ``python -m train.face_identity --save``): what the app should use for that model; ``all`` when none is recorded."""
+    part = (metrics or {}).get("identity", {}).get("fine_tune_part", "all") if isinstance(metrics, dict) else "all"
+    return part if part in FINE_TUNE_PARTS else "all"
+
+
 def trainable_parameters(model, part: str) -> list[torch.nn.Parameter]:
     """What a fine-tune may change: ``all`` the weights, or only the ``s_path`` (the encoder's s head and the
     decoder's s input layer), which leaves every weight that reads or renders z as it was, so each stored

@@ -173,3 +173,11 @@ def test_bf16_check_dry_run_compares_both_precisions(tmp_path, capsys):
     result = __import__("json").loads(out.read_text())
     assert set(result["precisions"]) == {"float32", "bf16"} and result["speed_ratio_bf16"] > 0
     assert "bf16 / float32 speed" in capsys.readouterr().out
+
+
+def test_the_app_fine_tunes_the_part_a_checkpoint_was_measured_with():
+    from core.fewshot import recommended_part
+
+    assert recommended_part({"identity": {"fine_tune_part": "decoder"}}) == "decoder"
+    assert recommended_part({}) == recommended_part({"identity": {"fine_tune_part": "junk"}}) == "all"
+    assert recommended_part(None) == "all"

@@ -279,6 +279,132 @@ def pixelvae(root: Path) -> str:
                        "", protocol_line(blocks)])
 
 
+# ------------------------------------------------------------------------------------------- CelebA
+
+CELEBA = "checkpoints/celeba/metrics.json"
+CELEBA_RUNS = "experiments/celeba"
+
+
+def _identity_row(name: str, k: str, r: dict, spread: bool = True) -> list[str]:
+    return [name, k, f"{r['matched']:.1f}", f"{r['within_0.6']:.1f}", f"{r['mean_distance']:.3f}",
+            f"{r['style_spread_vs_real']:.2f}" if spread and "style_spread_vs_real" in r else ""]
+
+
+def celeba_identity(root: Path) -> str:
+    """The face model on 30 unseen CelebA identities by dlib's recogniser, beside its instrument's floor and ceilings,
+    the plain autoencoder's ceiling and ``yaleb`` on the same command (``python -m train.face_identity``)."""
+    ours = load_json(root, CELEBA)["identity"]
+    ae = load_json(root, f"{CELEBA_RUNS}/ae-identity.json")
+    yaleb = load_json(root, f"{CELEBA_RUNS}/yaleb-identity.json")
+    rows = [_identity_row("aligned 64x64 crops (the instrument's ceiling)", "1 each", ours["ceiling_crops"], False),
+            _identity_row("the same crops, each credited to a random person (its floor)", "1 each",
+                          ours["floor_shuffled"], False),
+            _identity_row("plain autoencoder, same size and CPU time: its reconstructions (the ceiling here)", "1 each",
+                          ae["reconstructions"], False),
+            _identity_row("`celeba`: its reconstructions", "1 each", ours["reconstructions"], False)]
+    rows += [_identity_row("**`celeba`, zero-shot**", k, r) for k, r in ours["zero_shot"]["k"].items()]
+    few = ours.get("few_shot")
+    if few:
+        name = (f"**`celeba`, few-shot** (decoder fine-tuned {ours['fine_tune_steps']} steps, "
+                f"{few['seconds_per_fine_tune']:.1f} s each)")
+        rows += [_identity_row(name, k, r) for k, r in few["k"].items()]
+    rows += [_identity_row("`yaleb` (grey), zero-shot", k, r) for k, r in yaleb["zero_shot"]["k"].items()]
+    header = ["input", "k uploads", "matched (%)", "within 0.6 (%)", "mean distance", "style spread / real photos"]
+    return "\n".join([*table(header, rows), "",
+                      f"{ours['people']} unseen identities, chance {ours['chance']}%; {ours['styles']} stored styles per "
+                      f"person; dlib's face-recognition ResNet (never in a loss), same-person distance "
+                      f"{ours['threshold']}. Hardware: {ours['hardware']}; scoring took {ours['zero_shot']['seconds']:.0f} s "
+                      f"(zero-shot) and {few['seconds'] if few else 0:.0f} s (few-shot) on 1 thread."])
+
+
+def _last(log: list[dict], key: str):
+    values = [r[key] for r in log if key in r]
+    return values[-1] if values else None
+
+
+def celeba_runs(root: Path) -> str:
+    """What was trained (``experiments/celeba/<run>/``: options, log.jsonl and CPU time), with the last logged
+    swap test in the monitor classifier's embedding (a classifier no loss used)."""
+    runs = [("faces", "stage 1: group s (mean of 3 other photos), z 8 / s 64, z-dropout 0.5, KL 3, head on s 0.3, "
+                      "reverse cycle, flips, bf16; stage 2 from step 2,000: + identity on swaps 0.003 (frozen C0)"),
+            ("faces-b", "from `faces` at step 3,000: KL 1, z-dropout 0.3 (**shipped as `celeba`**)"),
+            ("ae", "plain autoencoder: own z and s, no KL, no reverse cycle, same networks")]
+    rows = []
+    for name, recipe in runs:
+        folder = f"{CELEBA_RUNS}/{name}"
+        state = load_json(root, f"{folder}/state.json")
+        log = [json.loads(line) for line in (root / folder / "log.jsonl").read_text().splitlines() if line.strip()]
+        ratio, a, b = (_last(log, k) for k in ("swap_ratio", "swap_as_s_person", "swap_as_z_person"))
+        mse = _last(log, "reconstruction_mse")
+        pixels = f"{_last(log, 's_effect'):.3f} / {_last(log, 'z_effect'):.3f}"
+        rows.append([f"`{name}`", recipe, f"{state['step']:,}", f"{state['cpu_seconds'] / 60:.0f}", pixels,
+                     "" if ratio is None else f"{ratio:.2f}",
+                     "" if a is None else f"{100 * a:.0f} / {100 * b:.0f}",
+                     "" if mse is None else f"{mse:.4f}"])
+    header = ["run", "recipe", "steps", "CPU min", "swap effect in pixels, s / z", "swap test: s / z effect in C1",
+              "C1 names Dec(z_b, s_a) a / b (%)", "reconstruction MSE"]
+    return "\n".join([*table(header, rows), "", "Swap-test columns: the last logged values, on 64 training photos of 64 "
+                      "people; the held-out numbers are in the next table."])
+
+
+def celeba_swap(root: Path) -> str:
+    """The swap test on held-out photos of seen identities, for the shipped model and the plain autoencoder."""
+    rows = []
+    for name, rel in (("`celeba`", CELEBA), ("plain autoencoder", f"{CELEBA_RUNS}/ae-identity.json")):
+        data = load_json(root, rel)
+        t = (data.get("identity") or data)["swap_test"]
+        rows.append([name, f"{t['swap_s_effect']:.3f}", f"{t['swap_z_effect']:.3f}", f"{t['swap_ratio']:.2f}",
+                     f"{100 * t['swap_as_s_person']:.1f}", f"{100 * t['swap_as_z_person']:.1f}",
+                     f"{t['reconstruction_mse']:.4f}", f"{100 * t['classifier_on_photos']:.1f}",
+                     f"{100 * t['classifier_on_reconstructions']:.1f}"])
+    c0, c1 = (load_json(root, f"{CELEBA_RUNS}/classifier-{c}.json") for c in ("C0", "C1"))
+    header = ["model", "s effect", "z effect", "ratio", "named a (%)", "named b (%)", "reconstruction MSE",
+              "C1 on the photos (%)", "C1 on their reconstructions (%)"]
+    return "\n".join([*table(header, rows), "",
+                      f"{t['photos']} held-out photos of {t['photos']} seen people (each with the next one as b), in the "
+                      f"embedding of C1 (seed 1, never in a loss: top-1 {c1['held_out_top1']:.1f}% on held-out photos of "
+                      f"the {c1['classes']} seen identities, chance {c1['chance']:.2f}%). The recipe's own C0 (seed 0, in "
+                      f"the identity term): {c0['held_out_top1']:.1f}%. Both: {c0['steps_run']:,} / {c1['steps_run']:,} "
+                      f"steps, {c0['seconds'] / 60:.0f} / {c1['seconds'] / 60:.0f} min on 1 thread."])
+
+
+def celeba_targets(root: Path) -> str:
+    """Issue 22's targets against the recorded numbers of the shipped ``celeba``."""
+    metrics = load_json(root, CELEBA)
+    ours, ev = metrics["identity"], metrics["evaluation"]
+    ae = load_json(root, f"{CELEBA_RUNS}/ae-identity.json")
+    c0 = load_json(root, f"{CELEBA_RUNS}/classifier-C0.json")
+    t = ours["swap_test"]
+    zero = ours["zero_shot"]["k"]["3"]["matched"]
+    few = ours.get("few_shot", {}).get("k", {}).get("3", {})
+    ceiling = ae["reconstructions"]["matched"]
+    s_seen, z_seen = ev["accuracy"]["s"]["test"], ev["accuracy"]["z_mean"]["test"]
+
+    def met(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+    rows = [["labels of every CelebA split name the same identities", "0 mismatches",
+             "0 (one class list for every split; a test)", "yes"],
+            ["C top-1 on held-out photos of seen identities", ">= 25%", f"{c0['held_out_top1']:.1f}% (C0)",
+             met(c0["held_out_top1"] >= 25)],
+            ["swap test: s / z effect in C1's embedding", ">= 1", f"{t['swap_ratio']:.2f}", met(t["swap_ratio"] >= 1)],
+            ["swap test: C1 names Dec(z_b, s_a) a / b", ">= 50% / <= 5%",
+             f"{100 * t['swap_as_s_person']:.1f}% / {100 * t['swap_as_z_person']:.1f}% (C1 names "
+             f"{100 * t['classifier_on_photos']:.1f}% of the real photos)",
+             met(t["swap_as_s_person"] >= 0.5 and t["swap_as_z_person"] <= 0.05)],
+            ["reconstruction error against the plain autoencoder's", "<= 1.3x",
+             f"{t['reconstruction_mse'] / ae['swap_test']['reconstruction_mse']:.1f}x",
+             met(t["reconstruction_mse"] <= 1.3 * ae["swap_test"]["reconstruction_mse"])],
+            ["zero-shot identity match (3 uploads)", ">= 25%, and >= 1/3 of the autoencoder's ceiling",
+             f"{zero:.1f}% ({zero / ceiling:.2f} of the ceiling {ceiling:.1f}%)", met(zero >= 25 and zero >= ceiling / 3)],
+            ["few-shot identity match (3 uploads, <= 60 s), style check kept", ">= 50%, spread >= 0.5 of real",
+             f"{few.get('matched', 0):.1f}%, {ours.get('few_shot', {}).get('seconds_per_fine_tune', 0):.1f} s, spread "
+             f"{few.get('style_spread_vs_real', 0):.2f}",
+             met(few.get("matched", 0) >= 50 and few.get("style_spread_vs_real", 0) >= 0.5)],
+            ["seen identities, held-out photos: identity from s / from z mean", ">= 50% / at most half of s's",
+             f"{s_seen:.1f}% / {z_seen:.1f}%", met(s_seen >= 50 and z_seen <= s_seen / 2)]]
+    return "\n".join(table(["target", "wanted", "measured", "met"], rows) + ["", protocol_line({"celeba": ev})])
+
+
 SECTIONS = [
     Section("mnist", mnist_main),
     Section("probe-length", probe_length),
@@ -291,6 +417,10 @@ SECTIONS = [
     Section("sprites", sprites),
     Section("drgan", drgan),
     Section("pixelvae", pixelvae),
+    Section("celeba-identity", celeba_identity),
+    Section("celeba-swap", celeba_swap),
+    Section("celeba-targets", celeba_targets),
+    Section("celeba-runs", celeba_runs),
 ]
 
 
