@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.checkpoint import RunFolder
 from core.evaluation import PAPER_RESULTS, Protocol, check_one_protocol
 from train import sweep
 from train.cli import command_parser
@@ -333,7 +334,7 @@ def celeba_runs(root: Path) -> str:
     for name, recipe in runs:
         folder = f"{CELEBA_RUNS}/{name}"
         state = load_json(root, f"{folder}/state.json")
-        log = [json.loads(line) for line in (root / folder / "log.jsonl").read_text().splitlines() if line.strip()]
+        log = [json.loads(line) for line in RunFolder(root / folder).log.read_text().splitlines() if line.strip()]
         ratio, a, b = (_last(log, k) for k in ("swap_ratio", "swap_as_s_person", "swap_as_z_person"))
         mse = _last(log, "reconstruction_mse")
         pixels = f"{_last(log, 's_effect'):.3f} / {_last(log, 'z_effect'):.3f}"
