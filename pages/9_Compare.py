@@ -22,7 +22,7 @@ from core.explore import framed_grid, swap_grid
 from core.gallery import label_name, swap_sources
 from core.limits import MAX_COMPARE_MODELS
 from core.models import method_name
-from pages.widgets import DEFAULT, explain, load_gallery_of, page_header, show
+from pages.widgets import default_model, explain, load_gallery_of, page_header, show
 from pages.widgets import load as load_model_cached
 
 
@@ -52,7 +52,7 @@ def candidates_ui() -> dict[str, str]:
 def default_selection(found: dict[str, str]) -> list[str]:
     """The default model and up to three others that read the same kind of images."""
     shapes = {name: config.image_shape for name, config in service.model_configs(found).items()}
-    first = DEFAULT if DEFAULT in shapes else next(iter(shapes), None)
+    first = default_model() if default_model() in shapes else next(iter(shapes), None)
     if first is None:
         return []
     return [first] + [n for n in shapes if n != first and shapes[n] == shapes[first]][:3]
