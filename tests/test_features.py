@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -38,3 +42,28 @@ def test_both_apps_refuse_too_many_photos_with_one_message():
     with pytest.raises(LimitError, match="no photos"):
         check_photo_count(0)
     check_photo_count(MAX_PHOTOS)
+
+
+def test_a_cold_server_shows_the_stored_swap_grid_until_the_model_is_loaded(tmp_path, monkeypatch):
+    import shutil
+
+    from core import service, session
+    from core.shipped import SWAP_FIGURE, cold_preview
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "checkpoints" / "mnist", tmp_path / "mnist", ignore=shutil.ignore_patterns("maps"))
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.setenv("CCVAE_DEFAULT_CHECKPOINT", "mnist")
+    service.STORE.clear()
+    assert cold_preview(None) == tmp_path / "mnist" / SWAP_FIGURE
+    assert cold_preview("../elsewhere") == tmp_path / "mnist" / SWAP_FIGURE  # never a path out of the folder
+    session.open_model("mnist")
+    assert cold_preview("mnist") is None  # loaded: the page draws the real one
+    service.STORE.clear()
+
+
+def test_the_cold_path_imports_no_torch():
+    code = "import sys, core, core.settings, core.shipped; assert 'torch' not in sys.modules, 'torch imported'"
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
