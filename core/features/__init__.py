@@ -16,11 +16,20 @@ errors are ``core.limits.LimitError`` and the ``ValueError`` subclasses of ``cor
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
 from core.explore import to_uint8
 from core.gallery import evenly_spread
+
+
+class View(NamedTuple):
+    """A picture and its caption: ``show(*view)`` in a page."""
+
+    picture: np.ndarray  # uint8 (H, W) or (H, W, 3)
+    caption: str
 
 
 def picture(images: torch.Tensor) -> np.ndarray:
@@ -29,4 +38,4 @@ def picture(images: torch.Tensor) -> np.ndarray:
     return strip[..., 0] if strip.shape[-1] == 1 else strip
 
 
-__all__ = ["evenly_spread", "picture"]
+__all__ = ["View", "evenly_spread", "picture"]

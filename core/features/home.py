@@ -6,7 +6,7 @@ import torch
 
 from core.data import ImageSet
 from core.explore import decode, framed_grid, swap_grid, tile
-from core.features.photos import View
+from core.features import View
 from core.gallery import random_images, swap_sources
 from core.models import Progress
 

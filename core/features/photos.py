@@ -15,7 +15,6 @@ import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -24,7 +23,7 @@ from core import align, service, session
 from core.checkpoint import CheckpointError, parse_model_config, read_config
 from core.data import UNSEEN_YALE, DataError, load_dataset
 from core.explore import decode_grid, interpolate_codes, tile
-from core.features import evenly_spread, picture
+from core.features import View, evenly_spread, picture
 from core.fewshot import DEFAULT_STEPS, fine_tune, known_styles, mean_s, reference_images
 from core.limits import MAX_FINE_TUNE_STEPS, MAX_PHOTOS, LimitError, check
 from core.models import Progress
@@ -34,11 +33,6 @@ __all__ = ["CROP_MODES", "DEFAULT_STEPS", "MAX_FINE_TUNE_STEPS", "MAX_PHOTOS", "
            "LikenessReport", "Photos", "View", "check_photo_count", "face_model_choice"]
 
 REFERENCE_IMAGES = 512  # training images a fine-tune mixes in, from a local dataset
-
-
-class View(NamedTuple):
-    picture: np.ndarray  # uint8 (H, W) or (H, W, 3)
-    caption: str
 
 
 def check_photo_count(count: int) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import torch
 
+from core.explore import decode, mix, to_uint8
+from core.features import View
+
 Z_LIMIT = 3.0  # sliders run from -Z_LIMIT to Z_LIMIT (units of the prior's standard deviation)
 Z_STEP = 0.05
 WEIGHT_STEP = 0.05  # the mix weight of two prototypes, in [0, 1]
@@ -35,3 +38,22 @@ def random_z(z_dim: int) -> list[float]:
     g = torch.Generator()
     g.seed()
     return snapped(torch.randn(z_dim, generator=g))
+
+
+S_MODES = ("The start image's s", "Class prototype", "Mix two classes")
+
+
+def slider_view(model, gallery, prototypes: torch.Tensor, z_values: list[float], mode: str, *, image: int, a: int, b: int,
+                weight: float, names: list[str], progress=None):
+    """Dec(z from the sliders, s): s of the start image, a class prototype, or a mix of two prototypes."""
+    if mode == S_MODES[0]:
+        with torch.no_grad():
+            s = model.encode(gallery.floats(image)[None]).s[0]
+        label = f"s of image #{image}"
+    elif mode == S_MODES[1]:
+        s, label = prototypes[a], f"prototype of class {names[a]}"
+    else:
+        s, label = mix(prototypes[a], prototypes[b], weight), f"{1 - weight:.2f} × {names[a]} + {weight:.2f} × {names[b]}"
+    z = torch.tensor(z_values, dtype=torch.float32)
+    image_out = decode(model, z[None], s[None].float(), progress=progress)[0]
+    return View(to_uint8(image_out), f"Dec(z from the sliders, {label})")

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 from PIL import Image
 from streamlit.errors import StreamlitPageNotFoundError
 
@@ -27,7 +26,7 @@ import core
 from core import jobs, service, session, settings
 from core.data import DataError, ImageSet
 from core.evaluation.result import Metrics
-from core.explore import to_uint8
+from core.features import picture
 from core.gallery import label_name
 from core.limits import LimitError
 from core.models import Progress, method_name
@@ -71,11 +70,11 @@ class Ctx:
         return str(self.loaded.path)
 
     @property
-    def model(self) -> torch.nn.Module:
+    def model(self):  # a torch module, shared by every session: never train it in place
         return self.loaded.model
 
     @property
-    def latents(self) -> dict[str, torch.Tensor]:
+    def latents(self) -> dict:
         return self.loaded.latents
 
     @property
@@ -305,13 +304,13 @@ def show(array: np.ndarray, caption: str | None = None, *, width: int = 640) -> 
     st.image(upscale(array, width), caption=caption, output_format="PNG")
 
 
-def thumbnail_sheet(ctx: Ctx, indices: torch.Tensor, *, per_row: int = 12) -> None:
+def thumbnail_sheet(ctx: Ctx, indices: list[int], *, per_row: int = 12) -> None:
     """Numbered thumbnails, so images can be picked by their number."""
     cols = st.columns(per_row)
-    for i, idx in enumerate(indices.tolist()):
+    for i, idx in enumerate(indices):
         with cols[i % per_row]:
             label = class_name(ctx, int(ctx.gallery.labels[idx]))
-            st.image(upscale(to_uint8(ctx.gallery.floats(idx)), 56), caption=f"#{idx} · {label}", output_format="PNG")
+            st.image(upscale(picture(ctx.gallery.floats(idx)[None]), 56), caption=f"#{idx} · {label}", output_format="PNG")
 
 
 def explain(text: str) -> None:
@@ -330,6 +329,6 @@ def gallery_codes(ctx: Ctx) -> core.Encoding:
                      lambda: session.gallery_codes(ctx.loaded, ctx.data_dir))
 
 
-def prototypes(ctx: Ctx) -> torch.Tensor:
+def prototypes(ctx: Ctx):
     """Per-class mean s (K, s_dim): from the checkpoint's statistics, else from the gallery."""
     return session.prototypes(ctx.loaded, ctx.gallery, lambda: gallery_codes(ctx))
