@@ -10,11 +10,25 @@ runs, and is tested, on its own.
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
-from core.explore import decode, framed_grid, png_bytes, swap_grid, tile
-from core.gallery import random_images, swap_sources
-from pages.widgets import decoding, explain, page_setup, show
+from core.shipped import cold_preview
+
+TITLE = "CC-VAE Explorer"
+INTRO = ("A cycle-consistent VAE splits each image into **s**, the factor it was told about (which digit, whose face), "
+         "and **z**, everything else (how it is written, how it is lit). Use the pages in the sidebar to take the two "
+         "apart and put them back together.")
+
+
+def cold_preview_ui() -> list:
+    """On a cold server, the model's stored swap grid at once, while torch and the model load (emptied after)."""
+    figure = cold_preview(st.session_state.get("checkpoint"))
+    if figure is None:
+        return []
+    st.set_page_config(page_title=f"{TITLE} · CC-VAE Explorer", page_icon="🔀", layout="wide")  # as page_setup's
+    slots = [st.empty(), st.empty()]
+    slots[0].title(TITLE)
+    slots[1].image(str(figure), width=760, caption="The stored swap grid of this model, shown while the model loads.")
+    return slots
 
 
 def model_card_ui(ctx) -> None:
@@ -61,9 +75,15 @@ def tour_ui() -> None:
 
 
 def main() -> None:
-    ctx = page_setup("CC-VAE Explorer", "A cycle-consistent VAE splits each image into **s**, the factor it was told "
-                     "about (which digit, whose face), and **z**, everything else (how it is written, how it is lit). "
-                     "Use the pages in the sidebar to take the two apart and put them back together.")
+    preview = cold_preview_ui()
+    # torch and the model: seconds on a cold server, so imported after the preview is on screen
+    from core.explore import png_bytes
+    from core.features.home import grid_explanation, home_grid, reconstructions
+    from pages.widgets import decoding, explain, page_setup, show
+
+    ctx = page_setup(TITLE, INTRO)
+    for slot in preview:
+        slot.empty()
     tour_ui()
     if ctx is None:
         return
@@ -71,36 +91,22 @@ def main() -> None:
 
     st.subheader("Swap grid")
     seed = st.session_state.get("home_seed", 0)
-    z_idx, s_idx = swap_sources(ctx.gallery, 6, 12, seed=seed, cycle=False)
-    rows, cols = ctx.gallery.floats(z_idx), ctx.gallery.floats(s_idx)
     with decoding(ctx, "the grid") as progress:
-        grid = framed_grid(swap_grid(ctx.model, rows, cols, progress=progress), rows, cols)
+        grid = home_grid(ctx.model, ctx.gallery, seed, progress=progress)
     left, right = st.columns([3, 1])
     with left:
-        show(grid, width=760, caption="Top row: s sources. Left column: z sources. "
-                                      "Each cell: the z of its row decoded with the s of its column.")
+        show(*grid, width=760)
     with right:
         if st.button("Shuffle"):
             st.session_state["home_seed"] = seed + 1
             st.rerun()
-        st.download_button("Download PNG", png_bytes(grid), file_name="swap_grid.png", mime="image/png")
+        st.download_button("Download PNG", png_bytes(grid.picture), file_name="swap_grid.png", mime="image/png")
         st.markdown("**Try next**\n- *Swap grid*: choose the images yourself\n- *Latent sliders*: "
                     "move one z dimension at a time\n- *Latent map*: see s cluster by class while z does not")
-    if ctx.model.config.dataset.startswith(("yaleb", "orl", "celeba", "multipie")):
-        explain("Rows keep their lighting (carried by z); columns keep their identity (carried by s). If the split "
-                "worked, every row is lit the same way and every column shows one person. "
-                "This reproduces Fig. 4.8 of the report (faces).")
-    else:
-        explain("Rows keep their style (slant, thickness, width: carried by z); columns keep their class (carried by s). "
-                "If the split worked, every row looks like one person's handwriting and every column shows one digit. "
-                "This reproduces Fig. 4.1 of the report (Fig. 3 of the ECCV paper).")
+    explain(grid_explanation(ctx.model.config))
 
     st.subheader("Reconstructions")
-    x = ctx.gallery.floats(random_images(ctx.gallery, 12, seed=seed + 1))
-    with torch.no_grad(), decoding(ctx, "the reconstructions") as progress:
-        enc = ctx.model.encode(x)
-        recon = decode(ctx.model, enc.z_mu, enc.s, progress=progress)
-    show(tile(torch.cat([x, recon]), nrow=12), width=760, caption="Top: images. Bottom: Dec(z mean, s) of each.")
-
+    with decoding(ctx, "the reconstructions") as progress:
+        show(*reconstructions(ctx.model, ctx.gallery, seed + 1, progress=progress), width=760)
 
 main()

@@ -6,8 +6,8 @@ The same app as ``streamlit run app.py``, started in this process after it has i
 the pages use and loaded every listed model, its sample images and their codes into the model cache
 (``core.service.warm_up``), so the first visitor of each page waits for nothing but the page itself.
 It passes Streamlit the flags a shared server needs: no error details for visitors (public mode), no
-usage statistics, headless. Settings (each also an environment variable, see the README's "Running a
-class"): ``--public`` (CCVAE_PUBLIC=1), ``--model-root`` (CCVAE_MODEL_ROOTS), ``--save-dir``
+usage statistics, headless. Settings (``core.settings``; each also an environment variable, see the README's
+"Running a class"): ``--public`` (CCVAE_PUBLIC=1), ``--model-root`` (CCVAE_MODEL_ROOTS), ``--save-dir``
 (CCVAE_SAVE_DIR), and CCVAE_DATA_DIR, CCVAE_HEAVY_SLOTS, CCVAE_JOB_TIMEOUT, CCVAE_SAVE_QUOTA.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import time
 from pathlib import Path
@@ -44,29 +43,29 @@ def warm_start() -> tuple[list[str], float]:
 
     import core.evaluation  # noqa: F401
     import pages.widgets  # noqa: F401
-    from core import service
+    from core import service, settings
     from core.jobs import trim_memory
 
-    warmed = service.warm_up(data_dir=os.environ.get("CCVAE_DATA_DIR", ""))
+    warmed = service.warm_up(data_dir=settings.current().data_dir)
     trim_memory()  # the decoders' activations of the generated galleries are freed: give them back
     return warmed, time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
-    from core import service
+    from core import service, settings
 
     parser = argparse.ArgumentParser(prog="python serve.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    service.add_serving_flags(parser)
+    settings.add_flags(parser)
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument("--address", default="", help="the address to listen on (default: Streamlit's, all interfaces)")
     parser.add_argument("--no-warm-up", action="store_true", help="take visitors at once; models load on first use")
     args = parser.parse_args(argv)
-    service.apply_serving_flags(args)
+    settings.apply_flags(args)
     limit_malloc_arenas()
     if not args.no_warm_up:
-        os.environ["CCVAE_WARMED"] = "startup"
+        settings.configure(warmed="startup")
         warmed, seconds = warm_start()
         gc.collect()
         gc.freeze()  # the modules and models loaded so far live as long as the server: keep them out of every collection

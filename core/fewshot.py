@@ -17,6 +17,7 @@ from collections.abc import Callable
 import torch
 
 from core.data import ImageSet
+from core.limits import MAX_FINE_TUNE_STEPS, MAX_PHOTOS
 from core.training import Networks, NonFiniteLoss, TrainConfig, Trainer, run
 
 
@@ -26,8 +27,8 @@ def mean_s(model, images: torch.Tensor) -> torch.Tensor:
     return model.encode(images).s.mean(0)
 
 
-MAX_IMAGES = 10  # uploads per new class
-MAX_STEPS = 500  # fine-tuning steps the app allows
+MAX_IMAGES = MAX_PHOTOS  # uploads per new class (core.limits)
+MAX_STEPS = MAX_FINE_TUNE_STEPS  # fine-tuning steps the app allows (core.limits)
 DEFAULT_STEPS = 100
 
 

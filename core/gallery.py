@@ -77,6 +77,11 @@ def label_name(data: ImageSet, label: int) -> str:
     return names[label] if 0 <= label < len(names) else str(label)
 
 
+def evenly_spread(total: int, count: int) -> torch.Tensor:
+    """``min(count, total)`` indices spread evenly over ``range(total)``, first and last included."""
+    return torch.linspace(0, total - 1, min(count, total)).round().long()
+
+
 def random_images(data: ImageSet, n: int, *, seed: int = 0) -> torch.Tensor:
     """Indices of ``n`` random images (seeded: the same seed, the same images)."""
     return torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]

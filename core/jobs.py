@@ -33,6 +33,8 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import settings
+
 Report = Callable[..., None]
 
 
@@ -285,14 +287,12 @@ _POOL_LOCK = threading.Lock()
 
 
 def pool() -> JobPool:
-    """The process's pool. Sizes from the environment: CCVAE_HEAVY_SLOTS (default: half the CPU cores,
+    """The process's pool, sized by ``core.settings``: CCVAE_HEAVY_SLOTS (default: half the CPU cores,
     at least 1), CCVAE_JOB_QUEUE (32 waiting jobs), CCVAE_JOB_TIMEOUT (300 s to start), CCVAE_HEAVY_NICE
     (5: how much lower the jobs' CPU priority is)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = JobPool(int(os.environ.get("CCVAE_HEAVY_SLOTS", max(1, (os.cpu_count() or 2) // 2))),
-                            max_queue=int(os.environ.get("CCVAE_JOB_QUEUE", 32)),
-                            wait_timeout=float(os.environ.get("CCVAE_JOB_TIMEOUT", 300)),
-                            nice=int(os.environ.get("CCVAE_HEAVY_NICE", 5)))
+            now = settings.current()
+            _POOL = JobPool(now.heavy_slots, max_queue=now.job_queue, wait_timeout=now.job_timeout, nice=now.heavy_nice)
         return _POOL

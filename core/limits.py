@@ -19,6 +19,12 @@ MAX_ZIP_IMAGES = 2_000  # images in one exported zip
 MAX_ZIP_BYTES = 16 * 2**20  # bytes of one exported zip (kept in the session until downloaded)
 MAX_MAP_POINTS = 10_000  # codes in one t-SNE / UMAP / PCA map
 MAX_COMPARE_MODELS = 6  # models side by side on the Compare page
+MAX_GRID_SIDE = 12  # rows or columns of a swap grid (both apps' sliders)
+MAX_INTERPOLATION_STEPS = 16  # images in an interpolation strip (the page's grid is steps x steps)
+MAX_SAMPLES_SHOWN = 32  # z draws per row offered by the sampling widgets (MAX_SAMPLES_PER_ROW guards requests)
+MAX_PHOTOS = 10  # photos of one new identity (few-shot)
+MAX_FINE_TUNE_STEPS = 500  # fine-tuning steps of a few-shot copy
+MAX_LIVE_STEPS = 5_000  # steps of a Train live run
 HEAVY_DECODES = 512  # a decode of more images than this is a heavy job (core.jobs)
 
 

@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from core import settings
 from core.checkpoint import CONFIG
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,40}", re.ASCII)
@@ -46,7 +47,7 @@ def default_name() -> str:
 
 
 def quota() -> int:
-    return int(os.environ.get("CCVAE_SAVE_QUOTA", DEFAULT_QUOTA))
+    return settings.current().save_quota
 
 
 def saved_count(root: Path) -> int:

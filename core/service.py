@@ -3,7 +3,7 @@
 Both front ends (the Streamlit pages and ``app_gradio.py``) go through this module, so they apply the
 same rules:
 
-- **Public mode** (``CCVAE_PUBLIC=1``, or ``--public`` on either app): nobody types a path. Models are
+- **Public mode** (``Settings.public``: ``CCVAE_PUBLIC=1``, or ``--public`` on either app): nobody types a path. Models are
   picked by name from a list built from the allow-listed roots; any path is resolved and checked with
   ``Path.resolve().is_relative_to`` before it is opened; messages shown to users name no server path.
   Off by default: a single user on localhost may open any folder.
@@ -18,9 +18,7 @@ same rules:
 
 from __future__ import annotations
 
-import argparse
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -29,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from core import settings
 from core.checkpoint import (
     CONFIG,
     CheckpointError,
@@ -43,7 +42,6 @@ from core.data import DataError, ImageSet
 from core.evaluation.result import Metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC_ENV, ROOTS_ENV, SAVE_ENV, CHECKPOINT_ENV = "CCVAE_PUBLIC", "CCVAE_MODEL_ROOTS", "CCVAE_SAVE_DIR", "CCVAE_CHECKPOINT_DIR"
 log = logging.getLogger("ccvae")
 
 
@@ -51,48 +49,30 @@ log = logging.getLogger("ccvae")
 
 def public_mode() -> bool:
     """True when the server is shared with people who must not see or probe its disk."""
-    return os.environ.get(PUBLIC_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def add_serving_flags(parser: argparse.ArgumentParser) -> None:
-    """--public, --model-root DIR (repeatable), --save-dir DIR: the command-line form of the settings."""
-    parser.add_argument("--public", action="store_true",
-                        help=f"public mode (also {PUBLIC_ENV}=1): no path boxes, models only from the allow-listed roots")
-    parser.add_argument("--model-root", action="append", type=Path, default=[], metavar="DIR",
-                        help=f"another folder of checkpoints users may open (repeatable; also {ROOTS_ENV})")
-    parser.add_argument("--save-dir", type=Path, help=f"where Train live saves models (also {SAVE_ENV}; default: checkpoints/)")
-
-
-def apply_serving_flags(args: argparse.Namespace) -> None:
-    """Turn the parsed flags into the environment settings the rest of the process reads."""
-    if args.public:
-        os.environ[PUBLIC_ENV] = "1"
-    if args.model_root:
-        known = [r for r in os.environ.get(ROOTS_ENV, "").split(os.pathsep) if r]
-        os.environ[ROOTS_ENV] = os.pathsep.join(known + [str(r.resolve()) for r in args.model_root])
-    if args.save_dir:
-        os.environ[SAVE_ENV] = str(args.save_dir.resolve())
+    return settings.current().public
 
 
 def cap_threads() -> None:
     """At most 2 torch threads per server process unless OMP_NUM_THREADS says otherwise: a server answers many
     small requests at once, where more threads per request only contend. Both apps call this at start."""
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    threads = settings.current().torch_threads
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def shipped_dir() -> Path:
-    """$CCVAE_CHECKPOINT_DIR, else the repository's checkpoints/. Read on every call: tests switch it."""
-    return Path(os.environ.get(CHECKPOINT_ENV, ROOT / "checkpoints"))
+    """The shipped models' folder (``Settings.checkpoint_dir``)."""
+    return settings.current().checkpoint_dir
 
 
 def save_dir() -> Path:
-    return Path(os.environ.get(SAVE_ENV) or shipped_dir())
+    return settings.current().save_folder
 
 
 def model_roots() -> list[Path]:
     """The allow-listed roots, resolved, first the shipped one; missing folders are left out."""
-    roots = [shipped_dir(), *(Path(r) for r in os.environ.get(ROOTS_ENV, "").split(os.pathsep) if r.strip()), save_dir()]
+    now = settings.current()
+    roots = [now.checkpoint_dir, *now.model_roots, now.save_folder]
     out: list[Path] = []
     for root in roots:
         try:

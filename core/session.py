@@ -25,6 +25,7 @@ from core import service
 from core.data import DataError, ImageSet
 from core.explore import class_means, decode_grid
 from core.fewshot import known_styles, mean_s
+from core.gallery import evenly_spread
 from core.limits import MAX_ROWS
 from core.models import Encoding, Progress, method_name
 from core.service import STORE, Loaded
@@ -85,7 +86,7 @@ def prior_rows(loaded: Loaded) -> torch.Tensor:
     if "class_mean_s" not in loaded.latents:
         raise DataError("this checkpoint stores no class prototypes (latents.safetensors)")
     protos = loaded.latents["class_mean_s"]
-    return protos[torch.linspace(0, protos.shape[0] - 1, min(MAX_ROWS, protos.shape[0])).round().long()]
+    return protos[evenly_spread(protos.shape[0], MAX_ROWS)]
 
 
 DIGIT_SHAPE = (1, 28, 28)  # what a drawn digit becomes (core.sketch): MNIST's frame

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import service, session
-from core.sketch import SketchError, read_sketch
+from core import service
+from core.features.digit import SketchError, digit_model, instead_note, read_digit
 from core.upload import UploadError, load_image
 from pages.widgets import OTHER, data_dir_ui, explain, model_picker_ui, open_model, page_header, show, upscale
 
@@ -20,15 +20,12 @@ CANVAS = 280  # pixels; ten times MNIST's 28
 
 def digit_model_ui(path: str | None) -> str | None:
     """The sidebar's model when it reads 28x28 grey digits, else the listed ``mnist`` (said in one line)."""
-    models = service.list_models()
-    digits = session.digit_models(models)
     name = st.session_state.get("checkpoint", "")
-    if not path or name == OTHER or name not in models or name in digits or not digits:
+    pick = digit_model(name) if path and name != OTHER else None
+    if pick is None:
         return path
-    pick = digits[0]
-    st.info(f"Drawings are digits, so this page uses **{pick}** instead of **{name}** (the sidebar's model, still "
-            "used by the other pages).", icon=":material/draw:")
-    return str(models[pick])
+    st.info(instead_note(pick, name), icon=":material/draw:")
+    return str(service.list_models()[pick])
 
 
 def drawing_ui() -> np.ndarray | None:
@@ -65,24 +62,17 @@ def main() -> None:
         st.info("Draw a digit on the black canvas (or upload a photo of one) to see what the model makes of it.")
         return
     try:
-        reading = read_sketch(ctx.model, ctx.latents, canvas)
+        reading = read_digit(ctx.loaded, canvas)
     except SketchError as err:
         st.warning(str(err).capitalize() + ".")
         return
-    names = ctx.model.config.class_names or [str(k) for k in range(reading.every_class.shape[0])]
-    best, distance = reading.nearest[0]
-    st.subheader(f"Looks like: {names[best]}")
-    st.write("Nearest class prototypes of its s (distance to each class's mean s, lower is closer): "
-             + ", ".join(f"**{names[k]}** ({d:.2f})" for k, d in reading.nearest))
+    st.subheader(reading.headline)
+    st.write(reading.nearest_text())
     cols = st.columns([1, 5])
     with cols[0]:
-        st.image(upscale(np.asarray(reading.image.mul(255).round().byte().permute(1, 2, 0)), 112),
-                 caption="What the model sees (28x28)", output_format="PNG")
+        st.image(upscale(reading.seen, 112), caption="What the model sees (28x28)", output_format="PNG")
     with cols[1]:
-        from core.explore import tile
-
-        show(tile(reading.every_class, nrow=reading.every_class.shape[0]), width=900,
-             caption=f"Your hand, as every digit: the z of your drawing with each class's mean s ({', '.join(names)}).")
+        show(reading.every_class, reading.every_class_caption(), width=900)
     explain("The drawing is cropped to its ink, scaled so its longer side is 20 pixels and centred by its centre of "
             "mass in a 28x28 frame, as MNIST's digits were. The encoder splits it into s (the class code) and z (the "
             "rest: slant, thickness, size). The nearest class is the one whose mean s, over the training images, is "

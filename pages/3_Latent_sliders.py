@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
-from core.explore import decode, mix, to_uint8
+from core.features.sliders import S_MODES, WEIGHT_STEP, Z_LIMIT, Z_STEP, image_z, random_z, slider_view, snap, snapped
 from pages.widgets import class_name, decoding, explain, page_setup, prototypes, show
-
-S_MODES = ("The start image's s", "Class prototype", "Mix two classes")
 
 
 def _query_state(z_dim: int, n: int, k: int) -> dict:
@@ -19,7 +16,7 @@ def _query_state(z_dim: int, n: int, k: int) -> dict:
         if "img" in q:
             state["sl_img"] = min(max(int(q["img"]), 0), n - 1)
         if "z" in q:
-            z = [max(-3.0, min(3.0, float(v))) for v in q["z"].split(",")]
+            z = snapped([float(v) for v in q["z"].split(",")])
             if len(z) == z_dim:
                 state.update({f"sl_z{i}": v for i, v in enumerate(z)})
         if "s" in q and int(q["s"]) in range(len(S_MODES)):
@@ -28,26 +25,23 @@ def _query_state(z_dim: int, n: int, k: int) -> dict:
             if key in q and int(q[key]) in range(k):
                 state[name] = int(q[key])
         if "w" in q:
-            state["sl_w"] = max(0.0, min(1.0, float(q["w"])))
+            state["sl_w"] = snap(float(q["w"]), WEIGHT_STEP, 0.0, 1.0)
     except ValueError:
         st.warning("The link's settings could not be read; starting from defaults.")
     return state
 
 
-def _set_z(values: torch.Tensor) -> None:
-    for i, v in enumerate(values.tolist()):
-        st.session_state[f"sl_z{i}"] = float(max(-3.0, min(3.0, round(v, 2))))
+def _set_z(values: list[float]) -> None:
+    for i, v in enumerate(values):
+        st.session_state[f"sl_z{i}"] = v
 
 
 def _reset(ctx) -> None:
-    with torch.no_grad():
-        _set_z(ctx.model.encode(ctx.gallery.floats(st.session_state["sl_img"])[None]).z_mu[0])
+    _set_z(image_z(ctx.model, ctx.gallery.floats(st.session_state["sl_img"])))
 
 
 def _randomise(ctx) -> None:
-    g = torch.Generator()
-    g.seed()  # this click's own generator: the global one is shared by the server's sessions
-    _set_z(torch.randn(ctx.model.config.z_dim, generator=g))
+    _set_z(random_z(ctx.model.config.z_dim))
 
 
 SLIDERS = 32  # sliders drawn at once: a 512-dimensional z (sprites) gets a picker for which 32
@@ -64,7 +58,7 @@ def visible_dims(z_dim: int) -> range:
 
 
 @st.fragment
-def editor(ctx, protos: torch.Tensor) -> None:
+def editor(ctx, protos) -> None:
     """Sliders and the decoded image; only this fragment reruns when a slider moves."""
     z_dim, k = ctx.model.config.z_dim, protos.shape[0]
     left, right = st.columns([3, 2])
@@ -78,27 +72,24 @@ def editor(ctx, protos: torch.Tensor) -> None:
                 st.session_state[f"sl_z{i}"] = st.session_state[f"sl_z{i}"]
         cols = st.columns(4)
         for j, i in enumerate(shown):
-            cols[j % 4].slider(f"z{i}", -3.0, 3.0, step=0.05, key=f"sl_z{i}")
-        z = torch.tensor([float(st.session_state.get(f"sl_z{i}", 0.0)) for i in range(z_dim)])
+            cols[j % 4].slider(f"z{i}", -Z_LIMIT, Z_LIMIT, step=Z_STEP, key=f"sl_z{i}")
+        z = [float(st.session_state.get(f"sl_z{i}", 0.0)) for i in range(z_dim)]
     with right:
         mode = st.radio("s (the class)", S_MODES, key="sl_mode")
         names = [class_name(ctx, i) for i in range(k)]
-        if mode == S_MODES[0]:
-            with torch.no_grad():
-                s = ctx.model.encode(ctx.gallery.floats(st.session_state["sl_img"])[None]).s[0]
-            label = f"s of image #{st.session_state['sl_img']}"
-        elif mode == S_MODES[1]:
+        a = b = 0
+        w = 0.5
+        if mode == S_MODES[1]:
             a = st.selectbox("Class", range(k), format_func=names.__getitem__, key="sl_a")
-            s, label = protos[a], f"prototype of class {names[a]}"
-        else:
+        elif mode == S_MODES[2]:
             a = st.selectbox("Class A", range(k), format_func=names.__getitem__, key="sl_a")
             b = st.selectbox("Class B", range(k), format_func=names.__getitem__, key="sl_b")
-            w = st.slider("Weight of B", 0.0, 1.0, step=0.05, key="sl_w")
-            s, label = mix(protos[a], protos[b], w), f"{1 - w:.2f} × {names[a]} + {w:.2f} × {names[b]}"
+            w = st.slider("Weight of B", 0.0, 1.0, step=WEIGHT_STEP, key="sl_w")
         with decoding(ctx, "the image") as progress:
-            image = decode(ctx.model, z[None], s[None].float(), progress=progress)[0]
-        show(to_uint8(image), width=280, caption=f"Dec(z from the sliders, {label})")
-    st.query_params.update({"img": str(st.session_state["sl_img"]), "z": ",".join(f"{v:.2f}" for v in z.tolist()),
+            view = slider_view(ctx.model, ctx.gallery, protos, z, mode, image=st.session_state["sl_img"], a=a, b=b,
+                               weight=w, names=names, progress=progress)
+        show(*view, width=280)
+    st.query_params.update({"img": str(st.session_state["sl_img"]), "z": ",".join(f"{v:.2f}" for v in z),
                             "s": str(S_MODES.index(mode)), "a": str(st.session_state.get("sl_a", 0)),
                             "b": str(st.session_state.get("sl_b", 1 % k)), "w": f"{st.session_state.get('sl_w', 0.5):.2f}"})
     keys = ["sl_img", "sl_mode", "sl_a", "sl_b", "sl_w"] + [f"sl_z{i}" for i in range(z_dim)]

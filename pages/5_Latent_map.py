@@ -6,15 +6,9 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from core.evaluation import cached_projection, silhouette
-from core.evaluation.projection import DEFAULT_MAP_POINTS, is_cached, map_selection, map_source
-from core.explore import nearest_neighbours, tile
-from core.limits import MAX_MAP_POINTS
-from pages.widgets import class_name, explain, gallery_codes, heavy, page_setup, show
-
-METHODS = {"t-SNE": "tsne", "UMAP": "umap", "PCA": "pca"}
+from core.features.maps import DEFAULT_MAP_POINTS, MAX_MAP_POINTS, METHODS, LatentMap
+from pages.widgets import explain, gallery_codes, heavy, page_setup, show
 
 
 def selected_points(event) -> list[int]:
@@ -40,33 +34,18 @@ def scatter(xy: np.ndarray, idx: np.ndarray, labels: list[str], title: str) -> g
     return fig
 
 
-def project_both(ctx, idx: torch.Tensor, z: np.ndarray, s: np.ndarray, method: str):
-    """The z and s maps: read back from ``<checkpoint>/maps/`` when made before (the shipped models ship
-    their default maps), else computed as one heavy job of the server's pool. None when refused."""
-    name = ctx.gallery.name
-    source = map_source(name, idx.numpy(), ctx.gallery.images.numpy() if ctx.data_dir else None)
-    algo = METHODS[method]
-    jobs_needed = [(space, codes) for space, codes in (("z", z), ("s", s))
-                   if not is_cached(ctx.path, f"{space}-{name}", codes, algo, source=source)]
-    if not jobs_needed or algo == "pca":  # instant: no need to queue
-        return tuple(cached_projection(ctx.path, f"{space}-{name}", codes, algo, source=source)
-                     for space, codes in (("z", z), ("s", s)))
-
-    def work(report):
-        out = []
-        for space, codes in (("z", z), ("s", s)):
-            report(f"projecting {space} with {method}…")
-            out.append(cached_projection(ctx.path, f"{space}-{name}", codes, algo, source=source, tick=report))
-        return tuple(out)
-
-    with st.status(f"Projecting {len(idx):,} codes with {method}…", expanded=False) as status:
-        result = heavy(f"{method} of {len(idx):,} codes", work, key=("map", ctx.path, algo, source),
-                       on_progress=lambda text: status.update(label=f"{len(idx):,} codes: {text}"))
+def project_both(latent: LatentMap, method: str):
+    """The z and s maps: at once when stored (or PCA), else one heavy job of the server's pool. None when refused."""
+    if latent.ready(method):
+        return latent.project(method)
+    n = len(latent.points)
+    with st.status(f"Projecting {n:,} codes with {method}…", expanded=False) as status:
+        result = heavy(f"{method} of {n:,} codes", lambda report: latent.project(method, tick=report, in_worker=True),
+                       key=latent.job_key(method), on_progress=lambda text: status.update(label=f"{n:,} codes: {text}"))
         if result is None:
             status.update(label="Not projected", state="error")
             return None
-        status.update(label=f"{method} of {len(idx):,} codes (kept beside the checkpoint: instant next time)",
-                      state="complete")
+        status.update(label=f"{method} of {n:,} codes (kept beside the checkpoint: instant next time)", state="complete")
     return result
 
 
@@ -80,45 +59,35 @@ def main() -> None:
         method = st.radio("Projection", list(METHODS), horizontal=True)
         n = n_all if n_all <= 200 else \
             st.slider("Images", 200, min(MAX_MAP_POINTS, n_all), min(DEFAULT_MAP_POINTS, n_all), step=100)
-    idx = torch.from_numpy(map_selection(n_all, n))
-    codes = gallery_codes(ctx)
-    z, s = codes.z_mu[idx].numpy(), codes.s[idx].numpy()
-    labels_int = ctx.gallery.labels[idx].numpy()
-    labels = [class_name(ctx, int(v)) for v in labels_int]
-    maps = project_both(ctx, idx, z, s, method)
+    latent = LatentMap(ctx.loaded, ctx.gallery, gallery_codes(ctx), ctx.data_dir, n)
+    maps = project_both(latent, method)
     if maps is None:
         return
     xy_z, xy_s = maps
 
-    if len(set(labels_int)) > 1:
+    scores = latent.silhouettes()
+    if scores is not None:
         m1, m2 = st.columns(2)
-        m1.metric("Silhouette of z by label", f"{silhouette(z, labels_int):.3f}", help="Near 0 or below: no clusters")
-        m2.metric("Silhouette of s by label", f"{silhouette(s, labels_int):.3f}", help="Towards 1: tight class clusters")
+        m1.metric("Silhouette of z by label", f"{scores[0]:.3f}", help="Near 0 or below: no clusters")
+        m2.metric("Silhouette of s by label", f"{scores[1]:.3f}", help="Towards 1: tight class clusters")
+    points = np.array(latent.points)
     left, right = st.columns(2)
     with left:
-        ev_z = st.plotly_chart(scatter(xy_z, idx.numpy(), labels, "z (posterior mean)"), on_select="rerun",
+        ev_z = st.plotly_chart(scatter(xy_z, points, latent.labels, "z (posterior mean)"), on_select="rerun",
                                selection_mode=("points", "box", "lasso"), key="map_z", width="stretch")
     with right:
-        ev_s = st.plotly_chart(scatter(xy_s, idx.numpy(), labels, "s"), on_select="rerun",
+        ev_s = st.plotly_chart(scatter(xy_s, points, latent.labels, "s"), on_select="rerun",
                                selection_mode=("points", "box", "lasso"), key="map_s", width="stretch")
     st.caption("Click a point, or drag a box or lasso, to see the images.")
 
-    for space, event, space_codes in (("z", ev_z, codes.z_mu), ("s", ev_s, codes.s)):
+    for space, event in (("z", ev_z), ("s", ev_s)):
         picked = selected_points(event)
         if len(picked) == 1:
-            i = picked[0]
-            st.subheader(f"Image #{i} (label {class_name(ctx, int(ctx.gallery.labels[i]))}), picked in the {space} map")
-            x = ctx.gallery.floats(i)[None]
-            with torch.no_grad():
-                recon = ctx.model.reconstruct(x)
-            nn = nearest_neighbours(space_codes, i, k=8)
-            show(tile(torch.cat([x, recon, ctx.gallery.floats(nn)]), nrow=10), width=800,
-                 caption=f"The image, its reconstruction, then its 8 nearest neighbours in {space}: "
-                         + ", ".join(class_name(ctx, int(ctx.gallery.labels[j])) for j in nn))
+            st.subheader(f"Image #{picked[0]} (label {latent.label_of(picked[0])}), picked in the {space} map")
+            show(*latent.picked(space, picked[0]), width=800)
         elif len(picked) > 1:
             st.subheader(f"{len(picked)} images selected in the {space} map")
-            show(tile(ctx.gallery.floats(torch.tensor(picked[:120])), nrow=20), width=900,
-                 caption="Selected images" + (" (first 120)" if len(picked) > 120 else ""))
+            show(*latent.selection(picked), width=900)
     explain("t-SNE and UMAP keep neighbours together; PCA is a linear view. Nearest neighbours in s share the "
             "label; nearest neighbours in z share the style across labels. The silhouette score turns the picture "
             "into a number. Report Fig. 4.6 (t-SNE of z and s).")

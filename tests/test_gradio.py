@@ -142,13 +142,14 @@ def test_checkpoints_are_names_from_the_list_never_paths(client, digits, name):
         call(client, digits[0], name, api="encode")
 
 
-def test_the_app_is_built_with_a_bounded_queue_and_cache_cleanup(tmp_path):
+def test_the_app_is_built_with_a_bounded_queue_and_cache_cleanup(tmp_path, monkeypatch):
     sys.path.insert(0, str(ROOT))
     import app_gradio
 
     (tmp_path / "ckpts").mkdir()
     shutil.copytree(ROOT / "checkpoints" / "mnist", tmp_path / "ckpts" / "mnist")
-    demo = app_gradio.build_app(tmp_path / "ckpts")
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(tmp_path / "ckpts"))
+    demo = app_gradio.build_app()
     assert demo._queue.max_size == app_gradio.QUEUE_SIZE and demo.delete_cache == app_gradio.DELETE_CACHE
     assert 1 <= app_gradio.concurrency() <= 2
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import core
-from core import service
+from core import service, settings
 from core.checkpoint import CheckpointError, load_metrics, read_config, save_checkpoint
 from core.models import ModelConfig, build_model
 
@@ -139,12 +139,12 @@ def test_serving_flags_become_settings(tmp_path, monkeypatch):
     import argparse
 
     for key in ("CCVAE_PUBLIC", "CCVAE_MODEL_ROOTS", "CCVAE_SAVE_DIR"):
-        monkeypatch.setenv(key, "")  # recorded, so what apply_serving_flags sets is undone after the test
+        monkeypatch.setenv(key, "")  # recorded, so what apply_flags sets is undone after the test
         monkeypatch.delenv(key)
     assert not service.public_mode()
     parser = argparse.ArgumentParser()
-    service.add_serving_flags(parser)
-    service.apply_serving_flags(parser.parse_args(["--public", "--model-root", str(tmp_path), "--save-dir", str(tmp_path)]))
+    settings.add_flags(parser)
+    settings.apply_flags(parser.parse_args(["--public", "--model-root", str(tmp_path), "--save-dir", str(tmp_path)]))
     assert service.public_mode() and os.environ["CCVAE_MODEL_ROOTS"] == str(tmp_path.resolve())
     assert service.save_dir() == tmp_path.resolve() and tmp_path.resolve() in service.model_roots()
 

@@ -56,7 +56,7 @@ def test_both_front_ends_and_the_session_layer_share_one_cached_model(root):
     import app_gradio
 
     by_name = session.open_model("toy")
-    assert app_gradio.open_checkpoint("toy", root) is by_name  # the Gradio app
+    assert app_gradio.open_checkpoint("toy") is by_name  # the Gradio app
     assert session.open_path(root / "toy" / ".") is by_name  # the Streamlit pages open by resolved path
     assert service.STORE.cached("model", root / "toy")
     assert session.gallery(by_name) is session.gallery(session.open_model("toy"))

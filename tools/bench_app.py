@@ -27,6 +27,7 @@ import torch
 from core.checkpoint import load_latents, load_model
 from core.explore import framed_grid, interpolate, interpolation_grid, png_bytes, sample_prior, swap_grid, tile, to_uint8
 from core.gallery import load_gallery
+from tools.browser import DRGAN_VIEW, FIRST_VIEW
 from train.cli import command_parser, hardware, parse_command
 
 
@@ -142,29 +143,11 @@ def browser_round_trips(checkpoint: Path, repeats: int) -> None:
             browser.close()
 
 
-FIRST_VIEW = {  # url path -> text on screen once the page's first view is drawn (any shipped model)
-    "": "Reconstructions",
-    "Swap_grid": "Top row: s sources",
-    "Interpolation": "2-D grid",
-    "Latent_sliders": "Dec(z from the sliders",
-    "Random_sampling": "Rows: ",
-    "Latent_map": "Silhouette of s by label",
-    "Metrics": "Table 4.1 protocol",
-    "Few_shot": "Upload 1 to 10 photos",
-    "Train_live": "Choose the settings and press Start",
-    "Compare": "Compare",
-}
-DRGAN_VIEW = {"": "This page works on a z/s split", "Swap_grid": "Left column: inputs", "Interpolation": "This page works",
-              "Latent_sliders": "This page works", "Random_sampling": "This page works", "Latent_map": "This page works",
-              "Few_shot": "This page works"}
-
-
 def cold_start(models: list[str], pages: list[str] | None) -> None:
     """Each page's first view on a fresh public server, per default model (see the module docstring)."""
-    import os
-
     from playwright.sync_api import sync_playwright
 
+    from core import settings
     from tools.browser import CHROMIUM, FLAGS, ROOT, free_port, serving_process
 
     pages = list(FIRST_VIEW) if pages is None else pages
@@ -174,8 +157,7 @@ def cold_start(models: list[str], pages: list[str] | None) -> None:
         for model in models:
             for path in pages:
                 port = free_port()
-                env = os.environ | {"CCVAE_DEFAULT_CHECKPOINT": model}
-                env.pop("CCVAE_DATA_DIR", None)
+                env = settings.child_env(default_model=model, data_dir=None)
                 t0 = time.perf_counter()
                 with serving_process([sys.executable, str(ROOT / "serve.py"), "--public", "--port", str(port)], port,
                                      health="/_stcore/health", env=env) as (url, proc):

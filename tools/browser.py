@@ -11,7 +11,6 @@ main content is on screen and the app has stopped running) and whether it showed
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from core import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -76,14 +77,30 @@ def running_app(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator
         yield url
 
 
+FIRST_VIEW = {  # url path -> text on screen once the page's first view is drawn (any shipped model)
+    "": "Reconstructions",
+    "Swap_grid": "Top row: s sources",
+    "Interpolation": "2-D grid",
+    "Latent_sliders": "Dec(z from the sliders",
+    "Random_sampling": "Rows: ",
+    "Latent_map": "Silhouette of s by label",
+    "Metrics": "Table 4.1 protocol",
+    "Few_shot": "Upload 1 to 10 photos",
+    "Train_live": "Choose the settings and press Start",
+    "Compare": "Compare",
+}
+DRGAN_VIEW = {"": "This page works on a z/s split", "Swap_grid": "Left column: inputs", "Interpolation": "This page works",
+              "Latent_sliders": "This page works", "Random_sampling": "This page works", "Latent_map": "This page works",
+              "Few_shot": "This page works"}
+
+
 @contextmanager
 def running_app_process(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """Like ``running_app``, also yielding the server process."""
     port = free_port()
-    env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(checkpoint_dir)}
+    env = settings.child_env(checkpoint_dir=checkpoint_dir, data_dir=None)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    env.pop("CCVAE_DATA_DIR", None)
     with serving_process([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
                           "--server.port", str(port), "--browser.gatherUsageStats", "false"],
                          port, health="/_stcore/health", env=env) as (url, proc):
@@ -93,7 +110,6 @@ def running_app_process(checkpoint_dir: Path, *, threads: int | None = None) -> 
 def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
-    from tools.bench_app import FIRST_VIEW
     from train.cli import command_parser, hardware
 
     parser = command_parser("python -m tools.browser", __doc__, dry_run="the Home page only (about half a minute)")
@@ -103,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds one page may take")
     args = parser.parse_args(argv)
     pages = ([""] if args.dry_run else list(FIRST_VIEW)) if args.pages is None else args.pages
-    os.environ["CCVAE_DEFAULT_CHECKPOINT"] = args.checkpoint.name
+    settings.configure(default_model=args.checkpoint.name)  # the server started below inherits it
     rows = []
     t0 = time.perf_counter()
     with running_app(args.checkpoint.resolve().parent) as url, sync_playwright() as p:

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core import settings
 from tools.browser import CHROMIUM, FLAGS, READY, running_app_process
 from train.cli import command_parser, hardware
 
@@ -162,12 +163,15 @@ async def slider_session(browser, url: str, ready: asyncio.Event, heavy_done: as
         before = await picture_bytes(page)
         ready.set()
         thumb = page.get_by_role("slider", name="z0").first
+        # away from the end the slider sits at (or nearer to) first, so that the move back returns to this setting
+        away, back = ("ArrowLeft", "ArrowRight") if float(await thumb.get_attribute("aria-valuenow") or 0) > 0 else \
+            ("ArrowRight", "ArrowLeft")
         moves = 0
         while moves < max_moves and (moves < min_moves or not heavy_done.is_set()):
             old = (await page.locator(SLIDER_IMAGE).last.get_attribute("src")) or ""
             await thumb.focus()
             t0 = time.perf_counter()
-            await page.keyboard.press("ArrowRight" if moves % 2 == 0 else "ArrowLeft")
+            await page.keyboard.press(away if moves % 2 == 0 else back)
             await page.wait_for_function("([sel, old]) => { const im = [...document.querySelectorAll(sel)].pop(); "
                                          "return im && im.src && !im.src.endsWith(old) && im.complete; }",
                                          arg=[SLIDER_IMAGE, old.split("/")[-1]], timeout=timeout)
@@ -177,7 +181,7 @@ async def slider_session(browser, url: str, ready: asyncio.Event, heavy_done: as
         if moves % 2:  # back to the first setting
             old = (await page.locator(SLIDER_IMAGE).last.get_attribute("src")) or ""
             await thumb.focus()
-            await page.keyboard.press("ArrowLeft")
+            await page.keyboard.press(back)
             await page.wait_for_function("([sel, old]) => { const im = [...document.querySelectorAll(sel)].pop(); "
                                          "return im && im.src && !im.src.endsWith(old) && im.complete; }",
                                          arg=[SLIDER_IMAGE, old.split("/")[-1]], timeout=timeout)
@@ -274,7 +278,6 @@ async def class_level(url: str, n: int, n_heavy: int, photo: Path, timeout: floa
 
 def class_server(args) -> int:
     """The --class-server scenario (see the module docstring)."""
-    import os
     import shutil
     import tempfile
 
@@ -286,12 +289,8 @@ def class_server(args) -> int:
         folder = Path(tmp) / "checkpoints"
         shutil.copytree(args.checkpoint.resolve().parent, folder, ignore=shutil.ignore_patterns(".*"))
         port = free_port()
-        env = os.environ | {"CCVAE_CHECKPOINT_DIR": str(folder), "CCVAE_DEFAULT_CHECKPOINT": args.checkpoint.name,
-                            "CCVAE_SAVE_DIR": str(Path(tmp) / "saved")}
-        if args.data_dir:
-            env["CCVAE_DATA_DIR"] = str(args.data_dir)
-        else:
-            env.pop("CCVAE_DATA_DIR", None)
+        env = settings.child_env(checkpoint_dir=folder, default_model=args.checkpoint.name, save_dir=Path(tmp) / "saved",
+                                 data_dir=args.data_dir or None)
         t0 = time.time()
         with serving_process([sys.executable, str(ROOT / "serve.py"), "--public", "--port", str(port)], port,
                              health="/_stcore/health", env=env) as (url, proc):
@@ -339,9 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     args.roles = ("fine-tune",) if args.dry_run else HEAVY_ROLES  # a dry run's one heavy job: the quickest
     if args.class_server:
         return class_server(args)
-    import os
-
-    os.environ["CCVAE_DEFAULT_CHECKPOINT"] = args.checkpoint.name
+    settings.configure(default_model=args.checkpoint.name)  # the server started below inherits it
     photo = Path("/tmp/ccvae_load_test_photo.png")
     photo.write_bytes(photo_bytes())
     rows = []

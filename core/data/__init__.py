@@ -6,20 +6,20 @@ variable; nothing here knows where any particular machine keeps its data.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from core import settings
 from core.data.base import DataError, ImageSet
 from core.data.faces import UNSEEN_CELEBA, UNSEEN_YALE, load_celeba, load_multipie, load_orl, load_utkface, load_yale
 from core.data.folders import load_folder
 from core.data.mnist import load_mnist, read_idx
 from core.data.sprites import load_sprites
 from core.data.synthetic import synthetic_digits, synthetic_faces
+from core.settings import DATA_DIR_ENV
 
 DATASETS = ("mnist", "yaleb", "orl", "celeba", "utkface", "multipie", "sprites", "folder")
-DATA_DIR_ENV = "CCVAE_DATA_DIR"
 # when $CCVAE_DATA_DIR holds several datasets, each is looked for in its usual sub-folder
 SUBFOLDERS = {"mnist": "MNIST", "yaleb": "CroppedYale", "orl": "orl_faces", "celeba": "celeba_subset", "utkface": "UTKFace",
               "sprites": "sprites"}
@@ -32,7 +32,7 @@ def resolve_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
     """``data_dir`` if given, else $CCVAE_DATA_DIR (for MNIST, its MNIST/ sub-folder if present)."""
     if data_dir:
         return Path(data_dir)
-    env = os.environ.get(DATA_DIR_ENV)
+    env = settings.current().data_dir
     if not env:
         raise DataError(f"no data folder given: pass --data-dir or set {DATA_DIR_ENV}")
     root = Path(env)

@@ -17,14 +17,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from core import settings
 from core.data.base import DataError
+from core.settings import CACHE_ENV  # noqa: F401  (the variable's name, for messages and tests)
 
-CACHE_ENV = "CCVAE_CACHE_DIR"
 CACHE_VERSION = 1
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ccvae")
+    return settings.current().cache_dir
 
 
 def _key(files: list[Path], size: int) -> str:

@@ -10,8 +10,6 @@ ones. This module keeps only what is Streamlit's: widgets, spinners, session sta
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -21,47 +19,41 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 from PIL import Image
 from streamlit.errors import StreamlitPageNotFoundError
 
 import core
-from core import jobs, service, session
+from core import jobs, service, session, settings
 from core.data import DataError, ImageSet
 from core.evaluation.result import Metrics
-from core.explore import to_uint8
+from core.features import picture
 from core.gallery import label_name
 from core.limits import LimitError
 from core.models import Progress, method_name
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT = os.environ.get("CCVAE_DEFAULT_CHECKPOINT", "mnist")  # the model a new session opens
 OTHER = "Other folder…"
-
-service.cap_threads()
-
-
-def _script_flags() -> None:
-    """`streamlit run app.py -- --public --model-root DIR`: the flags after `--` reach the script's argv."""
-    if Path(sys.argv[0]).name != "app.py" or len(sys.argv) < 2:
-        return
-    parser = argparse.ArgumentParser(add_help=False)
-    service.add_serving_flags(parser)
-    args, _ = parser.parse_known_args(sys.argv[1:])
-    service.apply_serving_flags(args)
-
-
-_script_flags()
+_STARTED = threading.Lock()
 _WARMING = threading.Lock()
+
+
+def _start_once() -> None:
+    """What a Streamlit server does once, at its first page run (never at import): the flags after
+    `streamlit run app.py --` become settings, and torch's threads are capped."""
+    if not _STARTED.acquire(blocking=False):
+        return
+    settings.parse_script_flags(sys.argv)
+    service.cap_threads()
 
 
 def _warm_up_once() -> None:
     """Public servers load every listed model in the background from the first visit on (``python
     serve.py`` does it before taking visitors)."""
-    if os.environ.get("CCVAE_WARMED") or not _WARMING.acquire(blocking=False):
+    now = settings.current()
+    if now.warmed or not _WARMING.acquire(blocking=False):
         return
-    os.environ["CCVAE_WARMED"] = "background"
-    threading.Thread(target=service.warm_up, kwargs={"data_dir": os.environ.get("CCVAE_DATA_DIR", "")},
+    settings.configure(warmed="background")
+    threading.Thread(target=service.warm_up, kwargs={"data_dir": now.data_dir},
                      name="ccvae-warm-up", daemon=True).start()
 
 
@@ -78,11 +70,11 @@ class Ctx:
         return str(self.loaded.path)
 
     @property
-    def model(self) -> torch.nn.Module:
+    def model(self):  # a torch module, shared by every session: never train it in place
         return self.loaded.model
 
     @property
-    def latents(self) -> dict[str, torch.Tensor]:
+    def latents(self) -> dict:
         return self.loaded.latents
 
     @property
@@ -90,8 +82,13 @@ class Ctx:
         return self.loaded.results
 
 
+def default_model() -> str:
+    """The model a new session opens (``Settings.default_model``)."""
+    return settings.current().default_model
+
+
 def checkpoint_dir() -> Path:
-    """The shipped models' folder ($CCVAE_CHECKPOINT_DIR, else the repository's checkpoints/)."""
+    """The shipped models' folder (``Settings.checkpoint_dir``)."""
     return service.shipped_dir()
 
 
@@ -148,7 +145,8 @@ def model_picker_ui() -> str | None:
     options = names + ([] if service.public_mode() else [OTHER])
     if not options:
         return None
-    current = st.session_state.get("checkpoint", DEFAULT if DEFAULT in names else options[0])
+    default = settings.current().default_model
+    current = st.session_state.get("checkpoint", default if default in names else options[0])
     st.sidebar.selectbox("Model", options, index=options.index(current) if current in options else 0,
                          key="_checkpoint", on_change=_remember, args=("_checkpoint",))
     st.session_state["checkpoint"] = st.session_state["_checkpoint"]
@@ -160,12 +158,13 @@ def model_picker_ui() -> str | None:
 
 
 def data_dir_ui() -> str:
-    """The dataset whose test images replace the bundled ones: the server's CCVAE_DATA_DIR; a local
+    """The dataset whose test images replace the bundled ones: the server's (``Settings.data_dir``); a local
     server also has a box for it."""
+    server = settings.current().data_dir
     if service.public_mode():
-        return os.environ.get("CCVAE_DATA_DIR", "")
-    st.sidebar.text_input("Local dataset folder (optional)", value=st.session_state.get("data_dir", os.environ.get(
-        "CCVAE_DATA_DIR", "")), key="_data_dir", on_change=_remember, args=("_data_dir",),
+        return server
+    st.sidebar.text_input("Local dataset folder (optional)", value=st.session_state.get("data_dir", server), key="_data_dir",
+                          on_change=_remember, args=("_data_dir",),
         help="With the dataset on disk (e.g. MNIST's IDX files), its test set replaces the bundled sample images.")
     return st.session_state.get("_data_dir", "")
 
@@ -216,6 +215,7 @@ def navigation_ui() -> None:
 
 def page_header(title: str, intro: str = "") -> None:
     """Page config, the page links and the title: what every page starts with."""
+    _start_once()
     st.set_page_config(page_title=f"{title} · CC-VAE Explorer", page_icon="🔀", layout="wide")
     if service.public_mode():
         st.set_option("client.showErrorDetails", "none")  # no traceback (with server paths) reaches a visitor
@@ -294,22 +294,23 @@ def class_name(ctx: Ctx, label: int) -> str:
 
 def upscale(array: np.ndarray, width: int) -> Image.Image:
     """Nearest-neighbour upscaling to about ``width`` pixels, so pixels stay crisp."""
-    im = Image.fromarray(array if array.shape[-1] == 3 else array[..., 0])
+    im = Image.fromarray(array if array.ndim == 2 or array.shape[-1] == 3 else array[..., 0])  # (H, W), (H, W, 1|3)
     factor = max(1, round(width / im.width))
     return im.resize((im.width * factor, im.height * factor), Image.NEAREST)
 
 
-def show(array: np.ndarray, *, width: int = 640, caption: str | None = None) -> None:
+def show(array: np.ndarray, caption: str | None = None, *, width: int = 640) -> None:
+    """A picture (uint8) upscaled crisply, with its caption: ``show(*view)`` shows a ``core.features`` view."""
     st.image(upscale(array, width), caption=caption, output_format="PNG")
 
 
-def thumbnail_sheet(ctx: Ctx, indices: torch.Tensor, *, per_row: int = 12) -> None:
+def thumbnail_sheet(ctx: Ctx, indices: list[int], *, per_row: int = 12) -> None:
     """Numbered thumbnails, so images can be picked by their number."""
     cols = st.columns(per_row)
-    for i, idx in enumerate(indices.tolist()):
+    for i, idx in enumerate(indices):
         with cols[i % per_row]:
             label = class_name(ctx, int(ctx.gallery.labels[idx]))
-            st.image(upscale(to_uint8(ctx.gallery.floats(idx)), 56), caption=f"#{idx} · {label}", output_format="PNG")
+            st.image(upscale(picture(ctx.gallery.floats(idx)[None]), 56), caption=f"#{idx} · {label}", output_format="PNG")
 
 
 def explain(text: str) -> None:
@@ -317,9 +318,9 @@ def explain(text: str) -> None:
         st.write(text)
 
 
-__all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "decoding", "explain", "gallery_codes", "heavy", "load",
-           "load_gallery_of", "model_picker_ui", "open_model", "page_header", "page_setup", "prototypes", "session_alive",
-           "session_id", "show", "thumbnail_sheet", "upscale"]
+__all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "default_model", "decoding", "explain", "gallery_codes",
+           "heavy", "load", "load_gallery_of", "model_picker_ui", "open_model", "page_header", "page_setup", "prototypes",
+           "session_alive", "session_id", "show", "thumbnail_sheet", "upscale"]
 
 
 def gallery_codes(ctx: Ctx) -> core.Encoding:
@@ -328,6 +329,6 @@ def gallery_codes(ctx: Ctx) -> core.Encoding:
                      lambda: session.gallery_codes(ctx.loaded, ctx.data_dir))
 
 
-def prototypes(ctx: Ctx) -> torch.Tensor:
+def prototypes(ctx: Ctx):
     """Per-class mean s (K, s_dim): from the checkpoint's statistics, else from the gallery."""
     return session.prototypes(ctx.loaded, ctx.gallery, lambda: gallery_codes(ctx))

@@ -1,0 +1,285 @@
+"""A few-shot session on photos of a new identity (report Fig. 4.14-4.16), for the Few-shot page and the
+Gradio few-shot tab alike.
+
+``face_model_choice`` says which model photos of people go to; ``FewShot`` holds one model's stored
+styles and prototypes and turns photos into what the front ends show: the crops the model sees
+(``prepare``), the person under every stored style (``zero_shot``), dlib's likeness (``likeness``), a
+private fine-tuned copy (``fine_tune_work``, run in the heavy-job pool by the caller), the person mixed
+with known identities (``mixed``), a strip from a known identity (``from_known``) and where the person's s
+falls among the stored ones (``identity_map``). The shared model is never changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core import align, service, session
+from core.checkpoint import CheckpointError, parse_model_config, read_config
+from core.data import UNSEEN_YALE, DataError, load_dataset
+from core.explore import decode_grid, interpolate_codes, tile
+from core.features import View, evenly_spread, picture
+from core.fewshot import DEFAULT_STEPS, fine_tune, known_styles, mean_s, reference_images
+from core.limits import MAX_FINE_TUNE_STEPS, MAX_PHOTOS, LimitError, check
+from core.models import Progress
+from core.upload import CROP_MODES, Prepared, UploadError, prepare_for
+
+__all__ = ["CROP_MODES", "DEFAULT_STEPS", "MAX_FINE_TUNE_STEPS", "MAX_PHOTOS", "UNSEEN_YALE", "FewShot", "IdentityMap",
+           "LikenessReport", "Photos", "View", "check_photo_count", "face_model_choice"]
+
+REFERENCE_IMAGES = 512  # training images a fine-tune mixes in, from a local dataset
+
+
+def check_photo_count(count: int) -> None:
+    """``LimitError`` for no photos or more than ``MAX_PHOTOS`` (both apps refuse, with these words)."""
+    if count == 0:
+        raise LimitError(f"no photos: upload 1 to {MAX_PHOTOS} images of one new identity")
+    if count > MAX_PHOTOS:
+        raise LimitError(f"{count} photos uploaded; the limit is {MAX_PHOTOS}: remove {count - MAX_PHOTOS}")
+
+
+def face_model_choice(path: str | None, models: dict | None = None) -> str | None:
+    """The server's face model (``core.service.face_model_name``) to open instead of the model at ``path``,
+    or None when ``path`` is a face model itself (or cannot be read: opening it says why) or no face
+    model is listed."""
+    if not path:
+        return None
+    try:
+        if service.is_face_model(parse_model_config(read_config(path)["model"])):
+            return None
+    except CheckpointError:
+        return None
+    return service.face_model_name(service.list_models() if models is None else models)
+
+
+@dataclass(frozen=True)
+class Photos:
+    """Photos as the model's inputs, with what the front ends show about them."""
+
+    x: torch.Tensor  # (n, C, H, W) in [0, 1]
+    crops: list[np.ndarray]  # what the model sees, uint8 (H, W, C)
+    names: list[str]
+    notes: list[str]  # per photo: "name: what was done" (face found, cropped by hand, ...)
+    errors: list[str]  # per photo that cannot be used: why
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha1(self.x.numpy().tobytes()).hexdigest()
+
+    def sheet(self) -> np.ndarray:
+        """The crops side by side."""
+        stack = np.stack([c.reshape(*c.shape[:2], -1) for c in self.crops])
+        return tile(torch.from_numpy(stack).permute(0, 3, 1, 2).float().div(255), nrow=len(self.crops))
+
+
+@dataclass(frozen=True)
+class LikenessReport:
+    """dlib's face-recognition distance of generated faces to the photos (a measurement, never a loss)."""
+
+    mean: float
+    closest: float
+    within: float  # share within SAME_PERSON, in [0, 1]
+    between_photos: float | None  # the photos' mean distance to each other (None for one photo)
+    same_person: float
+
+    def text(self) -> str:
+        return (f"**Likeness**: the generated faces are {self.mean:.2f} from your photos on average (closest "
+                f"{self.closest:.2f}; {100 * self.within:.0f}% within {self.same_person}), by dlib's face recogniser, a "
+                f"network we did not train: two photos less than {self.same_person} apart are usually the same person.")
+
+    def explanation(self) -> str:
+        return (f"dlib's face recogniser (a network we did not train) maps a face to 128 numbers; two photos less than "
+                f"{self.same_person} apart are usually the same person, so lower is more alike. Each generated face is "
+                f"compared with the mean of your photos.")
+
+
+@dataclass(frozen=True)
+class IdentityMap:
+    """The stored identity codes and the photos' mean s on the first two principal components of s."""
+
+    xy: np.ndarray  # (N, 2) stored codes
+    labels: np.ndarray  # (N,) their identities
+    names: list[str]  # per stored code
+    star: np.ndarray  # (1, 2) the photos' mean s
+
+
+@functools.lru_cache(maxsize=2)
+def _unseen(data_dir: str, image_size: int):
+    return load_dataset("yaleb", data_dir, "unseen", image_size=image_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _training_subset(dataset: str, data_dir: str, image_size: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    data = load_dataset(dataset, data_dir, "train", image_size=image_size, channels=channels)
+    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:REFERENCE_IMAGES]
+    return data.floats(idx), data.labels[idx]
+
+
+class FewShot:
+    """One model's few-shot session: its stored styles (z) and identities (prototypes of s).
+
+    ``ValueError`` when the checkpoint stores no z codes to render with."""
+
+    def __init__(self, loaded: session.Loaded, data_dir: str = "", *, progress: Progress | None = None):
+        self.loaded, self.data_dir, self.progress = loaded, data_dir, progress
+        self.model = loaded.model
+        self.styles, self.style_names = known_styles(loaded.model, loaded.latents)
+
+    @functools.cached_property
+    def prototypes(self) -> torch.Tensor:
+        images = session.gallery(self.loaded, self.data_dir)
+        return session.prototypes(self.loaded, images, lambda: session.gallery_codes(self.loaded, self.data_dir))
+
+    @functools.cached_property
+    def class_names(self) -> list[str]:
+        return list(self.model.config.class_names or [str(i) for i in range(self.prototypes.shape[0])])
+
+    @property
+    def key(self) -> str:
+        return str(self.loaded.path)
+
+    # ------------------------------------------------------------------------------------ photos
+
+    def prepare(self, photos: list[tuple[str, bytes]], crop: str = CROP_MODES[0],
+                boxes: dict[int, tuple[float, float, float] | None] | None = None, cache: dict | None = None) -> Photos | None:
+        """Photos (name, bytes) as the model's inputs; a photo that cannot be used is left out with its reason
+        in ``errors``. ``cache`` (a session's dict) keeps at most ``MAX_PHOTOS`` prepared photos. None when no
+        photo is given."""
+        if not photos:
+            return None
+        check_photo_count(len(photos))
+        cfg = self.model.config
+        cache = {} if cache is None else cache
+        tensors, crops, names, notes, errors = [], [], [], [], []
+        for i, (name, data) in enumerate(photos):
+            box = (boxes or {}).get(i)
+            key = (hashlib.sha1(data).hexdigest(), crop, box, cfg.image_shape, cfg.dataset)
+            if key not in cache:
+                try:
+                    cache[key] = prepare_for(cfg, self.loaded.latents, data, name=name, crop=crop, manual_box=box)
+                except UploadError as err:
+                    cache[key] = err
+            while len(cache) > MAX_PHOTOS:  # bounded per-session memory
+                cache.pop(next(iter(cache)))
+            result: Prepared | UploadError = cache[key]
+            if isinstance(result, UploadError):
+                errors.append(str(result))
+                continue
+            tensors.append(result.tensor)
+            crops.append(result.crop)
+            names.append(name)
+            notes.append(f"{name}: {'; '.join(result.notes) or 'face found'}")
+        x = torch.stack(tensors) if tensors else torch.zeros(0, *cfg.image_shape)
+        return Photos(x, crops, names, notes, errors)
+
+    def unseen_available(self) -> str | None:
+        """Why the unseen Yale B identities cannot be offered (None when they can)."""
+        if not (self.data_dir and self.model.config.dataset.startswith("yaleb")):
+            return "not a Yale B model with a local dataset"
+        try:
+            _unseen(self.data_dir, self.model.config.image_shape[1])
+        except DataError as err:
+            return f"Unseen identities not available: {err}"
+        return None
+
+    def unseen(self, who: str, count: int) -> Photos:
+        """``count`` images of the unseen Yale B identity ``who`` (seeded), as photos."""
+        check("images of this identity", count, MAX_PHOTOS)
+        data = _unseen(self.data_dir, self.model.config.image_shape[1])
+        idx = torch.nonzero(data.labels == data.class_names.index(who)).flatten()
+        idx = idx[torch.randperm(idx.numel(), generator=torch.Generator().manual_seed(0))[:count]]
+        x = data.floats(idx)
+        crops = list(x.mul(255).round().byte().permute(0, 2, 3, 1).numpy())
+        names = [f"{who} #{int(i)}" for i in idx]
+        return Photos(x, crops, names, [], [])
+
+    # ------------------------------------------------------------------------------------ views
+
+    def stored(self, identities: int = 12, styles: int = 10) -> View:
+        """Without photos: stored identities (columns) under a range of stored styles (rows)."""
+        n_id = min(identities, self.prototypes.shape[0])
+        pick = evenly_spread(self.styles.shape[0], styles)
+        grid = decode_grid(self.model, self.styles[pick], self.prototypes[:n_id], progress=self.progress)
+        return View(tile(grid.flatten(0, 1), nrow=n_id),
+                    f"Columns: identities {', '.join(self.class_names[:n_id])}. "
+                    f"Rows: {', '.join(self.style_names[i] for i in pick.tolist())}.")
+
+    def zero_shot(self, photos: Photos, model=None) -> tuple[View, session.ZeroShot]:
+        """The photos' mean s decoded with every stored style (with ``model``: a fine-tuned copy)."""
+        result = session.zero_shot(self.loaded, photos.x, model=model, progress=self.progress)
+        return View(tile(result.images, nrow=min(16, result.styles.shape[0])), f"Zero-shot: {result.caption()}."), result
+
+    def likeness(self, photos: Photos, generated: session.ZeroShot) -> LikenessReport | str | None:
+        """dlib's likeness of the generated faces to the photos; None for a model it cannot measure
+        (``core.likeness.measurable``), a sentence when dlib cannot measure it."""
+        from core.likeness import SAME_PERSON, likeness, measurable, recogniser
+
+        if not measurable(self.model.config):
+            return None
+        try:
+            recogniser()
+            result = likeness(photos.x, generated.images)
+        except (align.AlignError, RuntimeError) as err:
+            return f"Likeness not measured: {err}"
+        d = result.distances
+        between = float(result.upload_distances.mean()) if result.upload_distances.size else None
+        return LikenessReport(float(d.mean()), float(d.min()), result.within, between, SAME_PERSON)
+
+    def fine_tune_work(self, photos: Photos, steps: int) -> Callable:
+        """The heavy job that fine-tunes a private copy on the photos: ``work(report) -> model``, where
+        ``report(step, terms)`` gets the progress. Mixes in training images from the local dataset, else the
+        model's own reconstructions of its stored codes."""
+        check("fine-tuning steps", steps, MAX_FINE_TUNE_STEPS)
+        refs, ref_labels = self._references()
+        return lambda report: fine_tune(self.model, photos.x, refs, ref_labels, steps=steps, callback=report)
+
+    def _references(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.model.config
+        if self.data_dir:
+            try:
+                return _training_subset(cfg.dataset, self.data_dir, cfg.image_shape[1], cfg.image_shape[0])
+            except DataError:
+                pass  # the folder is not this model's dataset: its own reconstructions do
+        return reference_images(self.model, self.loaded.latents)
+
+    def mixed(self, s_new: torch.Tensor, model=None, known: int = 9, rows: int = 6) -> View:
+        """The new identity (first column) beside known ones, each under a range of stored styles."""
+        n_known = min(known, self.prototypes.shape[0])
+        z_rows = self.styles[evenly_spread(self.styles.shape[0], rows)]
+        s_cols = torch.cat([s_new[None], self.prototypes[:n_known].to(s_new)])
+        grid = decode_grid(model or self.model, z_rows, s_cols, progress=self.progress)
+        return View(tile(grid.flatten(0, 1), nrow=s_cols.shape[0]),
+                    f"Columns: the new identity, then {', '.join(self.class_names[:n_known])}. Rows: stored z codes.")
+
+    def from_known(self, start: int, s_new: torch.Tensor, model=None, steps: int = 8) -> View:
+        """s moving from the known identity ``start`` to the new one, with the middle stored style."""
+        z_mid = self.styles[self.styles.shape[0] // 2]
+        strip = interpolate_codes(model or self.model, z_mid, self.prototypes[start].to(s_new), s_new, steps=steps,
+                                  progress=self.progress)
+        return View(tile(strip, nrow=steps),
+                    f"s moves from {self.class_names[start]} (left) to the new identity (right); z fixed.")
+
+    def identity_map(self, photos: Photos) -> IdentityMap | None:
+        """Where the photos' mean s (from the shared model) falls among the stored identity codes: PCA, a linear map,
+        so the new point lands exactly. None when the checkpoint stores no codes."""
+        bank_s, bank_labels = self.loaded.latents.get("bank_s"), self.loaded.latents.get("bank_labels")
+        if bank_s is None or bank_labels is None:
+            return None
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=0).fit(bank_s.numpy())
+        names = self.class_names
+        labels = bank_labels.numpy()
+        return IdentityMap(pca.transform(bank_s.numpy()), labels,
+                           [names[int(k)] if int(k) < len(names) else str(int(k)) for k in labels],
+                           pca.transform(mean_s(self.model, photos.x)[None].numpy()))
+
+
+def photos_picture(photos: Photos) -> np.ndarray:
+    """The model inputs side by side (the Gradio tab's "What the model sees")."""
+    return picture(photos.x)

@@ -1,0 +1,154 @@
+"""Heavy work in worker processes, so that it never holds the server's interpreter while a click is answered.
+
+``run(fn, *args)`` calls ``fn`` in a worker process and returns its result. Workers are plain
+``python -m core.workers`` children (never a fork of the server, and they never import the server's main
+script: a Streamlit page is ``__main__`` while it runs, which ``multiprocessing``'s spawn would re-run in
+the child), started on demand, kept for the next job (their imports stay warm), at most
+``Settings.heavy_slots`` idle at a time. Each runs at a lower OS priority than the server
+(``Settings.heavy_nice``) with one thread for torch and numpy. ``fn`` and its arguments must be picklable:
+a module-level function over arrays, paths and strings.
+
+A worker that dies (out of memory, a crash in a native library) fails the job it was running with
+``WorkerDied``, whose message is meant for the user; it is dropped, and the next job gets a fresh one. The
+queue rules (turns, one job per session, bounded waiting, shared identical jobs, a closed tab dropping its
+job) stay with ``core.jobs``: a job of that pool calls ``run`` and waits for it.
+
+Used today by the latent map's t-SNE / UMAP projections (``core.features.maps``); training and fine-tuning
+still run on the pool's threads (their progress, a live loss curve and a private model copy, lives in the
+session that watches them).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core import settings
+
+POLL_SECONDS = 1.0
+ROOT = Path(__file__).resolve().parents[1]
+_HEADER = struct.Struct("!Q")
+
+
+class WorkerDied(RuntimeError):
+    """The worker process running a job stopped; the message is meant for the user."""
+
+
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream):
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError("the worker closed its pipe")
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the worker closed its pipe")
+    return pickle.loads(data)
+
+
+class _Worker:
+    def __init__(self) -> None:
+        target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + settings.current().heavy_nice)
+
+        def lower_priority() -> None:  # a job's thread runs at this level already: the child keeps it, never adds to it
+            if os.getpriority(os.PRIO_PROCESS, 0) < target:
+                os.setpriority(os.PRIO_PROCESS, 0, target)
+
+        env = settings.child_env() | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                                      "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path[1:]])}
+        self.process = subprocess.Popen([sys.executable, "-m", "core.workers"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, cwd=ROOT, env=env, preexec_fn=lower_priority)
+
+    def call(self, fn: Callable, args: tuple, kwargs: dict, on_wait: Callable[[], None] | None):
+        _send(self.process.stdin, (fn, args, kwargs))
+        while not select.select([self.process.stdout], [], [], POLL_SECONDS)[0]:
+            if on_wait is not None:
+                on_wait()
+        ok, value = _receive(self.process.stdout)
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        try:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
+_IDLE: list[_Worker] = []
+_LOCK = threading.Lock()
+
+
+def run(fn: Callable, *args, on_wait: Callable[[], None] | None = None, **kwargs) -> Any:
+    """``fn(*args, **kwargs)`` in a worker process; ``on_wait()`` is called every ``POLL_SECONDS`` meanwhile (a job
+    of ``core.jobs`` passes its ``report``: a turn point, where a dropped job stops waiting and its worker is let
+    go). ``fn``'s own exceptions come back as they are; a dead worker raises ``WorkerDied``."""
+    with _LOCK:
+        worker = _IDLE.pop() if _IDLE else None
+    worker = worker if worker is not None and worker.process.poll() is None else _Worker()
+    try:
+        value = worker.call(fn, args, kwargs, on_wait)
+    except (EOFError, BrokenPipeError, OSError, pickle.UnpicklingError):
+        worker.stop()
+        raise WorkerDied("The server's worker process for this job stopped (it may have run out of memory); "
+                         "nothing else was lost. Try again, or ask for less.") from None
+    except BaseException as err:
+        if not isinstance(err, Exception):  # dropped or interrupted while the worker works: it is not reusable
+            worker.stop()
+            raise
+        _keep(worker)
+        raise
+    _keep(worker)
+    return value
+
+
+def _keep(worker: _Worker) -> None:
+    with _LOCK:
+        if len(_IDLE) < settings.current().heavy_slots:
+            _IDLE.append(worker)
+            return
+    worker.stop()
+
+
+def shutdown() -> None:
+    """Stop the idle workers (tests, and a server that exits)."""
+    with _LOCK:
+        idle = list(_IDLE)
+        _IDLE.clear()
+    for worker in idle:
+        worker.stop()
+
+
+def _serve() -> None:
+    """The worker's loop: read a call, write (True, result) or (False, exception), until the server closes the pipe."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # whatever the work prints goes to the log, not into the pipe
+    while True:
+        try:
+            fn, args, kwargs = _receive(stdin)
+        except EOFError:
+            return
+        try:
+            reply = (True, fn(*args, **kwargs))
+        except Exception as err:  # the work's own error goes back to the caller  # noqa: BLE001
+            reply = (False, err)
+        _send(stdout, reply)
+
+
+if __name__ == "__main__":
+    _serve()

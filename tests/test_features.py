@@ -1,0 +1,69 @@
+"""The use-case layer (core.features) without a front end: what both apps show, said once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.features import evenly_spread, picture
+from core.features.photos import check_photo_count
+from core.features.sliders import Z_LIMIT, Z_STEP, snap, snapped
+from core.limits import MAX_PHOTOS, LimitError
+
+
+@pytest.mark.parametrize("value, expected", [(0.01, 0.0), (0.03, 0.05), (-0.024, 0.0), (1.234, 1.25), (9.0, Z_LIMIT),
+                                             (-9.0, -Z_LIMIT), (2.975, 3.0)])
+def test_snap_puts_a_value_on_the_slider_grid(value, expected):
+    assert snap(value) == pytest.approx(expected)
+
+
+def test_a_snapped_code_returns_to_itself_after_a_step_each_way():
+    for v in snapped(torch.randn(64, generator=torch.Generator().manual_seed(0)) * 2):
+        assert snap(snap(v + Z_STEP) - Z_STEP) == v or v + Z_STEP > Z_LIMIT  # right then left: the same value
+
+
+def test_evenly_spread_includes_both_ends_and_never_repeats():
+    assert evenly_spread(64, 10).tolist()[0] == 0 and evenly_spread(64, 10).tolist()[-1] == 63
+    assert evenly_spread(3, 10).tolist() == [0, 1, 2]
+
+
+def test_picture_puts_images_side_by_side():
+    assert picture(torch.zeros(3, 1, 8, 8)).shape == (8, 24)
+    assert picture(torch.zeros(2, 3, 8, 8)).shape == (8, 16, 3)
+
+
+def test_both_apps_refuse_too_many_photos_with_one_message():
+    with pytest.raises(LimitError, match=f"12 photos uploaded; the limit is {MAX_PHOTOS}"):
+        check_photo_count(12)
+    with pytest.raises(LimitError, match="no photos"):
+        check_photo_count(0)
+    check_photo_count(MAX_PHOTOS)
+
+
+def test_a_cold_server_shows_the_stored_swap_grid_until_the_model_is_loaded(tmp_path, monkeypatch):
+    import shutil
+
+    from core import service, session
+    from core.shipped import SWAP_FIGURE, cold_preview
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "checkpoints" / "mnist", tmp_path / "mnist", ignore=shutil.ignore_patterns("maps"))
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.setenv("CCVAE_DEFAULT_CHECKPOINT", "mnist")
+    service.STORE.clear()
+    assert cold_preview(None) == tmp_path / "mnist" / SWAP_FIGURE
+    assert cold_preview("../elsewhere") == tmp_path / "mnist" / SWAP_FIGURE  # never a path out of the folder
+    session.open_model("mnist")
+    assert cold_preview("mnist") is None  # loaded: the page draws the real one
+    service.STORE.clear()
+
+
+def test_the_cold_path_imports_no_torch():
+    code = "import sys, core, core.settings, core.shipped; assert 'torch' not in sys.modules, 'torch imported'"
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -1,0 +1,66 @@
+"""core.settings: one Settings object from the environment and the flags, read in one place."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pytest
+
+from core import settings
+from core.settings import ENV, Settings
+
+
+def test_defaults_are_a_single_users_local_server():
+    s = Settings.from_env({})
+    assert not s.public and s.model_roots == () and s.save_folder == s.checkpoint_dir
+    assert s.checkpoint_dir.name == "checkpoints" and s.default_model == "mnist" and s.save_quota == 50
+    assert s.heavy_slots >= 1 and 1 <= s.gradio_concurrency <= 2 and s.torch_threads is not None
+
+
+def test_every_variable_is_read_and_round_trips():
+    env = {"CCVAE_PUBLIC": "yes", "CCVAE_CHECKPOINT_DIR": "/srv/models", "CCVAE_MODEL_ROOTS": os.pathsep.join(["/a", "/b"]),
+           "CCVAE_SAVE_DIR": "/srv/saved", "CCVAE_SAVE_QUOTA": "7", "CCVAE_HEAVY_SLOTS": "3", "CCVAE_JOB_QUEUE": "9",
+           "CCVAE_JOB_TIMEOUT": "12.5", "CCVAE_HEAVY_NICE": "2", "CCVAE_DATA_DIR": "/data", "CCVAE_CACHE_DIR": "/cache",
+           "CCVAE_GRADIO_CONCURRENCY": "4", "CCVAE_DEFAULT_CHECKPOINT": "yaleb", "CCVAE_WARMED": "startup",
+           "OMP_NUM_THREADS": "1"}
+    s = Settings.from_env(env)
+    assert s.public and s.checkpoint_dir == Path("/srv/models") and s.model_roots == (Path("/a"), Path("/b"))
+    assert s.save_folder == Path("/srv/saved") and (s.save_quota, s.heavy_slots, s.job_queue) == (7, 3, 9)
+    assert (s.job_timeout, s.heavy_nice, s.gradio_concurrency) == (12.5, 2, 4)
+    assert (s.data_dir, s.cache_dir, s.default_model, s.warmed) == ("/data", Path("/cache"), "yaleb", "startup")
+    assert s.torch_threads is None  # OMP_NUM_THREADS decides
+    assert Settings.from_env(s.to_env() | {"OMP_NUM_THREADS": "1"}) == s
+    assert set(s.to_env()) == set(ENV.values())
+
+
+def test_a_value_that_is_not_a_number_names_its_variable():
+    with pytest.raises(ValueError, match="CCVAE_HEAVY_SLOTS='two' is not a number"):
+        Settings.from_env({"CCVAE_HEAVY_SLOTS": "two"})
+
+
+def test_flags_merge_into_the_settings_and_reach_child_processes(tmp_path, monkeypatch):
+    for name in ENV.values():
+        monkeypatch.setenv(name, "")  # recorded, so what apply_flags sets is undone after the test
+        monkeypatch.delenv(name)
+    parser = argparse.ArgumentParser()
+    settings.add_flags(parser)
+    now = settings.apply_flags(parser.parse_args(["--public", "--model-root", str(tmp_path)]),
+                               checkpoint_dir=tmp_path.resolve())
+    assert now.public and now.model_roots == (tmp_path.resolve(),) and now.checkpoint_dir == tmp_path.resolve()
+    assert settings.current() is now  # read again only when a variable changes
+    child = settings.child_env(data_dir=None, default_model="yaleb")
+    assert child["CCVAE_PUBLIC"] == "1" and child["CCVAE_DEFAULT_CHECKPOINT"] == "yaleb" and "CCVAE_DATA_DIR" not in child
+    with pytest.raises(ValueError, match="unknown setting"):
+        settings.child_env(pubic=True)
+    with pytest.raises(ValueError, match="unknown settings"):
+        settings.configure(pubic=True)
+
+
+def test_script_flags_are_read_only_from_app_py(monkeypatch):
+    monkeypatch.setenv("CCVAE_PUBLIC", "")
+    settings.parse_script_flags(["pages/1_Swap_grid.py", "--public"])
+    assert not settings.current().public
+    settings.parse_script_flags(["/srv/app.py", "--public"])
+    assert settings.current().public

@@ -1,0 +1,51 @@
+"""core.workers: heavy work in worker processes; a dead worker fails its job with a message and is replaced."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from core import workers
+
+
+@pytest.fixture
+def fresh_pool(monkeypatch):
+    monkeypatch.setenv("CCVAE_HEAVY_SLOTS", "1")
+    workers.shutdown()
+    yield
+    workers.shutdown()
+
+
+def test_work_runs_in_another_process_at_a_lower_priority(fresh_pool):
+    assert workers.run(os.getpid) != os.getpid()
+    assert workers.run(os.getpriority, os.PRIO_PROCESS, 0) > os.getpriority(os.PRIO_PROCESS, 0)
+    assert workers.run(np.add, np.ones(3), 1).tolist() == [2.0, 2.0, 2.0]  # arrays there and back
+
+
+def test_a_dead_worker_fails_its_job_and_is_replaced(fresh_pool):
+    with pytest.raises(workers.WorkerDied, match="worker process for this job stopped"):
+        workers.run(os._exit, 3)
+    assert workers.run(os.getpid) != os.getpid()  # the next job gets a fresh worker
+
+
+def test_the_works_own_error_comes_back_as_it_is(fresh_pool):
+    with pytest.raises(ValueError):
+        workers.run(int, "not a number")
+
+
+class Dropped(BaseException):
+    pass
+
+
+def test_a_dropped_job_lets_its_worker_go(fresh_pool):
+    import time
+
+    def drop():
+        raise Dropped
+
+    with pytest.raises(Dropped):
+        workers.run(time.sleep, 30, on_wait=drop)  # the page's session ended while the worker worked
+    assert not workers._IDLE  # that worker is not reused: it may still be busy
+    assert workers.run(os.getpid) != os.getpid()
