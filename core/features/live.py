@@ -194,7 +194,7 @@ def quick_evaluation(run: Run) -> dict:
     train = run.train.subset(torch.randperm(len(run.train), generator=g)[:EVAL_TRAIN])
     test = run.test.subset(torch.randperm(len(run.test), generator=g)[:EVAL_TEST])
     return evaluate_model(run.trainer.model, train, test, epochs=EVAL_EPOCHS) | {"hardware": hardware(),
-                                                                                 "protocol": "Train live page, quick"}
+                                                                                 "note": "Train live page, quick"}
 
 
 def save(run: Run, name: str) -> str:

@@ -24,7 +24,7 @@ from core.checkpoint import CheckpointError, parse_model_config, read_config
 from core.data import UNSEEN_YALE, DataError, load_dataset
 from core.explore import decode_grid, interpolate_codes, tile
 from core.features import View, evenly_spread, picture
-from core.fewshot import DEFAULT_STEPS, fine_tune, known_styles, mean_s, reference_images
+from core.fewshot import DEFAULT_STEPS, fine_tune, known_styles, mean_s, recommended_part, reference_images
 from core.limits import MAX_FINE_TUNE_STEPS, MAX_PHOTOS, LimitError, check
 from core.models import Progress
 from core.upload import CROP_MODES, Prepared, UploadError, prepare_for
@@ -233,10 +233,12 @@ class FewShot:
     def fine_tune_work(self, photos: Photos, steps: int) -> Callable:
         """The heavy job that fine-tunes a private copy on the photos: ``work(report) -> model``, where
         ``report(step, terms)`` gets the progress. Mixes in training images from the local dataset, else the
-        model's own reconstructions of its stored codes."""
+        model's own reconstructions of its stored codes. Fine-tunes the part the checkpoint's identity score was
+        measured with (``core.fewshot.recommended_part``: the decoder alone for ``celeba``)."""
         check("fine-tuning steps", steps, MAX_FINE_TUNE_STEPS)
         refs, ref_labels = self._references()
-        return lambda report: fine_tune(self.model, photos.x, refs, ref_labels, steps=steps, callback=report)
+        part = recommended_part(self.loaded.metrics)
+        return lambda report: fine_tune(self.model, photos.x, refs, ref_labels, steps=steps, part=part, callback=report)
 
     def _references(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.model.config
