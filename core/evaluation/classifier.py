@@ -22,18 +22,38 @@ def mlp_classifier(in_dim: int, num_classes: int, width: int = 256) -> nn.Module
     )
 
 
-def _sample(mu: torch.Tensor, logvar: torch.Tensor | None, g: torch.Generator) -> torch.Tensor:
+def sample_codes(mu: torch.Tensor, logvar: torch.Tensor | None, g: torch.Generator) -> torch.Tensor:
+    """The codes themselves (``logvar`` None), or one draw of each posterior N(mu, exp(logvar))."""
     if logvar is None:
         return mu
     return mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g)
 
 
 @torch.no_grad()
-def _accuracy(net: nn.Module, codes: torch.Tensor, labels: torch.Tensor) -> float:
+def top1(net: nn.Module, codes: torch.Tensor, labels: torch.Tensor) -> float:
+    """The probe's accuracy on ``codes`` (in eval mode, batches of 4,096), as a fraction."""
     net.eval()
     pred = torch.cat([net(codes[i:i + 4096]).argmax(1) for i in range(0, codes.shape[0], 4096)])
     net.train()
     return (pred == labels).float().mean().item()
+
+
+def train_epoch(net: nn.Module, opt: torch.optim.Optimizer, codes: torch.Tensor, logvar: torch.Tensor | None,
+                labels: torch.Tensor, batch_size: int, g: torch.Generator) -> list[float]:
+    """One epoch of the probe over a permutation of ``codes`` (a fresh posterior draw per batch when ``logvar`` is
+    given); returns the batches' losses. A last batch of 1 is skipped: it would break BatchNorm."""
+    perm, losses = torch.randperm(codes.shape[0], generator=g), []
+    for start in range(0, codes.shape[0] - 1, batch_size):
+        idx = perm[start:start + batch_size]
+        if idx.numel() < 2:
+            continue
+        x = sample_codes(codes[idx], None if logvar is None else logvar[idx], g)
+        loss = nn.functional.cross_entropy(net(x), labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
 
 
 def classifier_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
@@ -51,21 +71,11 @@ def classifier_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
         torch.manual_seed(seed)
         net = mlp_classifier(train_codes.shape[1], num_classes)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    n = train_codes.shape[0]
     for _ in range(epochs):
-        perm = torch.randperm(n, generator=g)
-        for start in range(0, n - 1, batch_size):  # a last batch of 1 would break BatchNorm
-            idx = perm[start:start + batch_size]
-            if idx.numel() < 2:
-                continue
-            x = _sample(train_codes[idx], None if train_logvar is None else train_logvar[idx], g)
-            loss = nn.functional.cross_entropy(net(x), train_labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        train_epoch(net, opt, train_codes, train_logvar, train_labels, batch_size, g)
     test_g = torch.Generator().manual_seed(seed + 1)
-    return {"train": _accuracy(net, _sample(train_codes, train_logvar, test_g), train_labels),
-            "test": _accuracy(net, _sample(test_codes, test_logvar, test_g), test_labels)}
+    return {"train": top1(net, sample_codes(train_codes, train_logvar, test_g), train_labels),
+            "test": top1(net, sample_codes(test_codes, test_logvar, test_g), test_labels)}
 
 
 def chance_accuracy(test_labels: torch.Tensor) -> float:

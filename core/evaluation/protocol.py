@@ -24,9 +24,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
-from torch import nn
 
-from core.evaluation.classifier import mlp_classifier
+from core.evaluation.classifier import mlp_classifier, sample_codes, top1, train_epoch
 from core.evaluation.guards import ProbeDidNotTrain, check_finite_codes
 
 
@@ -153,18 +152,6 @@ class ProbeResult:
     best_epoch: int  # the epoch whose weights were kept (1-based)
 
 
-def _sample(mu: torch.Tensor, logvar: torch.Tensor | None, g: torch.Generator) -> torch.Tensor:
-    return mu if logvar is None else mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g)
-
-
-@torch.no_grad()
-def _accuracy(net: nn.Module, codes: torch.Tensor, labels: torch.Tensor) -> float:
-    net.eval()
-    pred = torch.cat([net(codes[i:i + 4096]).argmax(1) for i in range(0, codes.shape[0], 4096)])
-    net.train()
-    return (pred == labels).float().mean().item()
-
-
 def _chance(labels: torch.Tensor) -> float:
     return torch.bincount(labels).max().item() / labels.numel()
 
@@ -194,7 +181,7 @@ def probe_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
     x_fit, y_fit = train_codes[fit_idx], train_labels[fit_idx]
     lv_fit = None if train_logvar is None else train_logvar[fit_idx]
     fixed_g = torch.Generator().manual_seed(seed + 1)  # one fixed sample of z for validation, test and train scores
-    x_val = _sample(train_codes[val_idx], None if train_logvar is None else train_logvar[val_idx], fixed_g)
+    x_val = sample_codes(train_codes[val_idx], None if train_logvar is None else train_logvar[val_idx], fixed_g)
     y_val = train_labels[val_idx]
 
     g = torch.Generator().manual_seed(seed)
@@ -205,23 +192,13 @@ def probe_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
     best, best_state, best_epoch, best_loss, steps = -1.0, None, 0, math.inf, 0
     epoch = 0
     for epoch in range(1, protocol.max_epochs + 1):
-        perm, losses = torch.randperm(x_fit.shape[0], generator=g), []
-        for start in range(0, x_fit.shape[0] - 1, protocol.batch_size):  # a last batch of 1 would break BatchNorm
-            idx = perm[start:start + protocol.batch_size]
-            if idx.numel() < 2:
-                continue
-            x = _sample(x_fit[idx], None if lv_fit is None else lv_fit[idx], g)
-            loss = nn.functional.cross_entropy(net(x), y_fit[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            steps += 1
+        losses = train_epoch(net, opt, x_fit, lv_fit, y_fit, protocol.batch_size, g)
+        steps += len(losses)
         epoch_loss = sum(losses) / max(len(losses), 1)
         if not protocol.early_stopping:
             best_epoch, best_loss = epoch, epoch_loss
             continue
-        acc = _accuracy(net, x_val, y_val)
+        acc = top1(net, x_val, y_val)
         if acc > best + protocol.min_delta:
             best, best_epoch, best_loss = acc, epoch, epoch_loss
             best_state = copy.deepcopy(net.state_dict())
@@ -235,7 +212,7 @@ def probe_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
     if not math.isfinite(best_loss):
         raise ProbeDidNotTrain(f"{name}: the probe's training loss is {best_loss} (epoch {best_epoch}): no reading; "
                                "check the codes' scale and the learning rate")
-    train_acc = _accuracy(net, _sample(x_fit, lv_fit, fixed_g), y_fit)
+    train_acc = top1(net, sample_codes(x_fit, lv_fit, fixed_g), y_fit)
     if must_learn and x_fit.shape[0] >= MIN_CODES_TO_JUDGE:
         # judged on the training codes it did not fit (the validation split), where memorising cannot help
         acc, ref = (best, y_val) if n_val else (train_acc, y_fit)
@@ -244,6 +221,6 @@ def probe_accuracy(train_codes: torch.Tensor, train_labels: torch.Tensor,
             raise ProbeDidNotTrain(f"{name}: the probe is at chance on {'held-out' if n_val else 'its own'} training "
                                    f"codes ({100 * acc:.2f}% against {100 * p:.2f}%): either the probe did not train or "
                                    "these codes carry nothing of the label (a collapsed model); no reading")
-    test_acc = _accuracy(net, _sample(test_codes, test_logvar, fixed_g), test_labels)
+    test_acc = top1(net, sample_codes(test_codes, test_logvar, fixed_g), test_labels)
     return ProbeResult(train=train_acc, val=None if n_val == 0 else best, test=test_acc, epochs=epoch,
                        best_epoch=best_epoch)
