@@ -302,8 +302,10 @@ def save_classifier(path: str | Path, net: torch.nn.Module, *, metrics: dict | N
     return write_folder_atomic(path, fill)
 
 
-def load_classifier(path: str | Path, *, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """The ``IdentityClassifier`` saved in folder ``path``, in inference mode, its parameters frozen."""
+def load_classifier(path: str | Path, *, device: str | torch.device = "cpu",
+                    class_names: list[str] | None = None) -> torch.nn.Module:
+    """The ``IdentityClassifier`` saved in folder ``path``, in inference mode, its parameters frozen. With
+    ``class_names``, a classifier trained on other classes (whose labels would name other people) is refused."""
     from core.models.classifier import ClassifierConfig, IdentityClassifier
 
     path = Path(path)
@@ -319,6 +321,9 @@ def load_classifier(path: str | Path, *, device: str | torch.device = "cpu") -> 
         net.load_state_dict(read_tensors(path / CLASSIFIER_WEIGHTS))
     except RuntimeError as err:
         raise CheckpointError(f"{path / CLASSIFIER_WEIGHTS} does not match {file}: {err}") from err
+    if class_names is not None and list(net.config.class_names) != list(class_names):
+        raise CheckpointError(f"the classifier in {path} was trained on other classes ({len(net.config.class_names)}) "
+                              f"than these data's ({len(class_names)}); train it on this split")
     net.requires_grad_(False)
     return net.to(device).eval()
 

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import torch
 
 from core.models import reparameterize
+from core.models.classifier import augment
 
 RECONSTRUCTION_WEIGHT = 2.0
 KL_WEIGHT = 3.0
@@ -130,8 +131,6 @@ def identity_swap_loss(model, classifier, z: torch.Tensor, s: torch.Tensor, labe
     through ``core.models.classifier.augment`` (flips, shifts, jitter) first. The classifier is part of the
     recipe (trained by the project); a second one from another seed, never in a loss, monitors the swap test.
     """
-    from core.models.classifier import augment
-
     other = torch.roll(torch.arange(z.shape[0], device=z.device), 1)
     swapped = model.decode_mean(z[other], s)
     logits = classifier(augment(swapped, generator)).float()

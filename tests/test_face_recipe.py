@@ -1,6 +1,8 @@
 """Issue 22's face recipe: the group forward cycle, z-dropout, the head on s, the identity-on-swaps term with a
 project-trained classifier, the swap test, bf16 autocast on the CPU, the time budget and the decoder few-shot."""
 
+import json
+
 import pytest
 import torch
 
@@ -145,7 +147,7 @@ def test_time_budget_stops_a_run(tmp_path):
     out = tmp_path / "run"
     assert ccvae.main(["--dry-run", "--out", str(out), "--steps", "100000", "--cpu-minutes", "0.001",
                        "--data-dir", str(tmp_path / "none")]) == 0
-    steps = __import__("json").loads((out / "checkpoint" / "config.json").read_text())["model"]["training_steps"]
+    steps = json.loads((out / "checkpoint" / "config.json").read_text())["model"]["training_steps"]
     assert 1 <= steps < 100000
 
 
@@ -170,7 +172,7 @@ def test_bf16_check_dry_run_compares_both_precisions(tmp_path, capsys):
 
     out = tmp_path / "bf16.json"
     assert bf16_check.main(["--dry-run", "--out", str(out)]) == 0
-    result = __import__("json").loads(out.read_text())
+    result = json.loads(out.read_text())
     assert set(result["precisions"]) == {"float32", "bf16"} and result["speed_ratio_bf16"] > 0
     assert "bf16 / float32 speed" in capsys.readouterr().out
 

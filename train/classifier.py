@@ -18,6 +18,7 @@ evaluation. Exit status 2: bad options or data.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--patience", type=int, default=6, help="evaluations without a better held-out top-1")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--bf16", action=__import__("argparse").BooleanOptionalAction, default=True,
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
                         help="bfloat16 autocast (CPU with AVX-512 BF16, or CUDA)")
     args = parse_command(parser, argv)
     try:

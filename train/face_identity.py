@@ -45,13 +45,8 @@ def reconstruct(model, uploads: torch.Tensor) -> torch.Tensor:
     return model.decode(enc.z_mu, enc.s)
 
 
-def seen_swap_test(model, classifier_dir: Path, data_dir: str, people: int = 200) -> dict:
-    """``core.evaluation.swaps.swap_test`` on held-out photos (``test`` split) of up to ``people`` seen identities."""
-    c, h, _ = model.config.image_shape
-    test = load_dataset("celeba", data_dir or None, "test", image_size=h, channels=c)
-    classifier = load_classifier(classifier_dir)
-    if list(classifier.config.class_names) != list(test.class_names):
-        raise CheckpointError(f"{classifier_dir} was trained on other classes than the CelebA test split")
+def seen_swap_test(model, classifier, test, classifier_dir: Path, people: int = 200) -> dict:
+    """``core.evaluation.swaps.swap_test`` on held-out photos (the ``test`` split) of up to ``people`` seen identities."""
     index = one_per_class(test.labels, people)
     return {k: round(v, 4) for k, v in swap_test(model, classifier, test.images[index], test.labels[index]).items()} | \
         {"photos": len(index), "classifier": str(classifier_dir)}
@@ -134,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         styles, _ = known_styles(model, latents, limit=args.styles)
         c, h, _ = model.config.image_shape
         unseen = load_dataset("celeba", args.data_dir or None, "unseen", image_size=h, channels=c)
+        if args.classifier:  # checked before minutes of scoring, not after
+            seen = load_dataset("celeba", args.data_dir or None, "test", image_size=h, channels=c)
+            classifier = load_classifier(args.classifier, class_names=seen.class_names)
     except (CheckpointError, DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -171,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "seconds": round(time.time() - t1, 1),
                                 "seconds_per_fine_tune": round(sum(timings) / len(timings), 1)}}
     if args.classifier:
-        result["swap_test"] = seen_swap_test(model, args.classifier, args.data_dir)
+        result["swap_test"] = seen_swap_test(model, classifier, seen, args.classifier)
     if args.grid:
         write_grid(args.grid, people[:10], render, args.grid_k, rows=8)
     print(markdown(result))

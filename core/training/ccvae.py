@@ -42,13 +42,7 @@ class CCVAETrainer(PairTrainer):
             self.swap_probe = data.images[index], data.labels[index]
 
     def _classifier(self, folder: str, data: ImageSet) -> torch.nn.Module | None:
-        if not folder:
-            return None
-        net = load_classifier(folder, device=self.device)
-        if list(net.config.class_names) != list(data.class_names):
-            raise ValueError(f"the classifier in {folder} was trained on other classes than {data.name}'s "
-                             f"({len(net.config.class_names)} vs {len(data.class_names)}); train it on this split")
-        return net
+        return load_classifier(folder, device=self.device, class_names=data.class_names) if folder else None
 
     @property
     def s_head(self) -> torch.nn.Module | None:
