@@ -39,10 +39,9 @@ from train.cli import command_parser, hardware, parse_command
 
 
 @torch.no_grad()
-def reconstruct(model, uploads: torch.Tensor) -> torch.Tensor:
-    """Dec(z mean, s) of each upload: what the model's code keeps of a photo, the ceiling of anything it renders."""
-    enc = model.encode(uploads.to(next(model.parameters()).device))
-    return model.decode(enc.z_mu, enc.s)
+def reconstructions(model, uploads: torch.Tensor) -> torch.Tensor:
+    """``model.reconstruct`` of each upload (Dec of its z mean and s): the ceiling of anything the model renders."""
+    return model.reconstruct(uploads.to(next(model.parameters()).device))
 
 
 def seen_swap_test(model, classifier, test, classifier_dir: Path, people: int = 200) -> dict:
@@ -148,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     result |= {k: zero[k] for k in ("people", "chance", "threshold", "ceiling_crops", "floor_shuffled", "real_spread")}
     result["zero_shot"] = {"k": zero["k"], "seconds": round(time.time() - t0, 1)}
     k = max(args.ks)
-    own = identity_score(people, lambda i, uploads: reconstruct(model, uploads), recogniser, ks=(k,))
+    own = identity_score(people, lambda i, uploads: reconstructions(model, uploads), recogniser, ks=(k,))
     result["reconstructions"] = own["k"][str(k)]  # the model's own reconstructions of the upload crops
     if args.fine_tune_steps > 0:
         t1 = time.time()
