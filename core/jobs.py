@@ -12,12 +12,14 @@ ahead of it. Rules:
 - **Bounded waiting**: at most ``max_queue`` jobs wait; a job not started within ``wait_timeout``
   seconds is refused with a message. Either way the caller gets a ``Busy`` it can show.
 - **Jobs take turns**: a running job gives its slot to the next waiting one at its turn points and
-  goes to the back of the queue: each ``next()`` of a job whose ``work`` returns an iterator (a
-  slice of training), and each ``report(...)`` after ``SLICE_SECONDS`` of work (a fine-tuning step,
-  a t-SNE iteration block). So a t-SNE asked for during five trainings waits for slices, not runs.
+  goes to the back of the queue: each ``report(...)`` after ``slice_seconds`` of work (a training or
+  fine-tuning step, a t-SNE iteration block). So a t-SNE asked for during five trainings waits for
+  slices, not runs.
 
 Each job runs on a thread of its own, started when it first gets a slot, at a lower CPU priority
-than the threads that answer clicks; a slot is a turn, not a thread. Progress goes from the job to
+than the threads that answer clicks; a slot is a turn, not a thread. The work itself runs in a worker
+process (``core.workers``) whose progress calls are the job's ``report``: while the job waits for its
+turn, its worker waits too. Progress goes from the job to
 the caller through ``report(...)`` (called by the work) and ``Job.wait(on_progress=...)`` (called in
 the caller's thread), so UI code never runs on a job's thread. Nothing here imports a UI library;
 the pages and the Gradio app both use ``pool()``.
@@ -29,7 +31,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +45,7 @@ class Busy(RuntimeError):
     message is meant for the user."""
 
 
-SLICE_SECONDS = 1.0  # a job that reports progress hands its slot on after this long, if someone waits
+SLICE_SECONDS = 1.0  # a job that reports progress hands its slot on after this long (default), if someone waits
 
 
 class _Dropped(BaseException):
@@ -61,7 +63,7 @@ class Job:
     pool: JobPool = field(repr=False)
     state: str = "queued"  # queued | running | done
     started: bool = False
-    long: bool = False  # its work is an iterator of slices (training): the session cannot queue more meanwhile
+    long: bool = False  # a training: the session cannot queue more while it runs
     slice_start: float = 0.0
     result: Any = None
     error: BaseException | None = None
@@ -74,7 +76,7 @@ class Job:
         point, where the job may hand its slot to a waiting one."""
         if args:
             self.events.append(args)
-        if time.monotonic() - self.slice_start >= SLICE_SECONDS:
+        if time.monotonic() - self.slice_start >= self.pool.slice_seconds:
             self.pool._turn(self)
 
     def cancel(self, why: str = "cancelled") -> None:
@@ -132,10 +134,12 @@ def _lower_priority(nice: int) -> None:
 
 
 class JobPool:
-    def __init__(self, slots: int = 1, *, max_queue: int = 32, wait_timeout: float = 300.0, nice: int = 5):
+    def __init__(self, slots: int = 1, *, max_queue: int = 32, wait_timeout: float = 300.0, nice: int = 5,
+                 slice_seconds: float = SLICE_SECONDS):
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}")
         self.slots, self.max_queue, self.wait_timeout, self.nice = slots, max_queue, wait_timeout, nice
+        self.slice_seconds = slice_seconds
         self._cond = threading.Condition()
         self._queue: deque[Job] = deque()  # waiting for a turn, first come first served
         self._running: list[Job] = []  # holding a slot
@@ -143,8 +147,9 @@ class JobPool:
     # -------------------------------------------------------------------------------------- public
 
     def submit(self, owner: str, what: str, work: Callable[[Report], Any], *, key: Hashable | None = None,
-               alive: Callable[[], bool] | None = None) -> Job:
-        """Queue ``work(report)``; returns the job (or the queued/running job with the same ``key``)."""
+               alive: Callable[[], bool] | None = None, long: bool = False) -> Job:
+        """Queue ``work(report)``; returns the job (or the queued/running job with the same ``key``). A ``long``
+        job (a training) keeps its session from queueing another while it runs."""
         with self._cond:
             active = list(self._running) + list(self._queue)
             if key is not None:
@@ -162,7 +167,7 @@ class JobPool:
             waiting = sum(1 for j in self._queue if not j.started)
             if waiting >= self.max_queue:
                 raise Busy(f"The server is full: {waiting} jobs are waiting. Try again in a minute.")
-            job = Job(owner, what, work, key, alive, time.monotonic() + self.wait_timeout, self)
+            job = Job(owner, what, work, key, alive, time.monotonic() + self.wait_timeout, self, long=long)
             self._queue.append(job)
             self._dispatch()
             return job
@@ -222,20 +227,7 @@ class JobPool:
         _lower_priority(self.nice)
         result, error = None, None
         try:
-            out = job.work(job.report)
-            if isinstance(out, Iterator):
-                job.long = True
-                try:
-                    while True:
-                        next(out)
-                        self._turn(job)
-                except StopIteration as stop:
-                    result = stop.value
-                except _Dropped:
-                    out.close()
-                    raise
-            else:
-                result = out
+            result = job.work(job.report)
         except _Dropped as why:
             error = Busy(f"Your job ({job.what}) was {why}.")
         except BaseException as err:  # the work's own error goes to its waiters  # noqa: BLE001

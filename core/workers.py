@@ -1,6 +1,10 @@
 """Heavy work in worker processes, so that it never holds the server's interpreter while a click is answered.
 
-``run(fn, *args)`` calls ``fn`` in a worker process and returns its result. Workers are plain
+``run(fn, *args)`` calls ``fn`` in a worker process and returns its result. An argument given as ``PROGRESS``
+becomes, in the worker, a callback that sends its arguments to the caller's ``on_progress`` and returns
+what that returns (the worker waits for it): a training step's losses go to the page, and the answer
+("go on" or "stop") comes back; a job of ``core.jobs`` passes its ``report`` there, so each progress
+message is a turn point where the job may wait for its next turn, its worker paused meanwhile. Workers are plain
 ``python -m core.workers`` children (never a fork of the server, and they never import the server's main
 script: a Streamlit page is ``__main__`` while it runs, which ``multiprocessing``'s spawn would re-run in
 the child), started on demand, kept for the next job (their imports stay warm), at most
@@ -13,9 +17,10 @@ A worker that dies (out of memory, a crash in a native library) fails the job it
 queue rules (turns, one job per session, bounded waiting, shared identical jobs, a closed tab dropping its
 job) stay with ``core.jobs``: a job of that pool calls ``run`` and waits for it.
 
-Used today by the latent map's t-SNE / UMAP projections (``core.features.maps``); training and fine-tuning
-still run on the pool's threads (their progress, a live loss curve and a private model copy, lives in the
-session that watches them).
+Used by every heavy job: Train live's training (``core.features.live``), few-shot fine-tuning
+(``core.features.photos``), the latent map's t-SNE / UMAP (``core.features.maps``) and large decodes
+(``core.features.grids``, ``core.features.codes``). What comes back (a model, a picture) is the
+worker's copy; the session that asked keeps it.
 """
 
 from __future__ import annotations
@@ -32,14 +37,29 @@ from pathlib import Path
 from typing import Any
 
 from core import settings
+from core.jobs import Busy
 
 POLL_SECONDS = 1.0
 ROOT = Path(__file__).resolve().parents[1]
 _HEADER = struct.Struct("!Q")
 
 
-class WorkerDied(RuntimeError):
-    """The worker process running a job stopped; the message is meant for the user."""
+class _Progress:
+    """The type of ``PROGRESS``: pickled by name, so the worker finds its own ``PROGRESS`` and swaps in its callback."""
+
+    def __reduce__(self) -> str:
+        return "PROGRESS"
+
+    def __repr__(self) -> str:
+        return "workers.PROGRESS"
+
+
+PROGRESS = _Progress()
+
+
+class WorkerDied(Busy):
+    """The worker process running a job stopped; the message is meant for the user (a ``core.jobs.Busy``: the
+    pages show it as they show a refused job)."""
 
 
 def _send(stream, obj) -> None:
@@ -72,15 +92,21 @@ class _Worker:
         self.process = subprocess.Popen([sys.executable, "-m", "core.workers"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, cwd=ROOT, env=env, preexec_fn=lower_priority)
 
-    def call(self, fn: Callable, args: tuple, kwargs: dict, on_wait: Callable[[], None] | None):
+    def call(self, fn: Callable, args: tuple, kwargs: dict, on_wait: Callable[[], None] | None,
+             on_progress: Callable[..., Any] | None):
         _send(self.process.stdin, (fn, args, kwargs))
-        while not select.select([self.process.stdout], [], [], POLL_SECONDS)[0]:
-            if on_wait is not None:
-                on_wait()
-        ok, value = _receive(self.process.stdout)
-        if not ok:
-            raise value
-        return value
+        while True:
+            while not select.select([self.process.stdout], [], [], POLL_SECONDS)[0]:
+                if on_wait is not None:
+                    on_wait()
+            kind, *message = _receive(self.process.stdout)
+            if kind == "progress":
+                _send(self.process.stdin, on_progress(*message[0]) if on_progress is not None else None)
+                continue
+            ok, value = message
+            if not ok:
+                raise value
+            return value
 
     def stop(self) -> None:
         try:
@@ -94,15 +120,17 @@ _IDLE: list[_Worker] = []
 _LOCK = threading.Lock()
 
 
-def run(fn: Callable, *args, on_wait: Callable[[], None] | None = None, **kwargs) -> Any:
-    """``fn(*args, **kwargs)`` in a worker process; ``on_wait()`` is called every ``POLL_SECONDS`` meanwhile (a job
+def run(fn: Callable, *args, on_wait: Callable[[], None] | None = None, on_progress: Callable[..., Any] | None = None,
+        **kwargs) -> Any:
+    """``fn(*args, **kwargs)`` in a worker process; ``on_wait()`` is called every ``POLL_SECONDS`` of silence (a job
     of ``core.jobs`` passes its ``report``: a turn point, where a dropped job stops waiting and its worker is let
-    go). ``fn``'s own exceptions come back as they are; a dead worker raises ``WorkerDied``."""
+    go), and ``on_progress(...)`` for each call of a ``PROGRESS`` argument, its return value going back to the
+    worker. ``fn``'s own exceptions come back as they are; a dead worker raises ``WorkerDied``."""
     with _LOCK:
         worker = _IDLE.pop() if _IDLE else None
     worker = worker if worker is not None and worker.process.poll() is None else _Worker()
     try:
-        value = worker.call(fn, args, kwargs, on_wait)
+        value = worker.call(fn, args, kwargs, on_wait, on_progress)
     except (EOFError, BrokenPipeError, OSError, pickle.UnpicklingError):
         worker.stop()
         raise WorkerDied("The server's worker process for this job stopped (it may have run out of memory); "
@@ -135,20 +163,31 @@ def shutdown() -> None:
 
 
 def _serve() -> None:
-    """The worker's loop: read a call, write (True, result) or (False, exception), until the server closes the pipe."""
+    """The worker's loop: read a call, write ("done", True, result) or ("done", False, exception), until the server
+    closes the pipe; a ``PROGRESS`` callback writes ("progress", args) and reads the caller's answer."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # whatever the work prints goes to the log, not into the pipe
+
+    def progress(*args):
+        _send(stdout, ("progress", args))
+        return _receive(stdin)
+
+    def swap(value):
+        return progress if value is PROGRESS else value
+
     while True:
         try:
             fn, args, kwargs = _receive(stdin)
         except EOFError:
             return
         try:
-            reply = (True, fn(*args, **kwargs))
+            reply = ("done", True, fn(*map(swap, args), **{k: swap(v) for k, v in kwargs.items()}))
         except Exception as err:  # the work's own error goes back to the caller  # noqa: BLE001
-            reply = (False, err)
+            reply = ("done", False, err)
         _send(stdout, reply)
 
 
-if __name__ == "__main__":
-    _serve()
+if __name__ == "__main__":  # run as core.workers, not __main__: unpickled PROGRESS arguments are that module's
+    from core.workers import _serve as serve
+
+    serve()

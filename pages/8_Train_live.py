@@ -1,10 +1,11 @@
 """Train live (classroom mode): train a small CC-VAE in this browser session and watch z and s separate.
 
-The run (``core.features.live.Run``: trainer, data, loss history) lives in ``st.session_state``, so each
-browser session has its own and never sees another's. It trains as a long job of the server's heavy-job
-pool, in slices, and survives reruns (a click, another page): every script run of the page just draws
-the run's progress until it ends. Stop ends it after the current step; a quick Table 4.1 evaluation
-follows in the same job, and Save writes a checkpoint folder every page can open.
+The run (``core.features.live.Run``: settings, loss history, latest swap grid, in the end the model) lives in
+``st.session_state``, so each browser session has its own and never sees another's. It trains in a worker
+process, as a long job of the server's heavy-job pool taking turns with the others, and survives reruns (a
+click, another page): every script run of the page just draws the run's progress until it ends. Stop ends it
+after the current step; a quick Table 4.1 evaluation follows in the same job, and Save writes a checkpoint
+folder every page can open.
 """
 
 from __future__ import annotations

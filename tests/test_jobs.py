@@ -110,10 +110,10 @@ def test_one_job_per_session_waits_for_its_short_job_and_refuses_during_its_long
     def training(report):
         while not stop.is_set():
             time.sleep(0.01)
-            yield
+            report()
         return "trained"
 
-    long = pool.submit("me", "training", training)
+    long = pool.submit("me", "training", training, long=True)
     while not long.started:
         time.sleep(0.01)
     with pytest.raises(Busy, match=r"You already have a job running \(training\)"):
@@ -124,7 +124,7 @@ def test_one_job_per_session_waits_for_its_short_job_and_refuses_during_its_long
 
 def test_long_jobs_take_turns_with_short_ones():
     """Two trainings sliced; a t-SNE asked for meanwhile runs after one slice, not after a whole training."""
-    pool = JobPool(1, wait_timeout=30)
+    pool = JobPool(1, wait_timeout=30, slice_seconds=0.02)
     log, stop = [], threading.Event()
 
     def training(name):
@@ -134,11 +134,11 @@ def test_long_jobs_take_turns_with_short_ones():
                     return name
                 log.append(name)
                 time.sleep(0.005)
-                yield
+                report()
         return run
 
-    a = pool.submit("a", "training a", training("a"))
-    b = pool.submit("b", "training b", training("b"))
+    a = pool.submit("a", "training a", training("a"), long=True)
+    b = pool.submit("b", "training b", training("b"), long=True)
     time.sleep(0.1)
     quick = pool.submit("c", "t-SNE", lambda report: log.append("tsne") or "map")
     assert quick.wait(poll=0.01) == "map"
@@ -180,9 +180,9 @@ def test_errors_reach_the_caller_and_a_dead_session_is_dropped():
     def training(report):
         while True:
             time.sleep(0.01)
-            yield
+            report()
 
-    job = pool.submit("a", "training", training, alive=lambda: alive[0])
+    job = pool.submit("a", "training", training, alive=lambda: alive[0], long=True)
     time.sleep(0.1)
     alive[0] = False  # the browser tab was closed
     with pytest.raises(Busy, match="the session ended"):
@@ -198,12 +198,9 @@ def test_worker_threads_run_at_a_lower_priority():
     assert theirs == min(19, mine + 5)
 
 
-def test_a_job_that_reports_progress_hands_its_slot_on(monkeypatch):
-    """Fine-tuning and t-SNE report progress; after SLICE_SECONDS of work a report lets a waiting job in."""
-    from core import jobs
-
-    monkeypatch.setattr(jobs, "SLICE_SECONDS", 0.05)
-    pool = JobPool(1, wait_timeout=30)
+def test_a_job_that_reports_progress_hands_its_slot_on():
+    """Fine-tuning and t-SNE report progress; after slice_seconds of work a report lets a waiting job in."""
+    pool = JobPool(1, wait_timeout=30, slice_seconds=0.05)
     log, stop = [], threading.Event()
 
     def fine_tune(report):

@@ -49,3 +49,28 @@ def test_a_dropped_job_lets_its_worker_go(fresh_pool):
         workers.run(time.sleep, 30, on_wait=drop)  # the page's session ended while the worker worked
     assert not workers._IDLE  # that worker is not reused: it may still be busy
     assert workers.run(os.getpid) != os.getpid()
+
+
+def test_progress_goes_to_the_caller_and_its_answer_comes_back(fresh_pool):
+    import functools
+
+    seen = []
+
+    def add(total, x):  # runs in this process, between the worker's steps
+        seen.append((total, x))
+        return total + x
+
+    assert workers.run(functools.reduce, workers.PROGRESS, [1, 2, 3], 10, on_progress=add) == 16
+    assert seen == [(10, 1), (11, 2), (13, 3)]  # each step waited for the caller's answer
+
+
+def test_a_job_dropped_at_a_progress_point_stops_its_worker(fresh_pool):
+    import functools
+
+    def drop(total, x):
+        raise Dropped
+
+    with pytest.raises(Dropped):
+        workers.run(functools.reduce, workers.PROGRESS, range(10), 0, on_progress=drop)
+    assert not workers._IDLE
+    assert workers.run(functools.reduce, workers.PROGRESS, [2, 3], 1, on_progress=lambda a, b: a * b) == 6

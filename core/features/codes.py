@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from core import session
+from core import session, workers
 from core.explore import INTERPOLATION_MODES, decode_grid, encode_all, framed_grid, interpolate, sample_prior, swap_grid, tile
 from core.features import picture
 from core.gallery import random_images, swap_sources
@@ -92,15 +92,22 @@ def gallery_swap_grid(loaded: session.Loaded, rows: int, cols: int, seed: int, d
 
 def prior_grid(loaded: session.Loaded, n: int, seed: int) -> tuple[int, Callable[..., np.ndarray]]:
     """One row per class (its mean s; at most ``MAX_ROWS``, evenly spread), ``n`` draws of z from the prior (report
-    Fig. 4.10). Returns (images to decode, ``work(report=None) -> picture``): the caller runs ``work`` itself, or as a
-    heavy job when there are more than ``HEAVY_DECODES``. ``DataError`` without stored prototypes."""
+    Fig. 4.10). Returns (images to decode, ``work(report=None) -> picture``): the caller runs ``work()`` itself, or
+    as a heavy job when there are more than ``HEAVY_DECODES`` (``work(report)`` decodes in a worker process).
+    ``DataError`` without stored prototypes."""
     check("samples per row", n, MAX_SAMPLES_PER_ROW)
     rows = session.prior_rows(loaded)
     count = rows.shape[0] * n
 
     def work(report=None) -> np.ndarray:
-        return tile(sample_prior(loaded.model, rows, n=n, seed=seed).flatten(0, 1), nrow=n)
+        if report is None:
+            return prior_picture(loaded.model, rows, n, seed)
+        return workers.run(prior_picture, loaded.model, rows, n, seed, on_wait=report)
     return count, work
+
+
+def prior_picture(model, rows: torch.Tensor, n: int, seed: int) -> np.ndarray:
+    return tile(sample_prior(model, rows, n=n, seed=seed).flatten(0, 1), nrow=n)
 
 
 def is_heavy(decodes: int) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 from PIL import Image
 
+from core import workers
 from core.data import ImageSet
 from core.explore import (
     framed_grid,
@@ -158,8 +159,8 @@ def zip_most(rows: int) -> int:
 
 
 def zip_work(model, rows: torch.Tensor, labels: list[str], per_row: int, seed: int) -> Callable:
-    """The heavy job that writes the zip: ``work(report) -> bytes`` (``report(done, total)``)."""
+    """The heavy job that writes the zip in a worker process: ``work(report) -> bytes`` (``report(done, total)``)."""
     check("images in one zip", per_row * len(labels), MAX_ZIP_IMAGES)
     rows = rows.detach().clone()
-    return lambda report: sample_zip(model, rows, labels, per_row=per_row, seed=seed,
-                                     progress=lambda done, total: report(done, total))
+    return lambda report: workers.run(sample_zip, model, rows, labels, per_row=per_row, seed=seed,
+                                      progress=workers.PROGRESS, on_progress=report, on_wait=report)

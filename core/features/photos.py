@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core import align, service, session
+from core import align, service, session, workers
 from core.checkpoint import CheckpointError, parse_model_config, read_config
 from core.data import UNSEEN_YALE, DataError, load_dataset
 from core.explore import decode_grid, interpolate_codes, tile
@@ -231,14 +231,16 @@ class FewShot:
         return LikenessReport(float(d.mean()), float(d.min()), result.within, between, SAME_PERSON)
 
     def fine_tune_work(self, photos: Photos, steps: int) -> Callable:
-        """The heavy job that fine-tunes a private copy on the photos: ``work(report) -> model``, where
-        ``report(step, terms)`` gets the progress. Mixes in training images from the local dataset, else the
-        model's own reconstructions of its stored codes. Fine-tunes the part the checkpoint's identity score was
-        measured with (``core.fewshot.recommended_part``: the decoder alone for ``celeba``)."""
+        """The heavy job that fine-tunes a private copy on the photos in a worker process (``core.workers``):
+        ``work(report) -> model``, where ``report(step, terms)`` gets the progress after each step. Mixes in
+        training images from the local dataset, else the model's own reconstructions of its stored codes.
+        Fine-tunes the part the checkpoint's identity score was measured with
+        (``core.fewshot.recommended_part``: the decoder alone for ``celeba``)."""
         check("fine-tuning steps", steps, MAX_FINE_TUNE_STEPS)
         refs, ref_labels = self._references()
         part = recommended_part(self.loaded.metrics)
-        return lambda report: fine_tune(self.model, photos.x, refs, ref_labels, steps=steps, part=part, callback=report)
+        return lambda report: workers.run(fine_tune, self.model, photos.x, refs, ref_labels, steps=steps, part=part,
+                                          callback=workers.PROGRESS, on_progress=report, on_wait=report)
 
     def _references(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.model.config
