@@ -13,18 +13,27 @@ result is on screen) and the server's peak resident memory (sampled every 0.2 s)
 
 ``--class-server``: the scenario of a class on one public server (``python serve.py --public`` on a
 temporary copy of the checkpoint folder, so maps computed here are not kept). Of N sessions, ``--heavy``
-start heavy jobs, in turn a Train live run, a few-shot fine-tune and a t-SNE of the largest gallery
-(10,000 MNIST test images with ``--data-dir``, else the 5,000 bundled digits); the others open Latent
-sliders and move the z0 slider until every heavy job has ended. It reports the slider round trips
-(key press -> new picture loaded), each heavy job's outcome and time, the server's peak memory,
-failed sessions, and whether any slider session's picture for a fixed setting changed while the
-others worked (it must not: sessions share the model, never their state).
+start heavy jobs in Chromium, in turn a Train live run, a few-shot fine-tune and a t-SNE of the largest
+gallery (10,000 MNIST test images with ``--data-dir``, else the 5,000 bundled digits); the others open
+Latent sliders and move the z0 slider until every heavy job has ended. It reports the slider round trips
+(the move -> new picture loaded), each heavy job's outcome and time, the peak memory of the server and its
+worker processes, failed sessions, whether any slider session's picture for a fixed setting changed while
+the others worked (it must not: sessions share the model, never their state), and the CPU the load
+generator took from the machine the server runs on.
+
+A class's students each have their own computer; here every browser shares the server's two cores, and 20
+Chromium pages took 77% of the CPU in our first run, starving the server they were measuring. So the
+slider sessions are light clients (``--browser-sliders`` of them stay in Chromium, to compare): each drives
+its own Streamlit session through Streamlit's agent API (``POST /_stcore/agent/interact``, turned on for
+this server only), which runs the page exactly as a browser's rerun does, and then downloads the new
+picture; a round trip is that request plus that download, without a browser's drawing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import os
 import statistics
 import sys
 import threading
@@ -64,14 +73,34 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) one process has used so far, in seconds (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all processes of the machine have used since boot, in seconds (the non-idle part of /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def peak_rss(pid: int, every: float = 0.2) -> Iterator[list[float]]:
-    """Sample ``rss_mb(pid)`` every ``every`` seconds in a thread while the block runs; yields the samples (MB)."""
+def peak_rss(pid: int, every: float = 0.2, cpu: dict[int, float] | None = None) -> Iterator[list[float]]:
+    """Sample ``rss_mb(pid)`` every ``every`` seconds in a thread while the block runs; yields the samples (MB).
+    ``cpu`` (given) gets each process of the tree's CPU seconds as last seen, workers that come and go included."""
     samples, stop = [rss_mb(pid)], threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
             samples.append(rss_mb(pid))
+            if cpu is not None:
+                for p in [pid] + children(pid):
+                    cpu[p] = max(cpu.get(p, 0.0), cpu_seconds(p))
             time.sleep(every)
 
     threading.Thread(target=sample, daemon=True).start()
@@ -193,6 +222,83 @@ async def slider_session(browser, url: str, ready: asyncio.Event, heavy_done: as
         await context.close()
 
 
+async def light_slider_session(url: str, ready: asyncio.Event, heavy_done: asyncio.Event, report: dict,
+                               timeout: float, min_moves: int, max_moves: int, think: float) -> None:
+    """``slider_session`` without a browser: Streamlit's agent API sets the slider, then the picture is downloaded."""
+    import json
+    import urllib.request
+
+    def fetch(path: str, body: dict | None = None) -> bytes:
+        request = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout / 1000) as response:
+            return response.read()
+
+    def interact(body: dict) -> dict:
+        while True:
+            out = json.loads(fetch("/_stcore/agent/interact", body))
+            if not out.get("wait_timed_out") and out.get("status") != "running":
+                return out
+            body = {"session_id": out["session_id"]}  # a long first run: wait for it
+
+    def picture(snapshot: dict) -> tuple[str, bytes]:
+        found = []
+
+        def walk(node) -> None:
+            if isinstance(node, dict):
+                if node.get("type") == "image" and "Dec(z from the sliders" in node.get("props", {}).get("caption", ""):
+                    found.append(node["props"]["url"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+        walk(snapshot["tree"])
+        if not found:
+            raise RuntimeError(f"no slider picture on the page (status {snapshot.get('status')})")
+        return found[-1], fetch("/" + found[-1].replace("../", ""))
+
+    def check(snapshot: dict) -> dict:
+        if snapshot.get("status") != "ready":
+            raise RuntimeError("the page showed an error")
+        return snapshot
+
+    snap = check(await asyncio.to_thread(interact, {"page": "Latent_sliders"}))
+    sid, key = snap["session_id"], "sl_z0"
+    start_value = _value(snap["tree"], key)
+    address, before = await asyncio.to_thread(picture, snap)
+    ready.set()
+    step = 0.05 if start_value <= 0 else -0.05  # away from the end it sits at (or nearer to)
+    moves = 0
+    while moves < max_moves and (moves < min_moves or not heavy_done.is_set()):
+        value = round(start_value + (step if moves % 2 == 0 else 0.0), 2)
+        t0 = time.perf_counter()
+        snap = check(await asyncio.to_thread(interact, {"session_id": sid, "widget_state": {key: value}}))
+        new, _ = await asyncio.to_thread(picture, snap)
+        report["slider_ms"].append(1000 * (time.perf_counter() - t0))
+        if new == address:
+            raise RuntimeError(f"the picture did not change after z0 -> {value}")
+        address, moves = new, moves + 1
+        await asyncio.sleep(think)
+    if moves % 2:  # back to the first setting
+        snap = check(await asyncio.to_thread(interact, {"session_id": sid, "widget_state": {key: start_value}}))
+    report["same_picture"].append((await asyncio.to_thread(picture, snap))[1] == before)
+
+
+def _value(tree: dict, key: str) -> float:
+    """The current value of the widget with ``key`` in an agent-API tree."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("key") == key:
+                return float(node["value"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    raise RuntimeError(f"no widget {key!r} on the page")
+
+
 async def heavy_session(browser, url: str, role: str, photo: Path, start: asyncio.Event, report: dict,
                         timeout: float, steps: int) -> None:
     """Start one heavy job and wait until it has finished or the page says why not."""
@@ -244,10 +350,12 @@ async def heavy_session(browser, url: str, role: str, photo: Path, start: asynci
 
 
 async def class_level(url: str, n: int, n_heavy: int, photo: Path, timeout: float, steps: int,
-                      min_moves: int, max_moves: int, think: float, roles: tuple[str, ...] = HEAVY_ROLES) -> tuple[dict, int]:
+                      min_moves: int, max_moves: int, think: float, roles: tuple[str, ...] = HEAVY_ROLES,
+                      browser_sliders: int = 1) -> tuple[dict, int]:
     from playwright.async_api import async_playwright
 
     report: dict = {"slider_ms": [], "same_picture": [], "heavy": []}
+    in_browser: dict = {"slider_ms": [], "same_picture": [], "heavy": []}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS + ["--disable-dev-shm-usage"])
         sliders = [asyncio.Event() for _ in range(n - n_heavy)]
@@ -265,14 +373,20 @@ async def class_level(url: str, n: int, n_heavy: int, photo: Path, timeout: floa
             return out
 
         starter_task = asyncio.create_task(starter())
-        results = await asyncio.gather(heavy_all(), *(slider_session(browser, url, e, heavy_done, report, timeout,
-                                                                    min_moves, max_moves, think) for e in sliders),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            heavy_all(),
+            *(slider_session(browser, url, e, heavy_done, in_browser, timeout, min_moves, max_moves, think)
+              if i < browser_sliders else
+              light_slider_session(url, e, heavy_done, report, timeout, min_moves, max_moves, think)
+              for i, e in enumerate(sliders)),
+            return_exceptions=True)
         starter_task.cancel()
         await browser.close()
     failures = [r for r in results[0] if isinstance(r, Exception)] + [r for r in results[1:] if isinstance(r, Exception)]
     for err in failures[:5]:
         print(f"  session failed: {type(err).__name__}: {str(err)[:300]}", file=sys.stderr)
+    report["browser_slider_ms"] = in_browser["slider_ms"]
+    report["same_picture"] += in_browser["same_picture"]
     return report, len(failures)
 
 
@@ -290,26 +404,36 @@ def class_server(args) -> int:
         shutil.copytree(args.checkpoint.resolve().parent, folder, ignore=shutil.ignore_patterns(".*"))
         port = free_port()
         env = settings.child_env(checkpoint_dir=folder, default_model=args.checkpoint.name, save_dir=Path(tmp) / "saved",
-                                 data_dir=args.data_dir or None)
+                                 data_dir=args.data_dir or None) | {"STREAMLIT_SERVER_ENABLE_AGENT_API": "true"}
         t0 = time.time()
         with serving_process([sys.executable, str(ROOT / "serve.py"), "--public", "--port", str(port)], port,
                              health="/_stcore/health", env=env) as (url, proc):
             startup = time.time() - t0
             n = args.sessions[0]
-            t1 = time.time()
-            with peak_rss(proc.pid) as peak:
+            t1, busy0, server_cpu = time.time(), machine_busy_seconds(), {}
+            with peak_rss(proc.pid, cpu=server_cpu) as peak:
+                before = {p: cpu_seconds(p) for p in [proc.pid] + children(proc.pid)}
                 report, failed = asyncio.run(class_level(url, n, args.heavy, photo, args.timeout * 1000, args.steps,
-                                                         args.min_moves, args.max_moves, args.think, args.roles))
+                                                         args.min_moves, args.max_moves, args.think, args.roles,
+                                                         args.browser_sliders))
+            busy = machine_busy_seconds() - busy0
+            served = sum(server_cpu.values()) - sum(before.values())
     ms = report["slider_ms"]
-    print(f"\n{hardware()}; `python serve.py --public` (ready in {startup:.0f} s, warm start), {n} sessions in one "
-          f"headless Chromium on the same machine, {args.think} s between a session's slider moves, "
-          f"{time.time() - t1:.0f} s in all\n")
-    print("| sessions | heavy jobs | slider round trips | slider p50 / p95 (s) | server peak RSS (MB) | failed sessions | "
-          "pictures unchanged |\n|---|---|---|---|---|---|---|")
-    same = report["same_picture"]
-    print(f"| {n} | {args.heavy} | {len(ms)} | "
-          + (f"{statistics.median(ms) / 1000:.2f} / {percentile(ms, 0.95) / 1000:.2f}" if ms else "n/a")
-          + f" | {max(peak):.0f} | {failed} | {sum(same)} of {len(same)} |")
+    light = n - args.heavy - args.browser_sliders
+    print(f"\n{hardware()}; `python serve.py --public` (ready in {startup:.0f} s, warm start), {n} sessions on the same "
+          f"machine: {args.heavy} heavy and {args.browser_sliders} slider sessions in one headless Chromium, {light} slider "
+          f"sessions as light clients (agent API); {args.think} s between a session's slider moves, "
+          f"{time.time() - t1:.0f} s in all. CPU used meanwhile: {busy:.0f} core-seconds, of which the server and its "
+          f"workers {served:.0f} and everything else (the load generator: Chromium and Playwright) "
+          f"{busy - served:.0f}, {100 * (busy - served) / busy:.0f}%\n")
+    print("| sessions | heavy jobs | slider round trips | slider p50 / p95 (s) | in Chromium: round trips, p50 / p95 (s) | "
+          "server + workers peak RSS (MB) | failed sessions | pictures unchanged |\n|---|---|---|---|---|---|---|---|")
+    same, seen = report["same_picture"], report["browser_slider_ms"]
+
+    def p50_p95(values: list[float]) -> str:
+        return f"{statistics.median(values) / 1000:.2f} / {percentile(values, 0.95) / 1000:.2f}" if values else "n/a"
+    print(f"| {n} | {args.heavy} | {len(ms)} | {p50_p95(ms)} | {len(seen)}, {p50_p95(seen)} | {max(peak):.0f} | {failed} | "
+          f"{sum(same)} of {len(same)} |")
     print("\n| heavy job | outcome | seconds from click |\n|---|---|---|")
     for role, outcome, seconds in sorted(report["heavy"]):
         print(f"| {role} | {outcome} | {seconds:.0f} |")
@@ -330,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-moves", type=int, default=10, help="--class-server: slider moves per session, at least")
     parser.add_argument("--max-moves", type=int, default=60, help="--class-server: and at most")
     parser.add_argument("--think", type=float, default=0.5, help="--class-server: seconds between a session's moves")
+    parser.add_argument("--browser-sliders", type=int, default=1,
+                        help="--class-server: slider sessions in Chromium; the others are light clients (see above)")
     parser.add_argument("--data-dir", type=Path, help="--class-server: the server's CCVAE_DATA_DIR (MNIST: a 10k t-SNE)")
     args = parser.parse_args(argv)
     if args.dry_run:
