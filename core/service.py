@@ -53,8 +53,9 @@ def public_mode() -> bool:
 
 
 def cap_threads() -> None:
-    """At most 2 torch threads per server process unless OMP_NUM_THREADS says otherwise: a server answers many
-    small requests at once, where more threads per request only contend. Both apps call this at start."""
+    """At most 2 torch threads per server process, and no more than the cores its heavy jobs' workers leave
+    (``Settings.torch_threads``), unless OMP_NUM_THREADS says otherwise: a server answers many small requests at
+    once, where more threads per request only contend. Both apps call this at start."""
     threads = settings.current().torch_threads
     if threads is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

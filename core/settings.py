@@ -91,13 +91,14 @@ class Settings:
                 raise ValueError(f"{ENV[name]}={raw!r} is not a number") from None
 
         cores = _cores()
+        heavy_slots = number("heavy_slots", int, max(1, cores // 2))
         return cls(
             public=get("public").lower() in TRUE,
             checkpoint_dir=Path(get("checkpoint_dir") or ROOT / "checkpoints"),
             model_roots=tuple(Path(r) for r in env.get(ENV["model_roots"], "").split(os.pathsep) if r.strip()),
             save_dir=Path(get("save_dir")) if get("save_dir") else None,
             save_quota=number("save_quota", int, 50),
-            heavy_slots=number("heavy_slots", int, max(1, cores // 2)),
+            heavy_slots=heavy_slots,
             job_queue=number("job_queue", int, 32),
             job_timeout=number("job_timeout", float, 300.0),
             heavy_nice=number("heavy_nice", int, 5),
@@ -106,7 +107,8 @@ class Settings:
             gradio_concurrency=number("gradio_concurrency", int, max(1, min(2, cores))),
             default_model=get("default_model") or "mnist",
             warmed=get("warmed"),
-            torch_threads=None if "OMP_NUM_THREADS" in env else max(1, min(2, cores)),
+            # the cores the heavy jobs' workers leave (at most 2): a torch thread more than cores free only spins
+            torch_threads=None if "OMP_NUM_THREADS" in env else max(1, min(2, cores - heavy_slots)),
         )
 
     def to_env(self) -> dict[str, str]:

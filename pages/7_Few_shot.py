@@ -139,12 +139,21 @@ def dataset_identity_ui(few: FewShot) -> Photos | None:
     return few.unseen(who, st.slider("Images of this identity", 1, MAX_PHOTOS, 5))
 
 
-def likeness_ui(few: FewShot, photos: Photos, generated, label: str) -> None:
-    """dlib's face-recognition distance between the generated faces and the photos (measured, never trained on)."""
-    with st.spinner("Measuring the likeness (dlib face recogniser)…"):
-        result = few.likeness(photos, generated)
-    if result is None:
+def likeness_ui(few: FewShot, photos: Photos, generated, label: str, key: tuple) -> None:
+    """dlib's face-recognition distance between the generated faces and the photos (measured, never trained on),
+    once per ``key`` (the photos and the model) in this session: a heavy job, measured in a worker process."""
+    if not few.likeness_measurable:
         return
+    cache = st.session_state.setdefault("fewshot_likeness", {})
+    if key not in cache:
+        with st.spinner("Measuring the likeness (dlib face recogniser)…"):
+            result = heavy("measuring the likeness", lambda report: few.likeness(photos, generated, report))
+        if result is None:  # refused: the job's message is shown
+            return
+        if len(cache) >= 4:  # zero-shot and fine-tuned of the latest photos, and a little more
+            cache.pop(next(iter(cache)))
+        cache[key] = result
+    result = cache[key]
     if not isinstance(result, LikenessReport):
         st.caption(result)
         return
@@ -218,7 +227,7 @@ def main() -> None:
     before, zero = few.zero_shot(photos)
     st.subheader("Zero-shot: the mean s of your images")
     show(*before, width=900)
-    likeness_ui(few, photos, zero, "zero-shot")
+    likeness_ui(few, photos, zero, "zero-shot", (few.key, photos.digest))
 
     st.subheader("Few-shot: fine-tune a private copy")
     steps = st.slider("Fine-tuning steps", 10, MAX_FINE_TUNE_STEPS, DEFAULT_STEPS, step=10, key="fewshot_steps",
@@ -238,7 +247,7 @@ def main() -> None:
             show(before.picture, width=440, caption="Before (zero-shot, shared model)")
         with right:
             show(after.picture, width=440, caption=f"After {steps} fine-tuning steps (your private copy)")
-        likeness_ui(few, photos, tuned_zero, "fine-tuned")
+        likeness_ui(few, photos, tuned_zero, "fine-tuned", key)
         s_new = tuned_zero.s
     elif tuned is not None:
         st.caption("The fine-tuned copy was made for other images or settings; press Fine-tune again.")

@@ -189,3 +189,28 @@ def test_gradio_sketch_endpoint(gradio_client, tmp_path):
                               "mnist", api_name="/sketch")
     with pytest.raises(AppError, match="yaleb is not in the list of choices"):  # only digit models are offered
         gradio_client.predict(drawing, "yaleb", api_name="/sketch")
+
+
+def test_likeness_is_measured_in_a_worker_process(monkeypatch):
+    """dlib holds the interpreter while it embeds faces: the measurement runs in a worker, the server's threads free."""
+    import os
+
+    from core import align, session, workers
+    from core.explore import decode
+    from core.features.photos import FewShot, LikenessReport, Photos
+
+    if not align.available():
+        pytest.skip("dlib is not installed")
+    loaded = session.open_path(ROOT / "checkpoints" / "celeba")
+    few = FewShot(loaded)
+    face = decode(loaded.model, few.styles[:1], few.prototypes[:1])  # the model's own face stands in for a photo
+    photos = Photos(face, [], ["generated.png"], [], [])
+    pids = []
+    real_run = workers.run
+    monkeypatch.setattr(workers, "run", lambda fn, *a, **k: pids.append(real_run(os.getpid)) or real_run(fn, *a, **k))
+    result = few.likeness(photos, few.zero_shot(photos)[1])
+    assert pids and pids[0] != os.getpid()
+    assert isinstance(result, LikenessReport) or result.startswith("Likeness not measured"), result
+    if isinstance(result, LikenessReport):
+        assert 0 <= result.closest <= result.mean < 2
+    workers.shutdown()

@@ -214,21 +214,22 @@ class FewShot:
         result = session.zero_shot(self.loaded, photos.x, model=model, progress=self.progress)
         return View(tile(result.images, nrow=min(16, result.styles.shape[0])), f"Zero-shot: {result.caption()}."), result
 
-    def likeness(self, photos: Photos, generated: session.ZeroShot) -> LikenessReport | str | None:
-        """dlib's likeness of the generated faces to the photos; None for a model it cannot measure
-        (``core.likeness.measurable``), a sentence when dlib cannot measure it."""
-        from core.likeness import SAME_PERSON, likeness, measurable, recogniser
+    @property
+    def likeness_measurable(self) -> bool:
+        """Whether dlib can measure this model's faces (``core.likeness.measurable``)."""
+        from core.likeness import measurable
 
-        if not measurable(self.model.config):
+        return measurable(self.model.config)
+
+    def likeness(self, photos: Photos, generated: session.ZeroShot, report: Callable[[], None] | None = None
+                 ) -> LikenessReport | str | None:
+        """dlib's likeness of the generated faces to the photos, measured in a worker process (dlib's network
+        holds the interpreter for seconds: in the server it would stall every session's clicks); ``report()`` is
+        called every second meanwhile (a heavy job's turn point). None for a model it cannot measure
+        (``core.likeness.measurable``), a sentence when dlib cannot measure it."""
+        if not self.likeness_measurable:
             return None
-        try:
-            recogniser()
-            result = likeness(photos.x, generated.images)
-        except (align.AlignError, RuntimeError) as err:
-            return f"Likeness not measured: {err}"
-        d = result.distances
-        between = float(result.upload_distances.mean()) if result.upload_distances.size else None
-        return LikenessReport(float(d.mean()), float(d.min()), result.within, between, SAME_PERSON)
+        return workers.run(measure_likeness, photos.x, generated.images, on_wait=report)
 
     def fine_tune_work(self, photos: Photos, steps: int) -> Callable:
         """The heavy job that fine-tunes a private copy on the photos in a worker process (``core.workers``):
@@ -282,6 +283,20 @@ class FewShot:
         return IdentityMap(pca.transform(bank_s.numpy()), labels,
                            [names[int(k)] if int(k) < len(names) else str(int(k)) for k in labels],
                            pca.transform(mean_s(self.model, photos.x)[None].numpy()))
+
+
+def measure_likeness(photos: torch.Tensor, generated: torch.Tensor) -> LikenessReport | str:
+    """``FewShot.likeness``'s measurement (in a worker process)."""
+    from core.likeness import SAME_PERSON, likeness, recogniser
+
+    try:
+        recogniser()
+        result = likeness(photos, generated)
+    except (align.AlignError, RuntimeError) as err:
+        return f"Likeness not measured: {err}"
+    d = result.distances
+    between = float(result.upload_distances.mean()) if result.upload_distances.size else None
+    return LikenessReport(float(d.mean()), float(d.min()), result.within, between, SAME_PERSON)
 
 
 def photos_picture(photos: Photos) -> np.ndarray:
