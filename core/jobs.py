@@ -188,11 +188,13 @@ class JobPool:
                                       for j in list(self._running) + list(self._queue))
 
     def _dispatch(self) -> None:
-        """Give free slots to the first eligible waiting jobs (call with the lock held)."""
+        """Give free slots to the first eligible waiting jobs (call with the lock held); wake the jobs waiting for
+        their next turn only when one got a slot (waking them for nothing would keep them busy waking each other)."""
         now = time.monotonic()
         for job in list(self._queue):
             if not job.started and now > job.deadline:
                 self._expire_locked(job)
+        moved = False
         for job in list(self._queue):
             if len(self._running) >= self.slots:
                 break
@@ -200,12 +202,13 @@ class JobPool:
                 continue
             self._queue.remove(job)
             self._running.append(job)
-            job.state, job.slice_start = "running", time.monotonic()
+            job.state, job.slice_start, moved = "running", time.monotonic(), True
             if not job.started:
                 job.started = True
                 threading.Thread(target=self._run_job, args=(job,), name=f"ccvae-job-{job.what[:20]}",
                                  daemon=True).start()
-        self._cond.notify_all()  # jobs waiting for their next turn
+        if moved:
+            self._cond.notify_all()
 
     def _turn(self, job: Job) -> None:
         """A turn point on the job's own thread: stop if dropped; hand the slot on if anyone eligible waits."""
@@ -220,8 +223,8 @@ class JobPool:
             self._queue.append(job)
             self._dispatch()
             while job.state != "running":
-                self._cond.wait(timeout=1.0)
-                self._dispatch()  # also expires old jobs when nothing else calls it
+                if not self._cond.wait(timeout=1.0):
+                    self._dispatch()  # a second without news: expire old jobs, as nothing else may
 
     def _run_job(self, job: Job) -> None:
         _lower_priority(self.nice)
