@@ -431,14 +431,18 @@ def class_server(args) -> int:
           f"{time.time() - t1:.0f} s in all. CPU used meanwhile: {busy:.0f} core-seconds, of which the server and its "
           f"workers {served:.0f} and everything else (the load generator: Chromium and Playwright) "
           f"{busy - served:.0f}, {100 * (busy - served) / busy:.0f}%\n")
-    print("| sessions | heavy jobs | slider round trips | slider p50 / p95 (s) | in Chromium: round trips, p50 / p95 (s) | "
-          "server + workers peak RSS (MB) | failed sessions | pictures unchanged |\n|---|---|---|---|---|---|---|---|")
+    print("| sessions | heavy jobs | slider round trips | slider p50 / p95 (s) | while heavy jobs ran: round trips, p50 / p95 (s) "
+          "| in Chromium: round trips, p50 / p95 (s) | server + workers peak RSS (MB) | failed sessions | pictures unchanged |\n"
+          "|---|---|---|---|---|---|---|---|---|")
     same, seen = report["same_picture"], report["browser_slider_ms"]
+    trace = report.get("trace", [])
+    clicks, ends = [e[0] for e in trace if len(e) == 3], [e[2] for e in trace if len(e) == 3]
+    during = [ms for e in trace if len(e) == 2 and clicks and min(clicks) <= e[0] <= max(ends) for ms in e[1:]]
 
     def p50_p95(values: list[float]) -> str:
         return f"{statistics.median(values) / 1000:.2f} / {percentile(values, 0.95) / 1000:.2f}" if values else "n/a"
-    print(f"| {n} | {args.heavy} | {len(ms)} | {p50_p95(ms)} | {len(seen)}, {p50_p95(seen)} | {max(peak):.0f} | {failed} | "
-          f"{sum(same)} of {len(same)} |")
+    print(f"| {n} | {args.heavy} | {len(ms)} | {p50_p95(ms)} | {len(during)}, {p50_p95(during)} | {len(seen)}, {p50_p95(seen)} "
+          f"| {max(peak):.0f} | {failed} | {sum(same)} of {len(same)} |")
     print("\n| heavy job | outcome | seconds from click |\n|---|---|---|")
     for role, outcome, seconds in sorted(report["heavy"]):
         print(f"| {role} | {outcome} | {seconds:.0f} |")
@@ -461,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heavy", type=int, default=5, help="--class-server: sessions that start heavy jobs")
     parser.add_argument("--steps", type=int, default=200, help="--class-server: steps of each Train live run")
     parser.add_argument("--min-moves", type=int, default=10, help="--class-server: slider moves per session, at least")
-    parser.add_argument("--max-moves", type=int, default=60, help="--class-server: and at most")
+    parser.add_argument("--max-moves", type=int, default=400, help="--class-server: and at most")
     parser.add_argument("--think", type=float, default=0.5, help="--class-server: seconds between a session's moves")
     parser.add_argument("--trace", type=Path, help="--class-server: write each slider move and heavy job's times (JSON)")
     parser.add_argument("--generator-nice", type=int, default=19,
