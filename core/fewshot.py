@@ -18,7 +18,7 @@ import torch
 
 from core.data import ImageSet
 from core.limits import MAX_FINE_TUNE_STEPS, MAX_PHOTOS
-from core.training import Networks, NonFiniteLoss, TrainConfig, Trainer, run
+from core.training import Networks, NonFiniteLoss, TrainConfig, make_trainer, run
 
 
 @torch.no_grad()
@@ -110,7 +110,7 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
     config = TrainConfig(z_dim=tuned.config.z_dim, s_dim=tuned.config.s_dim, steps=start + steps, batch_size=batch_size,
                          lr=lr, lr_drop_at=1.0, reverse_cycle=part == "all", seed=seed,
                          device=str(next(tuned.parameters()).device))
-    trainer = Trainer(config, data, Networks(tuned), anchor_weights=weights)
+    trainer = make_trainer(config, data, Networks(tuned), anchor_weights=weights)
     report = None if callback is None else \
         (lambda step, terms: callback(step - start, {k: v.item() for k, v in terms.items()}))
     try:

@@ -9,7 +9,7 @@ from core.data import synthetic_digits
 from core.losses import reverse_cycle_loss
 from core.models import METHODS, ModelConfig, build_model
 from core.models.nets import DETERMINISTIC_LOGVAR
-from core.training import GANCollapse, TrainConfig, Trainer
+from core.training import GANCollapse, TrainConfig, make_trainer
 
 torch.set_num_threads(1)
 
@@ -26,9 +26,9 @@ CASES = {
 }
 
 
-def tiny_trainer(**options) -> Trainer:
+def tiny_trainer(**options) -> make_trainer:
     config = TrainConfig(steps=4, batch_size=8, seed=0, device="cpu", **options)
-    return Trainer(config, synthetic_digits(64, classes=4))
+    return make_trainer(config, synthetic_digits(64, classes=4))
 
 
 def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:

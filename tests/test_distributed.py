@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from core import load_model
 from core.data import load_mnist
-from core.training import TrainConfig, Trainer
+from core.training import TrainConfig, make_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD = 2
@@ -30,7 +30,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _params(trainer: Trainer) -> dict[str, torch.Tensor]:
+def _params(trainer: make_trainer) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
 
@@ -41,14 +41,14 @@ def _worker(rank: int, port: int, data_dir: str, out: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     try:
         data = load_mnist(data_dir, "train")
-        trainer = Trainer(TrainConfig(**CONFIG), data, rank=rank, world_size=WORLD)
+        trainer = make_trainer(TrainConfig(**CONFIG), data, rank=rank, world_size=WORLD)
         for _ in range(2):
             trainer.step()
         trainer.save(Path(out) / "checkpoint")
         for _ in range(2):
             trainer.step()
         save_file(_params(trainer), str(Path(out) / f"straight{rank}.safetensors"))
-        resumed = Trainer(TrainConfig(**CONFIG), data, rank=rank, world_size=WORLD)
+        resumed = make_trainer(TrainConfig(**CONFIG), data, rank=rank, world_size=WORLD)
         resumed.resume(Path(out) / "checkpoint")
         for _ in range(2):
             resumed.step()
@@ -69,7 +69,7 @@ def _average_gradients(param_lists: list[list[torch.nn.Parameter]]) -> None:
 def one_process_same_global_batch(data, steps: int) -> dict[str, torch.Tensor]:
     """What the distributed run must compute, in one process: each rank's share of the global batch is
     drawn by a trainer with that rank's generators, and their gradients are averaged before each update."""
-    shares = [Trainer(TrainConfig(**CONFIG), data, rank=r) for r in range(WORLD)]
+    shares = [make_trainer(TrainConfig(**CONFIG), data, rank=r) for r in range(WORLD)]
     for _ in range(steps):
         for t in shares:
             t.set_learning_rate()
@@ -94,7 +94,7 @@ def test_ranks_stay_identical_match_one_process_and_resume_exactly(tmp_path, mni
         assert torch.equal(straight[0][k], resumed[0][k]) and torch.equal(straight[1][k], resumed[1][k]), \
             f"resume under 2 processes is not exact for {k}"
     reference = one_process_same_global_batch(load_mnist(mnist_dir, "train"), steps=4)
-    start = Trainer(TrainConfig(**CONFIG), load_mnist(mnist_dir, "train"))
+    start = make_trainer(TrainConfig(**CONFIG), load_mnist(mnist_dir, "train"))
     for k, v in reference.items():
         torch.testing.assert_close(straight[0][k], v, rtol=1e-5, atol=1e-6, msg=f"{k} differs from one process")
         assert not torch.equal(v, start.model.state_dict()[k]), f"{k} did not train"
@@ -106,7 +106,7 @@ def test_ranks_stay_identical_match_one_process_and_resume_exactly(tmp_path, mni
 
 def test_rank_shares_differ_and_rank_zero_is_the_single_process_run(mnist_dir):
     data = load_mnist(mnist_dir, "train")
-    single, rank0, rank1 = (Trainer(TrainConfig(**CONFIG), data, rank=r) for r in (0, 0, 1))
+    single, rank0, rank1 = (make_trainer(TrainConfig(**CONFIG), data, rank=r) for r in (0, 0, 1))
     assert torch.equal(single.same_label_batch()[0], rank0.same_label_batch()[0])
     assert not torch.equal(rank0.same_label_batch()[0], rank1.same_label_batch()[0])
 

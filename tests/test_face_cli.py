@@ -1,4 +1,4 @@
-"""python -m train.few_shot (batch few-shot rendering) and the identity score's protocol
+"""python -m train.render_photos (batch few-shot rendering) and the identity score's protocol
 (core.evaluation.identity), with a stand-in recogniser so no dlib weights are needed."""
 
 
@@ -10,7 +10,7 @@ from PIL import Image
 from core.data import ImageSet
 from core.evaluation.identity import identity_score, pairwise_pixel_distance, score, split_people
 from train.ccvae import main as train_main
-from train.few_shot import main as few_shot_main
+from train.render_photos import main as few_shot_main
 
 torch.set_num_threads(1)
 

@@ -13,7 +13,7 @@ from core.evaluation.swaps import one_per_class, swap_test
 from core.fewshot import fine_tune
 from core.models import ModelConfig, build_model
 from core.models.classifier import ClassifierConfig, IdentityClassifier, augment
-from core.training import PRESETS, TrainConfig, Trainer
+from core.training import PRESETS, TrainConfig, make_trainer
 
 torch.set_num_threads(1)
 
@@ -34,11 +34,11 @@ def classifier(tmp_path, data, seed: int = 0):
     return tmp_path / f"C{seed}"
 
 
-def face_trainer(tmp_path=None, **options) -> Trainer:
+def face_trainer(tmp_path=None, **options):
     data = faces()
     recipe = {k: v for k, v in PRESETS["faces"].items() if k not in ("dataset", "z_dim", "s_dim")}
     config = TrainConfig(**(recipe | {"z_dim": 4, "s_dim": 8, "steps": 4, "batch_size": 8, "device": "cpu"} | options))
-    return Trainer(config, data)
+    return make_trainer(config, data)
 
 
 def test_group_s_is_the_mean_s_of_the_other_photos():

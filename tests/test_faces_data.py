@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from core.data import UNSEEN_YALE, DataError, load_dataset, load_multipie, load_orl, load_utkface, load_yale
-from core.training import TrainConfig, Trainer
+from core.training import TrainConfig, make_trainer
 
 LIGHTS = ["A+000E+00", "A-035E+15", "A+050E-40", "A+110E+65", "A-005E-10"]
 
@@ -155,4 +155,4 @@ def test_unusable_labels_are_refused_before_training(tmp_path, counts, message):
             save(tmp_path / k / f"{j}.pgm", 5)
     data = load_orl(tmp_path, size=64)
     with pytest.raises(ValueError, match=message):
-        Trainer(TrainConfig(steps=1), data)
+        make_trainer(TrainConfig(steps=1), data)

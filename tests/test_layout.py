@@ -75,7 +75,7 @@ def test_the_readme_map_names_every_package():
 
 CODE = ["core", "train", "tools", *UI]
 # the one circle left, in core/training (its owner breaks it): state.py writes the engine's private _checked_step
-KNOWN_CYCLES = [{"core.training.engine", "core.training.state"}]
+KNOWN_CYCLES: list[set[str]] = []
 
 
 def module_name(file: Path) -> str:

@@ -16,7 +16,7 @@ from core.explore import sample_prior
 from core.models import ModelConfig, build_model, reparameterize
 from core.models.ccvae import MEAN_IMAGE_SIGMA
 from core.models.pixelcnn import LEVELS, PixelCNN, gaussian_level_logits
-from core.training import TrainConfig, Trainer
+from core.training import TrainConfig, make_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(decoder="pixelcnn", pixelcnn_width=4, pixelcnn_layers=2)
@@ -168,7 +168,7 @@ def test_a_checkpoint_without_decoder_loads_as_plain_and_a_bad_decoder_is_named(
 
 def test_a_pixelcnn_ccvae_trains_and_round_trips_through_a_checkpoint(tmp_path):
     config = TrainConfig(decoder="pixelcnn", batch_size=8, steps=30, device="cpu", lr=1e-3)
-    trainer = Trainer(config, synthetic_digits(64, classes=4))
+    trainer = make_trainer(config, synthetic_digits(64, classes=4))
     assert trainer.model.config.decoder == "pixelcnn"
     recon = [trainer.step()["reconstruction"].item() for _ in range(30)]
     assert all(torch.isfinite(torch.tensor(recon)))
@@ -182,7 +182,7 @@ def test_a_pixelcnn_ccvae_trains_and_round_trips_through_a_checkpoint(tmp_path):
     model = trainer.model.eval()
     z, s = torch.randn(2, 16), torch.randn(2, 16)
     assert torch.equal(model.decode(z, s), loaded.decode(z, s))
-    resumed = Trainer(config, synthetic_digits(64, classes=4))
+    resumed = make_trainer(config, synthetic_digits(64, classes=4))
     resumed.resume(saved)
     assert resumed.step_count == 30
 

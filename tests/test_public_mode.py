@@ -131,7 +131,7 @@ def test_random_choices_do_not_follow_the_global_generator(public):
     at = public("pages/2_Interpolation.py")
     pairs = []
     for _ in range(4):
-        torch.manual_seed(0)  # what another session's Trainer did
+        torch.manual_seed(0)  # what another session's training did
         at.button[0].click().run()
         pairs.append((at.number_input(key="interp_a").value, at.number_input(key="interp_b").value))
     assert len(set(pairs)) > 1

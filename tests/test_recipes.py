@@ -8,13 +8,13 @@ from core import losses
 from core.data import synthetic_digits
 from core.explore import swap_effects
 from core.models import ModelConfig, ZPairDiscriminator, build_model
-from core.training import DegenerateSplit, TrainConfig, Trainer
+from core.training import DegenerateSplit, TrainConfig, make_trainer
 
 torch.set_num_threads(1)
 
 
-def trainer(**options) -> Trainer:
-    return Trainer(TrainConfig(steps=6, batch_size=8, seed=0, device="cpu", **options), synthetic_digits(64, classes=4))
+def trainer(**options) -> make_trainer:
+    return make_trainer(TrainConfig(steps=6, batch_size=8, seed=0, device="cpu", **options), synthetic_digits(64, classes=4))
 
 
 def snapshot(module):

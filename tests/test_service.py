@@ -152,13 +152,13 @@ def test_serving_flags_become_settings(tmp_path, monkeypatch):
 def test_building_a_trainer_leaves_the_global_generator_alone(mnist_dir):
     """Train live builds Trainers inside a server: it must not reseed the generator every session shares."""
     from core.data import load_dataset
-    from core.training import TrainConfig, Trainer
+    from core.training import TrainConfig, make_trainer
 
     data = load_dataset("mnist", str(mnist_dir), "train")
     torch.manual_seed(1234)
     before = torch.get_rng_state()
-    a = Trainer(TrainConfig(z_dim=4, s_dim=3, steps=1, device="cpu", seed=7), data)
+    a = make_trainer(TrainConfig(z_dim=4, s_dim=3, steps=1, device="cpu", seed=7), data)
     assert torch.equal(torch.get_rng_state(), before)  # was reseeded with 7
-    b = Trainer(TrainConfig(z_dim=4, s_dim=3, steps=1, device="cpu", seed=7), data)
+    b = make_trainer(TrainConfig(z_dim=4, s_dim=3, steps=1, device="cpu", seed=7), data)
     for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values()):
         assert torch.equal(p, q), name  # the initial weights still follow the seed

@@ -15,7 +15,7 @@ from scipy.io import savemat
 from core import load_model
 from core.data import DataError, ImageSet, load_dataset, load_sprites
 from core.data.sprites import ACTIONS, ATTRIBUTES, SEQ_LENS, TEST_SEQUENCES, VIEWS, read_layout, read_splits
-from core.training import TrainConfig, Trainer
+from core.training import TrainConfig, make_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARACTERS = 8
@@ -168,7 +168,7 @@ def test_layouts_this_loader_does_not_know_are_refused(tmp_path, change, message
 
 def test_trainer_runs_and_its_checkpoint_loads(sprites_dir, tmp_path):
     data = load_dataset("sprites", sprites_dir, "train")
-    trainer = Trainer(TrainConfig(dataset="sprites", steps=2, batch_size=4, z_dim=8, s_dim=4, threads=1), data,
+    trainer = make_trainer(TrainConfig(dataset="sprites", steps=2, batch_size=4, z_dim=8, s_dim=4, threads=1), data,
                       dataset_name="sprites")
     for _ in range(2):
         trainer.step()

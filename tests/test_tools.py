@@ -32,7 +32,7 @@ def test_bench_dry_run_times_ours_and_the_baseline(tmp_path, capsys):
     assert (ours["batch"], ours["steps"], ours["device"]) == (8, 2, "cpu")
     assert ours["it_per_s"] > 0 and baseline["it_per_s"] > 0 and set(ours["phase_ms"]) == set(bench.PHASES)
     assert result["peak_rss_mb_cpu_training"] > 0
-    assert [r[2] for r in table_rows(capsys.readouterr().out)[2:]] == ["ours (Trainer)", "baseline (authors' data path)"]
+    assert [r[2] for r in table_rows(capsys.readouterr().out)[2:]] == ["ours (make_trainer)", "baseline (authors' data path)"]
 
 
 def test_bench_app_dry_run_prints_the_latency_table(capsys):

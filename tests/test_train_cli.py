@@ -7,7 +7,7 @@ import torch
 
 from core import load_model
 from core.data import load_mnist
-from core.training import NonFiniteLoss, TrainConfig, Trainer
+from core.training import NonFiniteLoss, TrainConfig, make_trainer
 from train.ccvae import main as train_main
 from train.evaluate import main as evaluate_main
 
@@ -44,7 +44,7 @@ def test_resume_is_exact(tmp_path, mnist_dir):
 def test_training_learns_on_toy_data(mnist_dir):
     """200 steps on the toy bars: the forward-cycle reconstruction falls well below its start."""
     data = load_mnist(mnist_dir, "train")
-    trainer = Trainer(TrainConfig(steps=200, batch_size=32, lr=1e-3, z_dim=4, s_dim=4), data)
+    trainer = make_trainer(TrainConfig(steps=200, batch_size=32, lr=1e-3, z_dim=4, s_dim=4), data)
     first = trainer.step()["reconstruction"].item()
     for _ in range(199):
         last = trainer.step()["reconstruction"].item()
@@ -77,7 +77,7 @@ def _step_once(out, mnist_dir):
     import json
 
     saved = TrainConfig.from_dict(json.loads((out / "train_config.json").read_text()))
-    trainer = Trainer(saved, load_mnist(mnist_dir))
+    trainer = make_trainer(saved, load_mnist(mnist_dir))
     trainer.resume(out / "checkpoint")
     trainer.step()
 
@@ -114,9 +114,9 @@ def test_evaluate_refuses_a_broken_checkpoint(tmp_path, capsys):
 
 def test_authors_init_option(mnist_dir):
     data = load_mnist(mnist_dir, "train")
-    trainer = Trainer(TrainConfig(init="authors"), data)
+    trainer = make_trainer(TrainConfig(init="authors"), data)
     w = trainer.model.encoder.trunk[0].weight
     assert abs(w.std().item() - 0.05) < 0.01
     assert trainer.model.encoder.z_mu.bias.abs().sum() == 0
     with pytest.raises(ValueError, match="valid: default, authors"):
-        Trainer(TrainConfig(init="xavier"), data)
+        make_trainer(TrainConfig(init="xavier"), data)

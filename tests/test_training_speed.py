@@ -10,7 +10,7 @@ import torch
 
 from core import losses
 from core.data import load_mnist
-from core.training import NonFiniteLoss, TrainConfig, Trainer
+from core.training import NonFiniteLoss, TrainConfig, make_trainer
 from tools.bench import main as bench_main
 from train.ccvae import main as train_main
 
@@ -22,7 +22,7 @@ def test_the_benchmark_times_the_real_step(mnist_dir):
     from contextlib import contextmanager
 
     data = load_mnist(mnist_dir, "train")
-    whole, timed = Trainer(TrainConfig(**SMALL), data), Trainer(TrainConfig(**SMALL), data)
+    whole, timed = make_trainer(TrainConfig(**SMALL), data), make_trainer(TrainConfig(**SMALL), data)
     seen = []
 
     @contextmanager
@@ -40,7 +40,7 @@ def test_the_benchmark_times_the_real_step(mnist_dir):
 
 def test_deferred_nan_check_reports_at_the_next_check_and_refuses_to_save(tmp_path, mnist_dir, monkeypatch):
     """On a GPU step() does not read the loss; check_finite() (at logging) and save() report a NaN."""
-    trainer = Trainer(TrainConfig(**SMALL), load_mnist(mnist_dir, "train"))
+    trainer = make_trainer(TrainConfig(**SMALL), load_mnist(mnist_dir, "train"))
     trainer.check_every_step = False  # what a CUDA device sets
     trainer.step()
     trainer.check_finite()
@@ -61,7 +61,7 @@ def test_deferred_nan_check_reports_at_the_next_check_and_refuses_to_save(tmp_pa
 
 def test_compile_is_cuda_only_and_skipped_cleanly_on_the_cpu(mnist_dir):
     with pytest.warns(UserWarning, match="CUDA only"):
-        trainer = Trainer(TrainConfig(**SMALL, compile=True, device="cpu"), load_mnist(mnist_dir, "train"))
+        trainer = make_trainer(TrainConfig(**SMALL, compile=True, device="cpu"), load_mnist(mnist_dir, "train"))
     trainer.step()
     assert trainer.memory_format == torch.contiguous_format and trainer.check_every_step
 
@@ -75,7 +75,7 @@ def test_compile_flag_on_the_command_line(tmp_path, mnist_dir):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_a_cuda_step_never_waits_for_the_gpu(mnist_dir):
-    trainer = Trainer(TrainConfig(**SMALL, device="cuda"), load_mnist(mnist_dir, "train"))
+    trainer = make_trainer(TrainConfig(**SMALL, device="cuda"), load_mnist(mnist_dir, "train"))
     trainer.step()  # warm-up: cuDNN autotuning and pinned-memory allocation
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")

@@ -6,7 +6,7 @@
     python -m tools.bench --maps --map-baselines --data-dir ../shared/data/MNIST   # ... and the previous implementations
     python -m tools.bench --dry-run                                        # seconds: does it work on this machine?
 
-Ours is ``core.training.Trainer``: pairs drawn by index from uint8 images held as one tensor. The
+Ours is ``core.training.make_trainer``: pairs drawn by index from uint8 images held as one tensor. The
 baseline, measured in the same run on the same model, losses and optimisers, feeds the step the way
 the authors' code does: a torch ``Dataset`` whose ``__getitem__`` turns one image into a tensor
 through PIL and picks its same-class partner with Python's ``random``, and a ``DataLoader`` that is
@@ -15,7 +15,7 @@ Without --data-dir (or when MNIST is not there) both use synthetic 28x28 images 
 On CUDA the baseline runs in fp32 as the authors' code does; ours with bf16 autocast, channels_last
 and cudnn.benchmark (torch.compile only with ``python -m train --compile``, not here).
 
-Both run their real step (ours: ``Trainer.step``, not a copy) with a phase timer that the step marks: data
+Both run their real step (ours: ``make_trainer.step``, not a copy) with a phase timer that the step marks: data
 (sample pairs, make float batches), forward cycle (loss and backward), reverse cycle (loss and backward),
 optimiser (both Adam steps). On CUDA the phase
 times come from extra steps with a synchronisation after each phase, and it/s from steps without.
@@ -47,7 +47,7 @@ from core import losses
 from core.checkpoint import WEIGHTS
 from core.data import DataError, ImageSet, load_mnist, synthetic_digits
 from core.models import ModelConfig, build_model
-from core.training import TrainConfig, Trainer, authors_init
+from core.training import TrainConfig, authors_init, make_trainer
 from core.training.engine import Phase
 from train.cli import command_parser, hardware, parse_command
 
@@ -106,7 +106,7 @@ class Baseline:
             yield from loader
 
     def step(self, phase: Phase) -> None:
-        """One iteration, its phases marked as ``Trainer.step`` marks its own."""
+        """One iteration, its phases marked as ``make_trainer.step`` marks its own."""
         with phase("data"):
             x1, x2, _ = next(self.batches)
             r1, _, _ = next(self.batches)
@@ -128,7 +128,7 @@ class Baseline:
 # ------------------------------------------------------------------------------------------ timing
 
 class PhaseTimer:
-    """The ``phase`` argument of ``Trainer.step`` (and of ``Baseline.step``): wall seconds per phase name, waiting
+    """The ``phase`` argument of ``make_trainer.step`` (and of ``Baseline.step``): wall seconds per phase name, waiting
     for the GPU at the end of each phase when ``sync_each``."""
 
     def __init__(self, sync: Callable[[], None], sync_each: bool):
@@ -160,9 +160,9 @@ def run_steps(step: Callable[[Phase], object], device: torch.device, steps: int,
 def bench_device(data: ImageSet, paired: PairedMNIST, device: torch.device, batch: int, steps: int, warmup: int,
                  rounds: int) -> list[dict]:
     """Ours and the baseline at one batch size, in alternating rounds so both see the same machine load."""
-    trainer = Trainer(TrainConfig(batch_size=batch, device=str(device)), data)
+    trainer = make_trainer(TrainConfig(batch_size=batch, device=str(device)), data)
     baseline = Baseline(paired, batch, device)
-    impls = {"ours (Trainer)": trainer.step, "baseline (authors' data path)": baseline.step}
+    impls = {"ours (make_trainer)": trainer.step, "baseline (authors' data path)": baseline.step}
     cuda = device.type == "cuda"
     seconds, cpu_seconds = dict.fromkeys(impls, 0.0), dict.fromkeys(impls, 0.0)
     phase_ms = {name: [] for name in impls}

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from core.data import DataError, load_dataset, synthetic_faces
-from core.training import PRESETS, TrainConfig, Trainer, hardware
+from core.training import PRESETS, TrainConfig, hardware, make_trainer
 from train.cli import command_parser, parse_command
 
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = {k: v for k, v in PRESETS["faces"].items() if k != "bf16"} | {"steps": args.steps, "device": "cpu"}
     if args.dry_run:
         recipe |= {"batch_size": 8}
-    trainers = {name: Trainer(TrainConfig(**recipe, bf16=bf16), data) for name, bf16 in (("float32", False),
+    trainers = {name: make_trainer(TrainConfig(**recipe, bf16=bf16), data) for name, bf16 in (("float32", False),
                                                                                            ("bf16", True))}
     seconds = dict.fromkeys(trainers, 0.0)
     history: dict[str, list[dict[str, float]]] = {name: [] for name in trainers}

@@ -30,7 +30,7 @@ import torch.distributed as dist
 from core.checkpoint import CheckpointError, RunFolder
 from core.data import DataError, ImageSet, load_dataset, synthetic_digits
 from core.explore import framed_grid, swap_grid
-from core.training import DEFAULT_PRESET, PRESETS, TrainConfig, Trainer, build_networks, preset_config
+from core.training import DEFAULT_PRESET, PRESETS, TrainConfig, build_networks, make_trainer, preset_config
 from train import driver
 from train.cli import add_dataclass_arguments, overrides
 
@@ -122,7 +122,7 @@ def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, 
             torch.set_num_threads(config.threads)
         data = load_training_data(config, args.dry_run)
         name = config.dataset if data.name != "synthetic" else "synthetic"
-        trainer = Trainer(config, data, build_networks(config, data, dataset_name=name), dataset_name=name,
+        trainer = make_trainer(config, data, build_networks(config, data, dataset_name=name), dataset_name=name,
                           rank=rank, world_size=world, local_rank=local_rank)
         driver.start(folder, trainer, resume=args.resume)
     except (DataError, CheckpointError, ValueError) as err:

@@ -30,7 +30,7 @@ from core.evaluation import classifier_accuracy
 from core.explore import encode_all, framed_grid, png_bytes, swap_grid
 from core.fewshot import fine_tune
 from core.gallery import one_per_class
-from core.training import TrainConfig, Trainer
+from core.training import TrainConfig, make_trainer
 from train.cli import command_parser, hardware, parse_command
 
 
@@ -70,7 +70,7 @@ def mnist_experiment(args, out: Path) -> dict:
     w = args.withheld
     base_train = train.subset(torch.nonzero(train.labels != w).flatten())
     config = TrainConfig(steps=args.mnist_steps, seed=args.seed)
-    trainer = Trainer(config, base_train, dataset_name="mnist")
+    trainer = make_trainer(config, base_train, dataset_name="mnist")
     t0 = time.time()
     while trainer.step_count < config.steps:
         trainer.step()

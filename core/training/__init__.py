@@ -6,7 +6,7 @@
                   optimisers, the all-reduced update and NaN check);
                   Networks (a built model and the auxiliary networks training needs); the failures
     state.py      the train state beside a checkpoint: one save/resume format for every method
-    pairs.py      what the pair methods share: building the model (and discriminators) from a seed,
+    pair_trainer.py  what the pair methods share: building the model (and discriminators) from a seed,
                   the discriminator update and the collapse watch (PairTrainer)
     ccvae.py      the CC-VAE's iteration and its variants
     mathieu.py    Mathieu et al.'s iteration
@@ -14,7 +14,7 @@
     drgan.py      DR-GAN's iteration and its collapse detector
     loop.py       run(): the one loop (logging, pictures, checkpoints, stops) every caller trains with
 
-``Trainer(config, data, networks=None, ...)`` returns the trainer of ``config.method``; ``networks``
+``make_trainer(config, data, networks=None, ...)`` returns the trainer of ``config.method``; ``networks``
 (``build_networks(config, data)``) are built from ``config.seed`` when not given, so the same seed gives
 the same weights.
 """
@@ -51,13 +51,13 @@ from core.training.engine import (
 )
 from core.training.loop import Outcome, run
 from core.training.mathieu import MathieuTrainer
-from core.training.pairs import COLLAPSE_ACCURACY, PairTrainer, authors_init, build_networks
+from core.training.pair_trainer import COLLAPSE_ACCURACY, PairTrainer, authors_init, build_networks
 from core.training.szabo import SzaboTrainer
 
 TRAINERS: dict[str, type[PairTrainer]] = {"ccvae": CCVAETrainer, "mathieu": MathieuTrainer, "szabo": SzaboTrainer}
 
 
-def Trainer(config: TrainConfig, data: ImageSet, networks: Networks | None = None, **options) -> PairTrainer:  # noqa: N802
+def make_trainer(config: TrainConfig, data: ImageSet, networks: Networks | None = None, **options) -> PairTrainer:
     """The trainer of ``config.method`` (a class of ``TRAINERS``); ``options``: ``dataset_name``, ``rank``,
     ``world_size``, ``local_rank``, ``anchor_weights`` (``core.training.engine.Engine``)."""
     if config.method not in TRAINERS:
@@ -68,6 +68,6 @@ def Trainer(config: TrainConfig, data: ImageSet, networks: Networks | None = Non
 __all__ = ["ADVERSARIAL", "CCVAE_ONLY", "CCVAE_ONLY_WEIGHTS", "COLLAPSE_ACCURACY", "DEFAULT_PRESET", "INITS",
            "LIVE_PRESET", "PRESETS", "TRAINERS", "CCVAETrainer", "CollapseDetector", "DRGANConfig", "DRGANTrainer",
            "DegenerateSplit", "Engine", "GANCollapse", "MathieuTrainer", "Networks", "NonFiniteLoss", "Outcome",
-           "PairTrainer", "SzaboTrainer", "TrainConfig", "Trainer", "TrainingCollapsed", "TrainingFailed",
+           "PairTrainer", "SzaboTrainer", "TrainConfig", "make_trainer", "TrainingCollapsed", "TrainingFailed",
            "authors_init", "build_networks", "config_from_dict", "dcgan_init", "hardware", "pick_device",
            "preset_config", "rank_seed", "run"]

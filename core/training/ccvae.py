@@ -24,7 +24,7 @@ from core.checkpoint import load_classifier
 from core.data import ImageSet
 from core.explore import swap_effects
 from core.training.engine import DegenerateSplit, Phase, no_phase
-from core.training.pairs import PairTrainer
+from core.training.pair_trainer import PairTrainer
 
 
 class CCVAETrainer(PairTrainer):

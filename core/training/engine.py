@@ -5,7 +5,7 @@ needs, such as a discriminator) and owns what is the same for every method: the 
 memory (uint8, on the GPU when training there, converted per batch), the pair sampler, the index and
 noise generators, named Adam optimisers, the update with its all-reduce over torchrun ranks and its
 NaN check, and the train state that ``save`` writes beside the checkpoint and ``resume`` restores
-bit for bit. A method's trainer (``core.training.ccvae``, ``baselines``, ``drgan``) adds ``build``
+bit for bit. A method's trainer (``core.training.ccvae``, ``mathieu``, ``szabo``, ``drgan``) adds ``build``
 (its networks from a seed), ``make_optimizers`` and ``_step`` (one iteration).
 
 ``step(phase=...)`` takes an optional phase timer: a method marks its phases (``with phase("forward")``)
@@ -330,3 +330,4 @@ class Engine:
     def resume(self, path: str | Path) -> None:
         """Restore weights, optimiser moments, step count and random state (``core.training.state.resume``)."""
         state.resume(self, path)
+        self._checked_step = self.step_count

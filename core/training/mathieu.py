@@ -10,7 +10,7 @@ import torch
 
 from core import losses
 from core.models import reparameterize
-from core.training.pairs import BaselineTrainer
+from core.training.pair_trainer import BaselineTrainer
 
 
 class MathieuTrainer(BaselineTrainer):

@@ -14,15 +14,16 @@ import json
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from core.checkpoint import TRAIN_STATE, TRAIN_STATE_JSON, CheckpointError, load_model, read_tensors, save_checkpoint
 
-if TYPE_CHECKING:
-    from core.training.engine import Engine
+# The trainer these functions read and write: a ``core.training.engine.Engine``. Not imported, not even for type
+# checking: the engine imports this module, and modules here never import each other.
+Engine = Any
 
 
 RANK_SEED_STRIDE = 1_000_003  # rank r's generators start from seed + r * stride; rank 0 keeps the single-process streams
@@ -135,5 +136,4 @@ def resume(trainer: Engine, path: str | Path) -> None:
         trainer.noise_gen.manual_seed(seed + 1)
         warnings.warn(f"{path} was saved by {meta.get('world_size', 1)} process(es); rank {trainer.rank} starts "
                       f"new random streams at step {trainer.step_count}", stacklevel=2)
-    trainer._checked_step = trainer.step_count
     trainer.model.train()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from core import losses
-from core.training.pairs import BaselineTrainer
+from core.training.pair_trainer import BaselineTrainer
 
 
 class SzaboTrainer(BaselineTrainer):

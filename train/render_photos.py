@@ -1,7 +1,7 @@
 """Render new people (or new classes) from a few photos, in batch: what the Few-shot page does, as files.
 
-    python -m train.few_shot --checkpoint checkpoints/celeba --out out/anna anna1.jpg anna2.jpg anna3.jpg
-    python -m train.few_shot --checkpoint checkpoints/celeba --out out/anna --steps 60 anna*.jpg
+    python -m train.render_photos --checkpoint checkpoints/celeba --out out/anna anna1.jpg anna2.jpg anna3.jpg
+    python -m train.render_photos --checkpoint checkpoints/celeba --out out/anna --steps 60 anna*.jpg
 
 Each photo is prepared as an upload would be (``core.upload``: faces aligned by eye landmarks for a
 model trained on aligned faces, Haar framing otherwise); photos in which no face is found are skipped
@@ -62,7 +62,7 @@ def prepare_photos(paths: list[Path], model, latents: dict, *, detect: bool) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = command_parser("python -m train.few_shot", __doc__)
+    parser = command_parser("python -m train.render_photos", __doc__)
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=0, help=f"fine-tuning steps (0: zero-shot only; at most {MAX_STEPS})")

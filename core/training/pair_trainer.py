@@ -52,7 +52,7 @@ def build_networks(config: TrainConfig, data: ImageSet, *, dataset_name: str | N
 
 
 class PairTrainer(Engine):
-    """The trainer of the pair methods (CC-VAE, Mathieu, Szabó); ``core.training.Trainer`` picks the class."""
+    """The trainer of the pair methods (CC-VAE, Mathieu, Szabó); ``core.training.make_trainer`` picks the class."""
 
     def __init__(self, config: TrainConfig, data: ImageSet, networks: Networks | None = None, **kw):
         super().__init__(config, data, networks, **kw)
