@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.features.sliders import S_MODES, WEIGHT_STEP, Z_LIMIT, Z_STEP, image_z, random_z, slider_view, snap, snapped
+from core.features.sliders import S_MODES, WEIGHT_STEP, Z_LIMIT, Z_STEP, from_link, image_z, link, random_z, slider_view
 from pages.widgets import class_name, decoding, explain, page_setup, prototypes, show
 
 
 def _query_state(z_dim: int, n: int, k: int) -> dict:
-    """Read a shared URL (?img=..&z=..&s=..&a=..&b=..&w=..); bad values fall back to defaults."""
-    q = st.query_params
-    state = {}
-    try:
-        if "img" in q:
-            state["sl_img"] = min(max(int(q["img"]), 0), n - 1)
-        if "z" in q:
-            z = snapped([float(v) for v in q["z"].split(",")])
-            if len(z) == z_dim:
-                state.update({f"sl_z{i}": v for i, v in enumerate(z)})
-        if "s" in q and int(q["s"]) in range(len(S_MODES)):
-            state["sl_mode"] = S_MODES[int(q["s"])]
-        for key, name in (("a", "sl_a"), ("b", "sl_b")):
-            if key in q and int(q[key]) in range(k):
-                state[name] = int(q[key])
-        if "w" in q:
-            state["sl_w"] = snap(float(q["w"]), WEIGHT_STEP, 0.0, 1.0)
-    except ValueError:
-        st.warning("The link's settings could not be read; starting from defaults.")
+    """The settings of a shared URL (``core.features.sliders.from_link``), its problem said."""
+    state, problem = from_link(dict(st.query_params), z_dim=z_dim, images=n, classes=k)
+    if problem:
+        st.warning(problem)
     return state
 
 
@@ -89,9 +74,8 @@ def editor(ctx, protos) -> None:
             view = slider_view(ctx.model, ctx.gallery, protos, z, mode, image=st.session_state["sl_img"], a=a, b=b,
                                weight=w, names=names, progress=progress)
         show(*view, width=280)
-    st.query_params.update({"img": str(st.session_state["sl_img"]), "z": ",".join(f"{v:.2f}" for v in z),
-                            "s": str(S_MODES.index(mode)), "a": str(st.session_state.get("sl_a", 0)),
-                            "b": str(st.session_state.get("sl_b", 1 % k)), "w": f"{st.session_state.get('sl_w', 0.5):.2f}"})
+    st.query_params.update(link(st.session_state["sl_img"], z, mode, st.session_state.get("sl_a", 0),
+                                st.session_state.get("sl_b", 1 % k), st.session_state.get("sl_w", 0.5)))
     keys = ["sl_img", "sl_mode", "sl_a", "sl_b", "sl_w"] + [f"sl_z{i}" for i in range(z_dim)]
     st.session_state["sl_saved"] = {key: st.session_state[key] for key in keys if key in st.session_state}
     st.caption("The address bar now holds these settings: copy it to share this exact image.")

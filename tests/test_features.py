@@ -67,3 +67,15 @@ def test_the_cold_path_imports_no_torch():
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_sliders_link_gives_back_its_settings_and_refuses_what_is_not_a_number():
+    from core.features.sliders import LINK_PROBLEM, S_MODES, from_link, link
+
+    query = link(7, [0.25, -1.0, 3.0], S_MODES[2], 1, 2, 0.3)
+    state, problem = from_link(query, z_dim=3, images=10, classes=3)
+    assert problem == "" and state == {"sl_img": 7, "sl_z0": 0.25, "sl_z1": -1.0, "sl_z2": 3.0, "sl_mode": S_MODES[2],
+                                       "sl_a": 1, "sl_b": 2, "sl_w": 0.3}
+    state, _ = from_link({"img": "99", "z": "0.26,9", "w": "0.52"}, z_dim=2, images=10, classes=3)
+    assert state == {"sl_img": 9, "sl_z0": 0.25, "sl_z1": 3.0, "sl_w": 0.5}  # clamped and snapped to the widgets' grids
+    assert from_link({"img": "x"}, z_dim=2, images=10, classes=3) == ({}, LINK_PROBLEM)

@@ -41,6 +41,36 @@ def random_z(z_dim: int) -> list[float]:
 
 
 S_MODES = ("The start image's s", "Class prototype", "Mix two classes")
+LINK_PROBLEM = "The link's settings could not be read; starting from defaults."
+
+
+def link(image: int, z_values: list[float], mode: str, a: int, b: int, weight: float) -> dict[str, str]:
+    """The URL parameters that give these settings back (``from_link``): ?img=..&z=..&s=..&a=..&b=..&w=.."""
+    return {"img": str(image), "z": ",".join(f"{v:.2f}" for v in z_values), "s": str(S_MODES.index(mode)),
+            "a": str(a), "b": str(b), "w": f"{weight:.2f}"}
+
+
+def from_link(query: dict[str, str], *, z_dim: int, images: int, classes: int) -> tuple[dict, str]:
+    """The page's settings (session-state keys) a shared URL gives, each value clamped or snapped to what its
+    widget can show; a value that is not a number drops the rest and gives ``LINK_PROBLEM`` as the second item."""
+    state = {}
+    try:
+        if "img" in query:
+            state["sl_img"] = min(max(int(query["img"]), 0), images - 1)
+        if "z" in query:
+            z = snapped([float(v) for v in query["z"].split(",")])
+            if len(z) == z_dim:
+                state.update({f"sl_z{i}": v for i, v in enumerate(z)})
+        if "s" in query and int(query["s"]) in range(len(S_MODES)):
+            state["sl_mode"] = S_MODES[int(query["s"])]
+        for key, name in (("a", "sl_a"), ("b", "sl_b")):
+            if key in query and int(query[key]) in range(classes):
+                state[name] = int(query[key])
+        if "w" in query:
+            state["sl_w"] = snap(float(query["w"]), WEIGHT_STEP, 0.0, 1.0)
+    except ValueError:
+        return state, LINK_PROBLEM
+    return state, ""
 
 
 def slider_view(model, gallery, prototypes: torch.Tensor, z_values: list[float], mode: str, *, image: int, a: int, b: int,
