@@ -73,9 +73,7 @@ def open_checkpoint(name: str | None) -> session.Loaded:
     except service.UnknownModel as err:
         raise refuse(str(err)) from None
     except core.CheckpointError as err:
-        detail = "its files are missing, damaged or incompatible" if service.public_mode() else str(err)
-        service.user_message(err, f"checkpoint {name!r}")  # logs the details in public mode
-        raise refuse(f"cannot open checkpoint {name!r}: {detail}") from None
+        raise refuse(service.cannot_open(err, f"checkpoint {name!r}")) from None
 
 
 def file_bytes(path: str | None, what: str) -> bytes | None:
@@ -89,7 +87,7 @@ def file_bytes(path: str | None, what: str) -> bytes | None:
 
 
 def gallery_error(err: DataError) -> gr.Error:
-    return refuse(f"no sample images for this checkpoint: {service.user_message(err, 'this checkpoint')}")
+    return refuse(service.no_sample_images(err, "this checkpoint"))
 
 
 # ------------------------------------------------------------------------------------- endpoints

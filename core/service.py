@@ -206,6 +206,16 @@ def user_message(err: Exception, what: str = "This model") -> str:
     return f"{what}: something went wrong (details in the server log)."
 
 
+def cannot_open(err: Exception, what: str = "this model") -> str:
+    """What both apps say when a model cannot be opened (``user_message``'s wording in public mode)."""
+    return user_message(err, what[:1].upper() + what[1:]) if public_mode() else f"Cannot open {what}: {err}"
+
+
+def no_sample_images(err: Exception, what: str = "this model") -> str:
+    """What both apps say when a model's sample images cannot be loaded."""
+    return user_message(err, what[:1].upper() + what[1:]) if public_mode() else f"No sample images for {what}: {err}"
+
+
 # ---------------------------------------------------------------------------------------- cache
 
 @dataclass(frozen=True)

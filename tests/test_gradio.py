@@ -97,7 +97,7 @@ def test_fewshot_renders_an_upload_with_every_stored_style(client, tmp_path):
 @pytest.mark.parametrize(("args", "api", "message"), [
     ((None, "toy"), "encode", "no image: upload an image first"),
     (("A", "nope"), "encode", "unknown checkpoint 'nope'; available: broken, many, toy"),
-    (("A", "broken"), "encode", "cannot open checkpoint 'broken'"),
+    (("A", "broken"), "encode", "Cannot open checkpoint 'broken'"),
     (([0.0] * 6, [0.0] * 3, "toy"), "decode", "s must be a list of 4 finite numbers"),
     ((["x"] * 6, [0.0] * 4, "toy"), "decode", "z must be a list of 6 finite numbers"),
     (("A", None, "toy"), "swap", "no s image"),
@@ -173,6 +173,6 @@ def test_public_mode_messages_name_no_path_or_file_contents(public_client, digit
     with pytest.raises(AppError) as err:
         call(client, digits[0], "broken", api="encode")
     message = str(err.value)
-    assert "cannot open checkpoint 'broken'" in message
+    assert "Checkpoint 'broken' cannot be opened" in message  # the Streamlit pages' words
     assert "private_key" not in message and str(tmp) not in message
     assert len(call(client, digits[0], "toy", api="encode")["s"]) > 0  # the --checkpoint-dir folder is allow-listed

@@ -245,14 +245,13 @@ def open_model(path: str | None, data_dir: str, *, split_only: bool = True) -> C
     try:
         loaded = load(path)
     except core.CheckpointError as err:
-        st.error(service.user_message(err, "This model") if service.public_mode() else f"Cannot open this model: {err}")
+        st.error(service.cannot_open(err))
         return None
     try:
         gallery, data_dir, not_used = _spinning("gallery", str(loaded.path), data_dir, "Loading sample images…",
                                                 lambda: session.gallery_or_bundled(loaded, data_dir))
     except DataError as err:
-        st.error(service.user_message(err, "This model") if service.public_mode()
-                 else f"No sample images for this model: {err}")
+        st.error(service.no_sample_images(err))
         return None
     if not_used is not None and not service.public_mode():
         st.sidebar.warning(f"Dataset folder not used: {not_used}")
