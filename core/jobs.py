@@ -9,6 +9,8 @@ ahead of it. Rules:
   while its long job (training) runs.
 - **Same work, one job**: a request with the ``key`` of a job already queued or running joins it
   (two students asking for the same t-SNE share one computation).
+- **Bounded memory**: at most ``max_started`` jobs have started and not ended (each holds a worker
+  process, paused while it waits for its next turn); a new job waits for one of them to end.
 - **Bounded waiting**: at most ``max_queue`` jobs wait; a job not started within ``wait_timeout``
   seconds is refused with a message. Either way the caller gets a ``Busy`` it can show.
 - **Jobs take turns**: a running job gives its slot to the next waiting one at its turn points and
@@ -135,10 +137,11 @@ def _lower_priority(nice: int) -> None:
 
 class JobPool:
     def __init__(self, slots: int = 1, *, max_queue: int = 32, wait_timeout: float = 300.0, nice: int = 5,
-                 slice_seconds: float = SLICE_SECONDS):
+                 slice_seconds: float = SLICE_SECONDS, max_started: int | None = None):
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}")
         self.slots, self.max_queue, self.wait_timeout, self.nice = slots, max_queue, wait_timeout, nice
+        self.max_started = max(slots, max_started if max_started is not None else 4 * slots)
         self.slice_seconds = slice_seconds
         self._cond = threading.Condition()
         self._queue: deque[Job] = deque()  # waiting for a turn, first come first served
@@ -183,9 +186,12 @@ class JobPool:
     # ------------------------------------------------------------------------------------ internal
 
     def _eligible(self, job: Job) -> bool:
-        """A job that has started may always take its next turn; a new one waits while its session runs another."""
-        return job.started or not any(j.owner == job.owner and j is not job and j.started
-                                      for j in list(self._running) + list(self._queue))
+        """A job that has started may always take its next turn; a new one waits while its session runs another,
+        and while ``max_started`` jobs have started."""
+        if job.started:
+            return True
+        active = [j for j in list(self._running) + list(self._queue) if j.started]
+        return len(active) < self.max_started and not any(j.owner == job.owner for j in active)
 
     def _dispatch(self) -> None:
         """Give free slots to the first eligible waiting jobs (call with the lock held); wake the jobs waiting for
@@ -283,11 +289,13 @@ _POOL_LOCK = threading.Lock()
 
 def pool() -> JobPool:
     """The process's pool, sized by ``core.settings``: CCVAE_HEAVY_SLOTS (default: half the CPU cores,
-    at least 1), CCVAE_JOB_QUEUE (32 waiting jobs), CCVAE_JOB_TIMEOUT (300 s to start), CCVAE_HEAVY_NICE
-    (5: how much lower the jobs' CPU priority is)."""
+    at least 1), CCVAE_HEAVY_WORKERS (4 per slot: jobs started at once, each a worker process), CCVAE_JOB_QUEUE
+    (32 waiting jobs), CCVAE_JOB_TIMEOUT (300 s to start), CCVAE_HEAVY_NICE (5: how much lower the jobs' CPU
+    priority is)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             now = settings.current()
-            _POOL = JobPool(now.heavy_slots, max_queue=now.job_queue, wait_timeout=now.job_timeout, nice=now.heavy_nice)
+            _POOL = JobPool(now.heavy_slots, max_queue=now.job_queue, wait_timeout=now.job_timeout, nice=now.heavy_nice,
+                            max_started=now.heavy_workers)
         return _POOL

@@ -32,6 +32,7 @@ ENV = {
     "save_dir": "CCVAE_SAVE_DIR",
     "save_quota": "CCVAE_SAVE_QUOTA",
     "heavy_slots": "CCVAE_HEAVY_SLOTS",
+    "heavy_workers": "CCVAE_HEAVY_WORKERS",
     "job_queue": "CCVAE_JOB_QUEUE",
     "job_timeout": "CCVAE_JOB_TIMEOUT",
     "heavy_nice": "CCVAE_HEAVY_NICE",
@@ -60,6 +61,7 @@ class Settings:
     save_dir: Path | None = None  # where Train live saves (an allow-listed root too); None: checkpoint_dir
     save_quota: int = 50  # models users may save on this server
     heavy_slots: int = 1  # heavy jobs running at a time
+    heavy_workers: int = 4  # heavy jobs started and not ended (each a worker process, about 0.5 GB): the others wait
     job_queue: int = 32  # heavy jobs waiting
     job_timeout: float = 300.0  # seconds a heavy job may wait for its start
     heavy_nice: int = 5  # how much lower the CPU priority of heavy jobs is than that of clicks
@@ -99,6 +101,7 @@ class Settings:
             save_dir=Path(get("save_dir")) if get("save_dir") else None,
             save_quota=number("save_quota", int, 50),
             heavy_slots=heavy_slots,
+            heavy_workers=number("heavy_workers", int, 4 * heavy_slots),
             job_queue=number("job_queue", int, 32),
             job_timeout=number("job_timeout", float, 300.0),
             heavy_nice=number("heavy_nice", int, 5),

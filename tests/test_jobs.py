@@ -218,3 +218,26 @@ def test_a_job_that_reports_progress_hands_its_slot_on():
     assert not tuning.done.is_set() and log.index("tsne") > 0  # it ran in the middle of the fine-tune
     stop.set()
     assert tuning.wait() == "tuned"
+
+
+def test_jobs_started_at_once_are_capped():
+    """Each started job holds a worker process: past max_started a new job waits, even while the others take turns."""
+    pool = JobPool(1, wait_timeout=30, slice_seconds=0.01, max_started=2)
+    stop, log = threading.Event(), []
+
+    def training(name):
+        def run(report):
+            log.append(name)
+            while not stop.is_set():
+                time.sleep(0.005)
+                report()
+            return name
+        return run
+
+    a = pool.submit("a", "training a", training("a"), long=True)
+    b = pool.submit("b", "training b", training("b"), long=True)
+    c = pool.submit("c", "t-SNE", training("c"))
+    time.sleep(0.3)
+    assert sorted(log) == ["a", "b"] and not c.started  # a and b take turns; c waits for one of them to end
+    stop.set()
+    assert (a.wait(), b.wait(), c.wait()) == ("a", "b", "c")
