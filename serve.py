@@ -43,9 +43,11 @@ def warm_start() -> tuple[list[str], float]:
 
     import core.evaluation  # noqa: F401
     import pages.widgets  # noqa: F401
-    from core import service, settings
+    from core import service, settings, workers
+    from core.features import warm_worker
     from core.jobs import trim_memory
 
+    workers.prestart(warm_worker)  # the first heavy job or upload finds a worker with its imports done
     warmed = service.warm_up(data_dir=settings.current().data_dir)
     trim_memory()  # the decoders' activations of the generated galleries are freed: give them back
     return warmed, time.perf_counter() - t0

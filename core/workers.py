@@ -118,6 +118,17 @@ class _Worker:
 
 _IDLE: list[_Worker] = []
 _LOCK = threading.Lock()
+_BUSY: list[threading.BoundedSemaphore] = []  # the one semaphore, made on first use from the settings
+
+
+def _capacity() -> threading.BoundedSemaphore:
+    """At most ``heavy_workers + heavy_slots`` workers busy at once: the heavy-job pool starts at most
+    ``heavy_workers`` jobs, and calls from outside it (an upload's face detection) have the rest."""
+    with _LOCK:
+        if not _BUSY:
+            now = settings.current()
+            _BUSY.append(threading.BoundedSemaphore(now.heavy_workers + now.heavy_slots))
+        return _BUSY[0]
 
 
 def run(fn: Callable, *args, on_wait: Callable[[], None] | None = None, on_progress: Callable[..., Any] | None = None,
@@ -126,6 +137,17 @@ def run(fn: Callable, *args, on_wait: Callable[[], None] | None = None, on_progr
     of ``core.jobs`` passes its ``report``: a turn point, where a dropped job stops waiting and its worker is let
     go), and ``on_progress(...)`` for each call of a ``PROGRESS`` argument, its return value going back to the
     worker. ``fn``'s own exceptions come back as they are; a dead worker raises ``WorkerDied``."""
+    capacity = _capacity()
+    while not capacity.acquire(timeout=POLL_SECONDS):  # every worker busy: wait, still a turn point
+        if on_wait is not None:
+            on_wait()
+    try:
+        return _run(fn, args, kwargs, on_wait, on_progress)
+    finally:
+        capacity.release()
+
+
+def _run(fn: Callable, args: tuple, kwargs: dict, on_wait, on_progress) -> Any:
     with _LOCK:
         worker = _IDLE.pop() if _IDLE else None
     worker = worker if worker is not None and worker.process.poll() is None else _Worker()
@@ -153,11 +175,18 @@ def _keep(worker: _Worker) -> None:
     worker.stop()
 
 
+def prestart(warm: Callable[[], Any] | None = None) -> None:
+    """Start an idle worker now and run ``warm()`` in it (imports, a detector's weights), in a background thread, so
+    that the first job does not wait for a process to start (a server calls this while it warms up)."""
+    threading.Thread(target=run, args=(warm or int,), name="ccvae-worker-prestart", daemon=True).start()
+
+
 def shutdown() -> None:
     """Stop the idle workers (tests, and a server that exits)."""
     with _LOCK:
         idle = list(_IDLE)
         _IDLE.clear()
+        _BUSY.clear()
     for worker in idle:
         worker.stop()
 
@@ -180,6 +209,9 @@ def _serve() -> None:
             fn, args, kwargs = _receive(stdin)
         except EOFError:
             return
+        except Exception as err:  # a call this process cannot unpickle (its whole message was read): its error  # noqa: BLE001
+            _send(stdout, ("done", False, err))
+            continue
         try:
             reply = ("done", True, fn(*map(swap, args), **{k: swap(v) for k, v in kwargs.items()}))
         except Exception as err:  # the work's own error goes back to the caller  # noqa: BLE001

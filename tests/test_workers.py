@@ -74,3 +74,29 @@ def test_a_job_dropped_at_a_progress_point_stops_its_worker(fresh_pool):
         workers.run(functools.reduce, workers.PROGRESS, range(10), 0, on_progress=drop)
     assert not workers._IDLE
     assert workers.run(functools.reduce, workers.PROGRESS, [2, 3], 1, on_progress=lambda a, b: a * b) == 6
+
+
+def test_workers_busy_at_once_are_capped(fresh_pool, monkeypatch):
+    """heavy_workers + heavy_slots workers at most (here 1 + 1): a third call waits for one of them."""
+    import threading
+    import time
+
+    monkeypatch.setenv("CCVAE_HEAVY_WORKERS", "1")
+    workers.shutdown()
+    done, threads = [], [threading.Thread(target=lambda: done.append(workers.run(time.sleep, 1.0) is None)) for _ in range(3)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert done == [True] * 3 and time.perf_counter() - t0 >= 2.0  # two at once, then the third
+
+
+def test_a_call_the_worker_cannot_read_fails_alone(fresh_pool):
+    with pytest.raises(ModuleNotFoundError):  # a function of this test module: the worker cannot import it
+        workers.run(_here)
+    assert workers.run(os.getpid) != os.getpid()
+
+
+def _here() -> None:
+    pass

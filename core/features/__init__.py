@@ -10,8 +10,10 @@ errors are ``core.limits.LimitError`` and the ``ValueError`` subclasses of ``cor
 - ``photos``: a few-shot session on photos of a new identity (which model, crops, zero-shot, likeness,
   fine-tuning, the mixed grid, the strip from a known identity, the identity map).
 - ``digit``: a drawn digit read by a digit model.
-- ``live``: a live training run (Train live): its state, its slices in the heavy-job pool, the quick
+- ``live``: a live training run (Train live): its state, its training in a worker process, the quick
   evaluation and the save.
+
+The heavy parts run in worker processes (``core.workers``); ``warm_worker`` readies one before its first job.
 """
 
 from __future__ import annotations
@@ -38,4 +40,14 @@ def picture(images: torch.Tensor) -> np.ndarray:
     return strip[..., 0] if strip.shape[-1] == 1 else strip
 
 
-__all__ = ["View", "evenly_spread", "picture"]
+def warm_worker() -> None:
+    """What a worker process imports and loads before its first job (``core.workers.prestart``): the features'
+    modules and, where dlib is installed, its face detector."""
+    from core import align
+    from core.features import codes, grids, live, maps, photos  # noqa: F401
+
+    if align.available():
+        align.find_faces(np.zeros((64, 64), np.uint8))
+
+
+__all__ = ["View", "evenly_spread", "picture", "warm_worker"]

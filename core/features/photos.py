@@ -147,9 +147,9 @@ class FewShot:
 
     def prepare(self, photos: list[tuple[str, bytes]], crop: str = CROP_MODES[0],
                 boxes: dict[int, tuple[float, float, float] | None] | None = None, cache: dict | None = None) -> Photos | None:
-        """Photos (name, bytes) as the model's inputs; a photo that cannot be used is left out with its reason
-        in ``errors``. ``cache`` (a session's dict) keeps at most ``MAX_PHOTOS`` prepared photos. None when no
-        photo is given."""
+        """Photos (name, bytes) as the model's inputs, each prepared in a worker process (``core.workers``); a photo
+        that cannot be used is left out with its reason in ``errors``. ``cache`` (a session's dict) keeps at most
+        ``MAX_PHOTOS`` prepared photos. None when no photo is given."""
         if not photos:
             return None
         check_photo_count(len(photos))
@@ -160,8 +160,9 @@ class FewShot:
             box = (boxes or {}).get(i)
             key = (hashlib.sha1(data).hexdigest(), crop, box, cfg.image_shape, cfg.dataset)
             if key not in cache:
-                try:
-                    cache[key] = prepare_for(cfg, self.loaded.latents, data, name=name, crop=crop, manual_box=box)
+                stats = {k: v for k, v in self.loaded.latents.items() if k == "pixel_stats"}
+                try:  # in a worker process: dlib's face detector holds the interpreter while it looks
+                    cache[key] = workers.run(prepare_for, cfg, stats, data, name=name, crop=crop, manual_box=box)
                 except UploadError as err:
                     cache[key] = err
             while len(cache) > MAX_PHOTOS:  # bounded per-session memory
