@@ -44,7 +44,7 @@ def warm_start() -> tuple[list[str], float]:
     import core.evaluation  # noqa: F401
     import pages.widgets  # noqa: F401
     from core import service, settings, workers
-    from core.features import warm_worker
+    from core.features.warm import warm_worker
     from core.jobs import trim_memory
 
     workers.prestart(warm_worker)  # the first heavy job or upload finds a worker with its imports done

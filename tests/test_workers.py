@@ -92,11 +92,16 @@ def test_workers_busy_at_once_are_capped(fresh_pool, monkeypatch):
     assert done == [True] * 3 and time.perf_counter() - t0 >= 2.0  # two at once, then the third
 
 
+class Unreadable:
+    """Pickles fine here; unpickling it imports a module that does not exist."""
+
+    def __reduce__(self):
+        import importlib
+
+        return importlib.import_module, ("no_such_module_of_ccvae",)
+
+
 def test_a_call_the_worker_cannot_read_fails_alone(fresh_pool):
-    with pytest.raises(ModuleNotFoundError):  # a function of this test module: the worker cannot import it
-        workers.run(_here)
+    with pytest.raises(ModuleNotFoundError):
+        workers.run(len, Unreadable())
     assert workers.run(os.getpid) != os.getpid()
-
-
-def _here() -> None:
-    pass

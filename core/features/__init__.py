@@ -13,7 +13,7 @@ errors are ``core.limits.LimitError`` and the ``ValueError`` subclasses of ``cor
 - ``live``: a live training run (Train live): its state, its training in a worker process, the quick
   evaluation and the save.
 
-The heavy parts run in worker processes (``core.workers``); ``warm_worker`` readies one before its first job.
+The heavy parts run in worker processes (``core.workers``); ``core.features.warm`` readies one before its first job.
 """
 
 from __future__ import annotations
@@ -40,14 +40,4 @@ def picture(images: torch.Tensor) -> np.ndarray:
     return strip[..., 0] if strip.shape[-1] == 1 else strip
 
 
-def warm_worker() -> None:
-    """What a worker process imports and loads before its first job (``core.workers.prestart``): the features'
-    modules and, where dlib is installed, its face detector."""
-    from core import align
-    from core.features import codes, grids, live, maps, photos  # noqa: F401
-
-    if align.available():
-        align.find_faces(np.zeros((64, 64), np.uint8))
-
-
-__all__ = ["View", "evenly_spread", "picture", "warm_worker"]
+__all__ = ["View", "evenly_spread", "picture"]
