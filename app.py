@@ -31,21 +31,6 @@ def cold_preview_ui() -> list:
     return slots
 
 
-def model_card_ui(ctx) -> None:
-    cfg = ctx.model.config
-    cols = st.columns([1, 1, 1, 1.5])  # the last holds two percentages
-    cols[0].metric("Dataset", cfg.dataset)
-    cols[1].metric("z / s dims", f"{cfg.z_dim} / {cfg.s_dim}")
-    cols[2].metric("Training steps", f"{cfg.training_steps:,}")
-    ev = ctx.metrics.evaluation
-    if ev:
-        cols[3].metric("s / z test accuracy (%)", f"{ev.s.test:.1f} / {ev.z_sample.test:.1f}",
-                       help="Table 4.1 protocol: an MLP predicts the label from s (should be high) or from a sample "
-                            f"of z (should be near chance). Reading z's posterior mean instead: {ev.z_mean.test:.1f}%.")
-    else:
-        cols[3].metric("Evaluation", "not run", help="python -m train.evaluate --checkpoint <folder>")
-
-
 TOUR = """
 **The idea.** The model squeezes every image into two short lists of numbers. **s** is the part it was *told*
 about during training: which digit it is (or whose face). **z** is everything else, learnt without any labels:
@@ -78,8 +63,9 @@ def main() -> None:
     preview = cold_preview_ui()
     # torch and the model: seconds on a cold server, so imported after the preview is on screen
     from core.explore import png_bytes
+    from core.features import scores
     from core.features.home import grid_explanation, home_grid, reconstructions
-    from pages.widgets import decoding, explain, page_setup, show
+    from pages.widgets import decoding, explain, page_setup, show, tiles
 
     ctx = page_setup(TITLE, INTRO)
     for slot in preview:
@@ -87,7 +73,7 @@ def main() -> None:
     tour_ui()
     if ctx is None:
         return
-    model_card_ui(ctx)
+    tiles(scores.card(ctx.loaded), [1, 1, 1, 1.5])  # the last holds two percentages
 
     st.subheader("Swap grid")
     seed = st.session_state.get("home_seed", 0)

@@ -1,20 +1,13 @@
-"""CC-VAE Explorer in Gradio: the Streamlit app's main views over the same ``core``, plus a JSON API.
+"""CC-VAE Explorer in Gradio: the Streamlit app's main views over the same ``core.features``, plus a JSON API.
 
     python app_gradio.py [--checkpoint-dir checkpoints] [--port 7860] [--public] [--model-root DIR ...]
 
-Tabs: swap grid, interpolation, random sampling, few-shot upload, draw a digit, codes. Every tab works
-on the checkpoint picked at the top (any model ``core.service.list_models`` lists under the checkpoint
-folder and the ``--model-root`` folders; never a path), except two with their own pick: few-shot opens
-on a face model (``core.service.face_model_name``), draw a digit on a 28x28 digit model. Named endpoints, callable with
-``gradio_client``: ``encode``, ``decode``, ``swap``, ``interpolate``, and ``swap_grid``, ``sample``,
-``fewshot``, ``sketch`` behind the other tabs. Images go in as files and are read by ``core.upload`` (size and
-pixel limits checked before decoding, converted to the model's channels, centre-cropped to a square
-and resized to its size; few-shot uploads are cropped to the face as on the Streamlit few-shot
-page); they come out as PNG at the model's resolution, several side by side. Bad input raises
-``gr.Error`` with a message that says why; in public mode (``--public`` or ``CCVAE_PUBLIC=1``) no
-message names a server path. Serving limits: a bounded queue, at most ``--concurrency`` events at
-a time, 20 MB per uploaded file, cached files deleted after an hour, large decodes through
-``core.jobs``'s pool.
+Tabs: swap grid, interpolation, random sampling, few-shot upload, draw a digit, codes; each is a named endpoint
+for ``gradio_client`` (the README's API section). A checkpoint is a name ``core.service.list_models`` lists, never
+a path; uploads arrive as files that ``core.upload`` reads within its limits; outputs are PNG. Bad input raises
+``gr.Error`` saying why, without a traceback (in public mode no message names a server path). Serving limits: a
+bounded queue, ``Settings.gradio_concurrency`` events at a time, 20 MB per file, cached files deleted after an
+hour, large decodes in ``core.jobs``'s pool.
 """
 
 from __future__ import annotations
@@ -31,14 +24,13 @@ import core
 from core import jobs, service, session, settings
 from core.data import DataError
 from core.features import codes, digit
-from core.features.photos import CROP_MODES, MAX_PHOTOS, FewShot, LikenessReport, check_photo_count
+from core.features.photos import AUTOMATIC_CROPS, MAX_PHOTOS, check_photo_count, zero_shot_notes
 from core.limits import MAX_GRID_SIDE, MAX_INTERPOLATION_STEPS, MAX_SAMPLES_SHOWN, LimitError
 from core.sketch import SketchError
 from core.upload import MAX_BYTES, UploadError, read_file
 
 QUEUE_SIZE = 64  # events waiting in Gradio's queue before new ones are refused
 DELETE_CACHE = (600, 3600)  # every 10 min, delete uploaded and generated files older than 1 h
-PHOTO_CROPS = CROP_MODES[:2]  # cropping by hand needs a box drawn on each photo: the Streamlit page has it
 CSS = ".image-frame img { object-fit: contain !important; image-rendering: pixelated; }"  # 28-pixel images shown large and crisp
 USER_ERRORS = (LimitError, UploadError, SketchError, codes.CodeError, jobs.Busy)
 
@@ -130,14 +122,7 @@ def gallery_swap_grid(rows: float, cols: float, seed: float, checkpoint: str) ->
 def sample(n: float, seed: float, checkpoint: str, request: gr.Request = None) -> np.ndarray:
     """One row per class (its mean s; at most 50 classes, evenly spread), one column per draw of z from the
     prior (report Fig. 4.10)."""
-    try:
-        count, work = codes.prior_grid(open_checkpoint(checkpoint), int(n), int(seed))
-    except DataError:
-        raise refuse(f"checkpoint {checkpoint!r} stores no class prototypes (latents.safetensors)") from None
-    if not codes.is_heavy(count):
-        return work()
-    owner = getattr(request, "session_hash", None) or "gradio"
-    return jobs.pool().run(owner, f"{count:,} samples", work)
+    return codes.prior_grid(open_checkpoint(checkpoint), int(n), int(seed), getattr(request, "session_hash", None) or "gradio")
 
 
 @refusing
@@ -147,22 +132,7 @@ def fewshot(files: list[str] | None, crop: str, checkpoint: str) -> tuple[np.nda
     Returns the crops the model sees, the new identity under each stored style, and notes."""
     loaded = open_checkpoint(checkpoint)
     check_photo_count(len(files or []))
-    if crop not in PHOTO_CROPS:
-        raise refuse(f"unknown cropping {str(crop)[:60]!r}; valid: {', '.join(PHOTO_CROPS)}")
-    try:
-        few = FewShot(loaded)
-    except ValueError as err:
-        raise refuse(str(err)) from None
-    photos = few.prepare([(Path(f).name, file_bytes(f, Path(f).name)) for f in files], crop)
-    if not photos.names:
-        raise refuse(photos.errors[0])
-    view, zero = few.zero_shot(photos)
-    notes = [f"- {note}" for note in photos.notes] + [f"- {error}" for error in photos.errors]
-    notes.append(f"\nStyles, left to right: {zero.style_names[0]} … {zero.style_names[-1]}.")
-    likeness = few.likeness(photos, zero)
-    if isinstance(likeness, LikenessReport):
-        notes.append("\n" + likeness.text())
-    return codes.picture(photos.x), view.picture, "\n".join(notes)
+    return zero_shot_notes(loaded, [(Path(f).name, file_bytes(f, Path(f).name)) for f in files], crop)
 
 
 @refusing
@@ -280,7 +250,7 @@ def build_app() -> gr.Blocks:
                 with gr.Column():
                     fewshot_model = gr.Dropdown(names, value=face or checkpoint.value, label="Model for the photos",
                                                 elem_id="fewshot-model")
-                    crop = gr.Radio(list(PHOTO_CROPS), value=PHOTO_CROPS[0], label="Cropping")
+                    crop = gr.Radio(list(AUTOMATIC_CROPS), value=AUTOMATIC_CROPS[0], label="Cropping")
                     go = gr.Button("Render", variant="primary")
             crops = image_out("What the model sees", 120)
             identity = image_out("Your identity with each stored z", 320)

@@ -25,6 +25,7 @@ MAX_SAMPLES_SHOWN = 32  # z draws per row offered by the sampling widgets (MAX_S
 MAX_PHOTOS = 10  # photos of one new identity (few-shot)
 MAX_FINE_TUNE_STEPS = 500  # fine-tuning steps of a few-shot copy
 MAX_LIVE_STEPS = 5_000  # steps of a Train live run
+MAX_LIVE_DIMS = 32  # z or s dimensions of a Train live model
 HEAVY_DECODES = 512  # a decode of more images than this is a heavy job (core.jobs)
 
 

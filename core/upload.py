@@ -295,6 +295,14 @@ def box_fractions(box: dict[str, float], size: tuple[int, int]) -> tuple[float, 
     return cx / width, cy / height, max(w, h) / min(width, height)
 
 
+def starting_square(size: tuple[int, int], share: float = 0.8) -> tuple[int, int, int, int]:
+    """Where a hand-drawn crop box starts: a centred square of ``share`` of the shorter side, as (left,
+    right, top, bottom) pixels of an image of ``size`` = (width, height)."""
+    w, h = size
+    side = share * min(w, h)
+    return int((w - side) / 2), int((w + side) / 2), int((h - side) / 2), int((h + side) / 2)
+
+
 def uses_landmarks(dataset: str) -> bool:
     """True for models trained on faces aligned by ``core.align`` (by their ``config.dataset``)."""
     return dataset.startswith("celeba")

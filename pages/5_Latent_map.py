@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
+from core.features import figures
 from core.features.maps import DEFAULT_MAP_POINTS, MAX_MAP_POINTS, METHODS, LatentMap
-from pages.widgets import explain, gallery_codes, heavy, page_setup, show
+from pages.widgets import explain, gallery_codes, heavy, page_setup, show, tiles
 
 
 def selected_points(event) -> list[int]:
@@ -16,22 +15,6 @@ def selected_points(event) -> list[int]:
         return []
     points = event.get("selection", {}).get("points", []) if isinstance(event, dict) else event.selection.points
     return [int(p["customdata"][0]) for p in points if isinstance(p.get("customdata"), list) and p["customdata"]]
-
-
-def scatter(xy: np.ndarray, idx: np.ndarray, labels: list[str], title: str) -> go.Figure:
-    """One trace per label. Coordinates and customdata are plain lists: Plotly 6+ would send numpy
-    arrays to the browser as typed arrays and hand customdata back in selections as a dict."""
-    fig = go.Figure()
-    order = sorted(set(labels), key=lambda v: (len(v), v))
-    palette = px.colors.qualitative.Dark24 if len(order) > 10 else px.colors.qualitative.Plotly
-    for k, label in enumerate(order):
-        mask = np.array([lab == label for lab in labels])
-        fig.add_trace(go.Scatter(x=xy[mask, 0].tolist(), y=xy[mask, 1].tolist(), mode="markers", name=label,
-                                 customdata=[[int(i)] for i in idx[mask]], marker={"size": 4, "color": palette[k % len(palette)]},
-                                 hovertemplate="image #%{customdata[0]}<extra>" + label + "</extra>"))
-    fig.update_layout(title=title, height=460, xaxis={"visible": False}, yaxis={"visible": False},
-                      margin={"l": 0, "r": 0, "t": 40, "b": 0}, legend={"itemsizing": "constant", "title": "label"})
-    return fig
 
 
 def project_both(latent: LatentMap, method: str):
@@ -65,18 +48,14 @@ def main() -> None:
         return
     xy_z, xy_s = maps
 
-    scores = latent.silhouettes()
-    if scores is not None:
-        m1, m2 = st.columns(2)
-        m1.metric("Silhouette of z by label", f"{scores[0]:.3f}", help="Near 0 or below: no clusters")
-        m2.metric("Silhouette of s by label", f"{scores[1]:.3f}", help="Towards 1: tight class clusters")
+    tiles(latent.silhouette_tiles())
     points = np.array(latent.points)
     left, right = st.columns(2)
     with left:
-        ev_z = st.plotly_chart(scatter(xy_z, points, latent.labels, "z (posterior mean)"), on_select="rerun",
+        ev_z = st.plotly_chart(figures.latent_map(xy_z, points, latent.labels, "z (posterior mean)"), on_select="rerun",
                                selection_mode=("points", "box", "lasso"), key="map_z", width="stretch")
     with right:
-        ev_s = st.plotly_chart(scatter(xy_s, points, latent.labels, "s"), on_select="rerun",
+        ev_s = st.plotly_chart(figures.latent_map(xy_s, points, latent.labels, "s"), on_select="rerun",
                                selection_mode=("points", "box", "lasso"), key="map_s", width="stretch")
     st.caption("Click a point, or drag a box or lasso, to see the images.")
 

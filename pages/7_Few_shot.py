@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import service
 from core.explore import png_bytes
+from core.features import figures
 from core.features.photos import (
     CROP_MODES,
     DEFAULT_STEPS,
@@ -24,11 +24,12 @@ from core.features.photos import (
     FewShot,
     LikenessReport,
     Photos,
+    Shots,
     face_model_choice,
 )
 from core.limits import LimitError
-from core.upload import UploadError, box_fractions, load_image
-from pages.widgets import OTHER, data_dir_ui, decoding, explain, heavy, model_picker_ui, open_model, page_header, show
+from core.upload import UploadError, box_fractions, load_image, starting_square
+from pages.widgets import OTHER, data_dir_ui, decoding, explain, heavy, model_picker_ui, open_model, page_header, show, tiles
 
 SOURCES = ("Photo files", "Webcam")
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
@@ -70,18 +71,13 @@ def photos_ui() -> list[tuple[str, bytes]]:
     else:
         shot = st.camera_input("Take a photo (one face, looking at the camera); take more for a better likeness",
                                key="fewshot_camera")
-        shots = st.session_state.setdefault("fewshot_shots", [])  # this session only, at most MAX_PHOTOS
-        if shot is not None:  # the camera widget keeps its last photo: add each photo once, when it is new
-            data = shot.getvalue()
-            digest = hashlib.sha1(data).hexdigest()
-            if st.session_state.get("fewshot_last_shot") != digest:
-                st.session_state["fewshot_last_shot"] = digest
-                shots.append((f"webcam-{len(shots) + 1}.jpg", data))
-                del shots[:-MAX_PHOTOS]
-        if shots:
-            st.caption(f"{len(shots)} webcam photo{'s' if len(shots) > 1 else ''} kept (the last {MAX_PHOTOS} at most).")
-            st.button("Forget the webcam photos", key="fewshot_forget_shots", on_click=lambda: shots.clear())
-        photos = list(shots)
+        shots = st.session_state.setdefault("fewshot_shots", Shots())  # this session only
+        if shot is not None:
+            shots.add(shot.getvalue())
+        if shots.photos:
+            st.caption(shots.caption())
+            st.button("Forget the webcam photos", key="fewshot_forget_shots", on_click=shots.photos.clear)
+        photos = list(shots.photos)
     return photos
 
 
@@ -93,11 +89,8 @@ def crop_box_ui(name: str, data: bytes, i: int) -> tuple[float, float, float] | 
         image = load_image(data, name)  # the same pixels prepare_upload crops
     except UploadError:
         return None  # prepare_upload reports it
-    w, h = image.size
-    side = 0.8 * min(w, h)
-    default = (int((w - side) / 2), int((w + side) / 2), int((h - side) / 2), int((h + side) / 2))  # (xl, xr, yt, yb)
     st.caption(f"{name}: drag the square onto the face (corners resize it)")
-    box = st_cropper(image, realtime_update=True, aspect_ratio=(1, 1), return_type="box", default_coords=default,
+    box = st_cropper(image, realtime_update=True, aspect_ratio=(1, 1), return_type="box", default_coords=starting_square(image.size),
                      box_color="#ff4b4b", key=f"fewshot_crop_{i}_{hashlib.sha1(data).hexdigest()[:12]}")
     return box_fractions(box, image.size)
 
@@ -157,12 +150,7 @@ def likeness_ui(few: FewShot, photos: Photos, generated, label: str, key: tuple)
     if not isinstance(result, LikenessReport):
         st.caption(result)
         return
-    cols = st.columns(4)
-    cols[0].metric(f"Likeness ({label})", f"{result.mean:.2f}", help="Mean dlib distance of the generated faces to your photos")
-    cols[1].metric("Closest style", f"{result.closest:.2f}")
-    cols[2].metric(f"Within {result.same_person}", f"{100 * result.within:.0f}%")
-    if result.between_photos is not None:
-        cols[3].metric("Your photos to each other", f"{result.between_photos:.2f}")
+    tiles(result.tiles(label), [1] * 4)
     st.caption(result.explanation())
 
 
@@ -187,13 +175,7 @@ def identity_map_ui(few: FewShot, photos: Photos) -> None:
     found = few.identity_map(photos)
     if found is None:
         return
-    fig = go.Figure()
-    fig.add_scatter(x=found.xy[:, 0], y=found.xy[:, 1], mode="markers", name="known identities (stored codes)",
-                    marker=dict(size=5, color=found.labels, colorscale="Turbo", opacity=0.6), text=found.names)
-    fig.add_scatter(x=found.star[:, 0], y=found.star[:, 1], mode="markers", name="your images (mean s)",
-                    marker=dict(size=16, symbol="star", color="black"))
-    fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="PC 1 of s", yaxis_title="PC 2 of s")
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(figures.identity_map(found), width="stretch")
 
 
 def main() -> None:

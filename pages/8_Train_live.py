@@ -13,9 +13,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.features import live
+from core.features import live, scores
 from core.saves import SaveError, default_name
-from pages.widgets import data_dir_ui, explain, heavy, page_header, session_alive, session_id, show
+from pages.widgets import data_dir_ui, explain, heavy, page_header, session_alive, session_id, show, tiles
 
 
 def settings_ui(data_dir: str, *, disabled: bool) -> None:
@@ -23,8 +23,8 @@ def settings_ui(data_dir: str, *, disabled: bool) -> None:
     st.radio("Data", list(live.sources(data_dir)), key="live_source", disabled=disabled, horizontal=True,
              help="Set the sidebar's dataset folder (or CCVAE_DATA_DIR) to MNIST's files to train on all 60,000 digits.")
     c = st.columns(4)
-    c[0].slider("z dims (style)", 1, 32, 16, key="live_z", disabled=disabled)
-    c[1].slider("s dims (class)", 1, 32, 16, key="live_s", disabled=disabled)
+    c[0].slider("z dims (style)", 1, live.MAX_LIVE_DIMS, 16, key="live_z", disabled=disabled)
+    c[1].slider("s dims (class)", 1, live.MAX_LIVE_DIMS, 16, key="live_s", disabled=disabled)
     c[2].number_input(f"Steps (at most {live.MAX_LIVE_STEPS:,})", 10, live.MAX_LIVE_STEPS, live.DEFAULT_STEPS, step=100,
                       key="live_steps", disabled=disabled,
                       help="One step = one update on 64 same-class pairs and one on 64 different-class pairs.")
@@ -88,17 +88,7 @@ def follow(run: live.Run, charts: list, grid_slot, bar) -> None:
 
 def results_ui(run: live.Run) -> None:
     result = run.results()
-    c = st.columns(5)
-    c[0].metric("s test accuracy", f"{result.s.test:.1f}%", help="Higher is better: s should know the digit.")
-    c[1].metric("z test accuracy (sample)", f"{result.z_sample.test:.1f}%",
-                help="Lower is better: z should not know the digit (Table 4.1 protocol).")
-    c[2].metric("z test accuracy (mean)", f"{result.z_mean.test:.1f}%", help="The posterior mean, without sampling noise.")
-    c[3].metric("chance", f"{result.chance:.1f}%")
-    effect = result.extra.get("swap_effect")
-    if effect:
-        c[4].metric("z effect / s effect", f"{effect['z_over_s']:.2f}",
-                    help="How much swapping z changes a decoded digit, relative to swapping s. Near 0: z carries "
-                         "nothing (every row of the grid alike), so a low z accuracy would mean nothing.")
+    tiles(scores.run_tiles(result), [1] * 5)
     st.caption(f"An MLP trained {live.EVAL_EPOCHS} epochs on the codes of {result.num_train:,} training images, tested on "
                f"{result.num_test:,} held-out ones (the report trains 50 epochs on all 60,000).")
 

@@ -8,10 +8,10 @@ project the codes of the same test images.
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from core import service
+from core.features import figures
 from core.features.compare import MAX_COMPARE_MODELS, Comparison, default_selection, extra_models
 from pages.widgets import default_model, explain, load, load_gallery_of, page_header, show
 
@@ -80,12 +80,9 @@ def main() -> None:
     for space in ("s", "z"):
         columns = st.columns(min(3, len(compared.models)))
         for k, (name, xy, labels, title) in enumerate(compared.maps(gallery, points, space)):
-            fig = px.scatter(x=xy[:, 0], y=xy[:, 1], color=labels, title=title, height=360)
-            fig.update_traces(marker={"size": 3})
-            fig.update_layout(margin={"l": 0, "r": 0, "t": 40, "b": 0}, showlegend=k == 0, xaxis={"visible": False},
-                              yaxis={"visible": False})
             with columns[k % len(columns)]:
-                st.plotly_chart(fig, width="stretch", key=f"map-{space}-{name}")
+                st.plotly_chart(figures.compared_map(xy, labels, title, legend=k == 0), width="stretch",
+                                key=f"map-{space}-{name}")
     explain("The same rows and columns go through every model. In a good split each row keeps one style and each "
             "column one class; in a leaky one (a baseline whose z carries the class) the rows change class too. "
             "The table measures that leak: z test accuracy near chance is good, s near 100% is good. The maps show "

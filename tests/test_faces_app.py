@@ -118,13 +118,13 @@ def test_webcam_photos_go_through_the_same_preparation(page):
     at.radio(key="fewshot_source").set_value("Webcam").run()
     at.camera_input[0].set_value(("shot.jpg", png(face_like(50, 1, 128), "JPEG"), "image/jpeg")).run()
     assert not at.exception, at.exception
-    assert [name for name, _ in at.session_state["fewshot_shots"]] == ["webcam-1.jpg"]
+    assert [name for name, _ in at.session_state["fewshot_shots"].photos] == ["webcam-1.jpg"]
     assert "What the model sees" in [h.value for h in at.subheader]
     at.camera_input[0].set_value(("shot.jpg", png(face_like(50, 2, 128), "JPEG"), "image/jpeg")).run()
-    assert len(at.session_state["fewshot_shots"]) == 2
+    assert len(at.session_state["fewshot_shots"].photos) == 2
     assert "webcam-1.jpg, webcam-2.jpg" in [i.caption for el in at.get("image") for i in el.proto.imgs]
     [b for b in at.button if b.key == "fewshot_forget_shots"][0].click().run()
-    assert not at.exception and not at.session_state["fewshot_shots"]
+    assert not at.exception and not at.session_state["fewshot_shots"].photos
 
 
 def test_crop_by_hand_uses_the_dragged_box(page):

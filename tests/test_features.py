@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,64 @@ def test_a_sliders_link_gives_back_its_settings_and_refuses_what_is_not_a_number
     state, _ = from_link({"img": "99", "z": "0.26,9", "w": "0.52"}, z_dim=2, images=10, classes=3)
     assert state == {"sl_img": 9, "sl_z0": 0.25, "sl_z1": 3.0, "sl_w": 0.5}  # clamped and snapped to the widgets' grids
     assert from_link({"img": "x"}, z_dim=2, images=10, classes=3) == ({}, LINK_PROBLEM)
+
+
+def shipped(name: str):
+    from core import session
+
+    return session.open_path(str(Path(__file__).resolve().parents[1] / "checkpoints" / name))
+
+
+def test_the_metrics_table_puts_the_checkpoints_numbers_beside_the_papers():
+    from core.features.scores import card, metrics_table
+
+    loaded = shipped("mnist")
+    table = metrics_table(loaded)
+    ev = loaded.results.evaluation
+    assert table.rows[0]["model"] == "this checkpoint (mnist)" and table.rows[0]["s test %"] == ev.s.test
+    assert len(table.rows) > 1 and all(row["z test % (mean)"] is None for row in table.rows[1:])  # the papers sample z
+    assert f"{ev.chance:.2f}%" in table.notes[0] and table.warning is None and table.info is None
+    assert [tile.label for tile in card(loaded)][-1] == "s / z test accuracy (%)"
+
+
+def test_the_metrics_table_of_drgan_is_its_feature_probe_and_an_unreadable_file_shows_nothing():
+    from core.evaluation.result import Metrics
+    from core.features.scores import metrics_table
+
+    loaded = shipped("drgan-yaleb")
+    table = metrics_table(loaded)
+    assert [row["features"] for row in table.rows][0] == "trained encoder" and "identity test %" in table.rows[0]
+    broken = dataclasses.replace(loaded, results=Metrics.from_dict({"evaluation": {"accuracy": {"s": 1}}}))
+    assert metrics_table(broken).rows == [] and "incomplete" in metrics_table(broken).warning
+
+
+def test_webcam_shots_are_kept_once_each_and_only_the_last_ten():
+    from core.features.photos import Shots
+
+    shots = Shots()
+    shots.add(b"a")
+    shots.add(b"a")  # the camera widget returns its last photo on every rerun
+    assert [name for name, _ in shots.photos] == ["webcam-1.jpg"] and shots.caption().startswith("1 webcam photo kept")
+    for i in range(MAX_PHOTOS + 2):
+        shots.add(bytes([i + 1]))
+    assert len(shots.photos) == MAX_PHOTOS and shots.photos[-1][0] == f"webcam-{MAX_PHOTOS + 3}.jpg"
+
+
+def test_a_live_run_refuses_codes_past_the_cap_in_core():
+    from core.features import live
+
+    for z_dim, s_dim in ((live.MAX_LIVE_DIMS + 1, 8), (8, 0)):
+        with pytest.raises(ValueError, match="dimensions"):
+            live.start("t", None, source=next(iter(live.sources(""))), data_dir="", z_dim=z_dim, s_dim=s_dim, steps=10,
+                       name="capped")
+
+
+def test_latent_map_figures_carry_plain_lists_and_the_gallery_number():
+    import numpy as np
+
+    from core.features.figures import compared_map, latent_map
+
+    fig = latent_map(np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([5, 9]), ["1", "0"], "z")
+    assert [trace.name for trace in fig.data] == ["0", "1"]
+    assert fig.data[0].customdata[0][0] == 9 and isinstance(fig.to_plotly_json()["data"][0]["x"], list)
+    assert compared_map(np.zeros((2, 2)), ["a", "b"], "s", legend=False).layout.showlegend is False

@@ -10,6 +10,9 @@ errors are ``core.limits.LimitError`` and the ``ValueError`` subclasses of ``cor
 - ``photos``: a few-shot session on photos of a new identity (which model, crops, zero-shot, likeness,
   fine-tuning, the mixed grid, the strip from a known identity, the identity map).
 - ``digit``: a drawn digit read by a digit model.
+- ``grids``, ``sliders``, ``maps``, ``compare``, ``home``: the Streamlit pages of the same names.
+- ``scores``: a checkpoint's measured numbers beside the published ones (the Metrics page, the home card).
+- ``figures``: Plotly figures of codes (latent maps, the identity map, the compared models' maps).
 - ``live``: a live training run (Train live): its state, its training in a worker process, the quick
   evaluation and the save.
 
@@ -27,6 +30,14 @@ from core.explore import to_uint8
 from core.gallery import evenly_spread
 
 
+class Tile(NamedTuple):
+    """One headline number: ``st.metric(*tile)`` in a page, a line of text in the Gradio app."""
+
+    label: str
+    value: str
+    help: str | None = None
+
+
 class View(NamedTuple):
     """A picture and its caption: ``show(*view)`` in a page."""
 
@@ -40,4 +51,4 @@ def picture(images: torch.Tensor) -> np.ndarray:
     return strip[..., 0] if strip.shape[-1] == 1 else strip
 
 
-__all__ = ["View", "evenly_spread", "picture"]
+__all__ = ["Tile", "View", "evenly_spread", "picture"]

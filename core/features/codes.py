@@ -5,12 +5,13 @@ refusals (``ValueError``, ``LimitError``, ``UploadError``) are worded for the us
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from core import session, workers
+from core import jobs, session, workers
+from core.data import DataError
 from core.explore import INTERPOLATION_MODES, decode_grid, encode_all, framed_grid, interpolate, sample_prior, swap_grid, tile
 from core.features import picture
 from core.gallery import random_images, swap_sources
@@ -25,7 +26,7 @@ from core.limits import (
 from core.upload import UploadError, centre_square, load_image, to_model_input
 
 __all__ = ["INTERPOLATION_MODES", "CodeError", "LimitError", "decode_codes", "encode_image", "gallery_swap_grid",
-           "interpolation_strip", "is_heavy", "model_input", "picture", "prior_grid", "read_code", "sample_pictures", "swap_pair"]
+           "interpolation_strip", "model_input", "picture", "prior_grid", "read_code", "sample_pictures", "swap_pair"]
 
 
 class CodeError(ValueError):
@@ -90,28 +91,24 @@ def gallery_swap_grid(loaded: session.Loaded, rows: int, cols: int, seed: int, d
     return framed_grid(swap_grid(loaded.model, z_src, s_src), z_src, s_src)
 
 
-def prior_grid(loaded: session.Loaded, n: int, seed: int) -> tuple[int, Callable[..., np.ndarray]]:
+def prior_grid(loaded: session.Loaded, n: int, seed: int, owner: str) -> np.ndarray:
     """One row per class (its mean s; at most ``MAX_ROWS``, evenly spread), ``n`` draws of z from the prior (report
-    Fig. 4.10). Returns (images to decode, ``work(report=None) -> picture``): the caller runs ``work()`` itself, or
-    as a heavy job when there are more than ``HEAVY_DECODES`` (``work(report)`` decodes in a worker process).
-    ``DataError`` without stored prototypes."""
+    Fig. 4.10). More than ``HEAVY_DECODES`` images are decoded as a heavy job of ``owner`` (``core.jobs``) in a
+    worker process. ``CodeError`` when the checkpoint stores no prototypes, ``jobs.Busy`` when the job is refused."""
     check("samples per row", n, MAX_SAMPLES_PER_ROW)
-    rows = session.prior_rows(loaded)
+    try:
+        rows = session.prior_rows(loaded)
+    except DataError:
+        raise CodeError("this checkpoint stores no class prototypes (latents.safetensors)") from None
     count = rows.shape[0] * n
-
-    def work(report=None) -> np.ndarray:
-        if report is None:
-            return prior_picture(loaded.model, rows, n, seed)
-        return workers.run(prior_picture, loaded.model, rows, n, seed, on_wait=report)
-    return count, work
+    if count <= HEAVY_DECODES:
+        return prior_picture(loaded.model, rows, n, seed)
+    return jobs.pool().run(owner, f"{count:,} samples",
+                           lambda report: workers.run(prior_picture, loaded.model, rows, n, seed, on_wait=report))
 
 
 def prior_picture(model, rows: torch.Tensor, n: int, seed: int) -> np.ndarray:
     return tile(sample_prior(model, rows, n=n, seed=seed).flatten(0, 1), nrow=n)
-
-
-def is_heavy(decodes: int) -> bool:
-    return decodes > HEAVY_DECODES
 
 
 def sample_pictures(loaded: session.Loaded, count: int, seed: int, data_dir: str = "") -> Sequence[np.ndarray]:

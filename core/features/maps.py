@@ -19,7 +19,7 @@ from core.data import ImageSet
 from core.evaluation import cached_projection, silhouette
 from core.evaluation.projection import DEFAULT_MAP_POINTS, is_cached, map_selection, map_source
 from core.explore import nearest_neighbours, tile
-from core.features import View
+from core.features import Tile, View
 from core.gallery import label_name
 from core.limits import MAX_MAP_POINTS, check
 
@@ -79,6 +79,13 @@ class LatentMap:
         if len(set(self.labels_int)) < 2:
             return None
         return silhouette(self.z, self.labels_int), silhouette(self.s, self.labels_int)
+
+    def silhouette_tiles(self) -> list[Tile]:
+        scores = self.silhouettes()
+        if scores is None:
+            return []
+        return [Tile("Silhouette of z by label", f"{scores[0]:.3f}", "Near 0 or below: no clusters"),
+                Tile("Silhouette of s by label", f"{scores[1]:.3f}", "Towards 1: tight class clusters")]
 
     def label_of(self, i: int) -> str:
         return label_name(self.gallery, int(self.gallery.labels[i]))

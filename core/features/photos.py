@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,15 +23,16 @@ from core import align, service, session, workers
 from core.checkpoint import CheckpointError, parse_model_config, read_config
 from core.data import UNSEEN_YALE, DataError, load_dataset
 from core.explore import decode_grid, interpolate_codes, tile
-from core.features import View, evenly_spread, picture
+from core.features import Tile, View, evenly_spread, picture
 from core.fewshot import DEFAULT_STEPS, fine_tune, known_styles, mean_s, recommended_part, reference_images
 from core.limits import MAX_FINE_TUNE_STEPS, MAX_PHOTOS, LimitError, check
 from core.models import Progress
 from core.upload import CROP_MODES, Prepared, UploadError, prepare_for
 
-__all__ = ["CROP_MODES", "DEFAULT_STEPS", "MAX_FINE_TUNE_STEPS", "MAX_PHOTOS", "UNSEEN_YALE", "FewShot", "IdentityMap",
-           "LikenessReport", "Photos", "View", "check_photo_count", "face_model_choice"]
+__all__ = ["AUTOMATIC_CROPS", "CROP_MODES", "DEFAULT_STEPS", "MAX_FINE_TUNE_STEPS", "MAX_PHOTOS", "UNSEEN_YALE", "FewShot",
+           "IdentityMap", "LikenessReport", "Photos", "Shots", "View", "check_photo_count", "face_model_choice", "zero_shot_notes"]
 
+AUTOMATIC_CROPS = CROP_MODES[:2]  # the crops that need no box drawn by hand
 REFERENCE_IMAGES = 512  # training images a fine-tune mixes in, from a local dataset
 
 
@@ -77,6 +78,27 @@ class Photos:
         return tile(torch.from_numpy(stack).permute(0, 3, 1, 2).float().div(255), nrow=len(self.crops))
 
 
+@dataclass
+class Shots:
+    """Webcam photos kept for one session, as (name, bytes): each new photo once (a camera widget keeps returning
+    its last one), the last ``MAX_PHOTOS`` at most."""
+
+    photos: list[tuple[str, bytes]] = field(default_factory=list)
+    last: str = ""
+    taken: int = 0
+
+    def add(self, data: bytes) -> None:
+        digest = hashlib.sha1(data).hexdigest()
+        if digest != self.last:
+            self.last, self.taken = digest, self.taken + 1
+            self.photos.append((f"webcam-{self.taken}.jpg", data))
+            del self.photos[:-MAX_PHOTOS]
+
+    def caption(self) -> str:
+        n = len(self.photos)
+        return f"{n} webcam photo{'s' if n > 1 else ''} kept (the last {MAX_PHOTOS} at most)."
+
+
 @dataclass(frozen=True)
 class LikenessReport:
     """dlib's face-recognition distance of generated faces to the photos (a measurement, never a loss)."""
@@ -91,6 +113,14 @@ class LikenessReport:
         return (f"**Likeness**: the generated faces are {self.mean:.2f} from your photos on average (closest "
                 f"{self.closest:.2f}; {100 * self.within:.0f}% within {self.same_person}), by dlib's face recogniser, a "
                 f"network we did not train: two photos less than {self.same_person} apart are usually the same person.")
+
+    def tiles(self, label: str) -> list[Tile]:
+        """The headline numbers, ``label`` naming what was generated (zero-shot, fine-tuned)."""
+        tiles = [Tile(f"Likeness ({label})", f"{self.mean:.2f}", "Mean dlib distance of the generated faces to your photos"),
+                 Tile("Closest style", f"{self.closest:.2f}"), Tile(f"Within {self.same_person}", f"{100 * self.within:.0f}%")]
+        if self.between_photos is not None:
+            tiles.append(Tile("Your photos to each other", f"{self.between_photos:.2f}"))
+        return tiles
 
     def explanation(self) -> str:
         return (f"dlib's face recogniser (a network we did not train) maps a face to 128 numbers; two photos less than "
@@ -300,6 +330,25 @@ def measure_likeness(photos: torch.Tensor, generated: torch.Tensor) -> LikenessR
     return LikenessReport(float(d.mean()), float(d.min()), result.within, between, SAME_PERSON)
 
 
-def photos_picture(photos: Photos) -> np.ndarray:
-    """The model inputs side by side (the Gradio tab's "What the model sees")."""
-    return picture(photos.x)
+def zero_shot_notes(loaded: session.Loaded, photos: list[tuple[str, bytes]], crop: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """The Gradio tab in one call: photos as (name, bytes) -> the crops the model sees, the person under every
+    stored z, and notes in Markdown (each photo's, the styles' order, dlib's likeness). Cropping is one of
+    ``AUTOMATIC_CROPS`` (by hand needs a box drawn on each photo: the Streamlit page has it). ``LimitError`` or
+    ``UploadError`` saying why not."""
+    check_photo_count(len(photos))
+    if crop not in AUTOMATIC_CROPS:
+        raise UploadError(f"unknown cropping {str(crop)[:60]!r}; valid: {', '.join(AUTOMATIC_CROPS)}")
+    try:
+        few = FewShot(loaded)
+    except ValueError as err:
+        raise UploadError(str(err)) from None
+    prepared = few.prepare(photos, crop)
+    if not prepared.names:
+        raise UploadError(prepared.errors[0])
+    view, zero = few.zero_shot(prepared)
+    notes = [f"- {note}" for note in prepared.notes + prepared.errors]
+    notes.append(f"\nStyles, left to right: {zero.style_names[0]} … {zero.style_names[-1]}.")
+    likeness = few.likeness(prepared, zero)
+    if isinstance(likeness, LikenessReport):
+        notes.append("\n" + likeness.text())
+    return picture(prepared.x), view.picture, "\n".join(notes)

@@ -26,7 +26,7 @@ import core
 from core import jobs, service, session, settings
 from core.data import DataError, ImageSet
 from core.evaluation.result import Metrics
-from core.features import picture
+from core.features import Tile, picture
 from core.gallery import label_name
 from core.limits import LimitError
 from core.models import Progress, method_name
@@ -312,6 +312,12 @@ def thumbnail_sheet(ctx: Ctx, indices: list[int], *, per_row: int = 12) -> None:
             st.image(upscale(picture(ctx.gallery.floats(idx)[None]), 56), caption=f"#{idx} · {label}", output_format="PNG")
 
 
+def tiles(row: list[Tile], widths: list[float] | None = None) -> None:
+    """``core.features`` tiles (headline numbers) side by side."""
+    for col, tile in zip(st.columns(widths or len(row)), row):
+        col.metric(*tile)
+
+
 def explain(text: str) -> None:
     with st.expander("What am I looking at?"):
         st.write(text)
@@ -319,7 +325,7 @@ def explain(text: str) -> None:
 
 __all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "default_model", "decoding", "explain", "gallery_codes",
            "heavy", "load", "load_gallery_of", "model_picker_ui", "open_model", "page_header", "page_setup", "prototypes",
-           "session_alive", "session_id", "show", "thumbnail_sheet", "upscale"]
+           "session_alive", "session_id", "show", "thumbnail_sheet", "tiles", "upscale"]
 
 
 def gallery_codes(ctx: Ctx) -> core.Encoding:
