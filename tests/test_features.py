@@ -141,3 +141,16 @@ def test_latent_map_figures_carry_plain_lists_and_the_gallery_number():
     assert [trace.name for trace in fig.data] == ["0", "1"]
     assert fig.data[0].customdata[0][0] == 9 and isinstance(fig.to_plotly_json()["data"][0]["x"], list)
     assert compared_map(np.zeros((2, 2)), ["a", "b"], "s", legend=False).layout.showlegend is False
+
+
+def test_the_interpolation_pages_refuse_more_steps_than_the_cap_in_core():
+    from core.data import ImageSet
+    from core.features import grids
+    from core.limits import MAX_INTERPOLATION_STEPS
+
+    tiny_set = ImageSet(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1]), ["a", "b"], "tiny")
+
+    with pytest.raises(LimitError, match="interpolation steps"):
+        grids.interpolation_square(None, tiny_set, 0, 1, MAX_INTERPOLATION_STEPS + 1)
+    with pytest.raises(LimitError, match="interpolation steps"):
+        grids.interpolation_strip(None, tiny_set, 0, 1, MAX_INTERPOLATION_STEPS + 1, "z")

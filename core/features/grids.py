@@ -27,7 +27,7 @@ from core.explore import (
 )
 from core.features import View
 from core.gallery import class_columns, label_name, random_images
-from core.limits import MAX_PICK_CHARS, MAX_PICKS, MAX_ZIP_IMAGES, LimitError, check
+from core.limits import MAX_INTERPOLATION_STEPS, MAX_PICK_CHARS, MAX_PICKS, MAX_ZIP_IMAGES, LimitError, check
 from core.models import Progress
 
 SOURCE_MODES = ("Random", "One per class", "Pick by hand")
@@ -96,6 +96,7 @@ def pair_caption(gallery: ImageSet, a: int, b: int) -> str:
 def interpolation_strip(model, gallery: ImageSet, a: int, b: int, steps: int, mode: str, *,
                         progress: Progress | None = None) -> tuple[View, bytes]:
     """A, ``steps`` decodings on the line from A to B (moving z, s or both), B; and the strip as a GIF."""
+    check("interpolation steps", steps, MAX_INTERPOLATION_STEPS)
     x_a, x_b = gallery.floats(a), gallery.floats(b)
     strip = interpolate(model, x_a, x_b, steps=steps, mode=mode, progress=progress)
     picture = tile(torch.cat([x_a[None], strip, x_b[None]]), nrow=steps + 2)
@@ -104,6 +105,7 @@ def interpolation_strip(model, gallery: ImageSet, a: int, b: int, steps: int, mo
 
 
 def interpolation_square(model, gallery: ImageSet, a: int, b: int, steps: int, *, progress: Progress | None = None) -> View:
+    check("interpolation steps", steps, MAX_INTERPOLATION_STEPS)
     grid = interpolation_grid(model, gallery.floats(a), gallery.floats(b), steps=steps, progress=progress)
     return View(tile(grid.flatten(0, 1), nrow=steps), "Top-left: z and s of A. Bottom-right: z and s of B. "
                 "Moving right changes only s (the class); moving down changes only z (the style).")
