@@ -29,7 +29,8 @@ def latent_map(xy: np.ndarray, idx: np.ndarray, labels: list[str], title: str) -
 
 def compared_map(xy: np.ndarray, labels: list[str], title: str, *, legend: bool) -> go.Figure:
     """One compared model's map (``core.features.compare.Comparison.maps``)."""
-    fig = px.scatter(x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), color=list(labels), title=title, height=360)
+    fig = px.scatter(x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), color=list(labels), title=title, height=360,
+                     labels={"color": "label"})
     fig.update_traces(marker={"size": 3})
     fig.update_layout(showlegend=legend, **BARE)
     return fig
