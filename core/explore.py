@@ -148,15 +148,20 @@ def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8, 
                 progress: Progress | None = None) -> torch.Tensor:
     """Decode a straight line between two images (each (C, H, W)) in z, in s, or in both: (steps, C, H, W).
 
-    The factor that is not interpolated is held at image a's value (report Fig. 4.9).
-    """
+    The factor that is not interpolated is held at image a's value (report Fig. 4.9)."""
+    return interpolate_ends(model, model.encode(torch.stack([x_a, x_b])), steps=steps, mode=mode, progress=progress)
+
+
+@torch.no_grad()
+def interpolate_ends(model, ends: Encoding, *, steps: int = 8, mode: str = "both",
+                     progress: Progress | None = None) -> torch.Tensor:
+    """``interpolate`` between the codes of two images (``ends``: two rows, a then b)."""
     if mode not in INTERPOLATION_MODES:
         raise ValueError(f"unknown interpolation mode {mode!r}; valid: {', '.join(INTERPOLATION_MODES)}")
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
-    enc = model.encode(torch.stack([x_a, x_b]))
-    z = _lerp(enc.z_mu[0], enc.z_mu[1], steps) if mode in ("z", "both") else enc.z_mu[:1].expand(steps, -1)
-    s = _lerp(enc.s[0], enc.s[1], steps) if mode in ("s", "both") else enc.s[:1].expand(steps, -1)
+    z = _lerp(ends.z_mu[0], ends.z_mu[1], steps) if mode in ("z", "both") else ends.z_mu[:1].expand(steps, -1)
+    s = _lerp(ends.s[0], ends.s[1], steps) if mode in ("s", "both") else ends.s[:1].expand(steps, -1)
     return decode(model, z, s, progress=progress)
 
 
@@ -171,10 +176,15 @@ def interpolate_codes(model, z: torch.Tensor, s_a: torch.Tensor, s_b: torch.Tens
 def interpolation_grid(model, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8,
                        progress: Progress | None = None) -> torch.Tensor:
     """Cell (i, j) = Dec(z_i, s_j): z goes from a to b down the rows, s across the columns. (steps, steps, C, H, W)."""
-    enc = model.encode(torch.stack([x_a, x_b]))
-    z = _lerp(enc.z_mu[0], enc.z_mu[1], steps).repeat_interleave(steps, 0)
-    s = _lerp(enc.s[0], enc.s[1], steps).repeat(steps, 1)
-    return decode(model, z, s, progress=progress).view(steps, steps, *x_a.shape)
+    return interpolation_grid_ends(model, model.encode(torch.stack([x_a, x_b])), steps=steps, progress=progress)
+
+
+@torch.no_grad()
+def interpolation_grid_ends(model, ends: Encoding, *, steps: int = 8, progress: Progress | None = None) -> torch.Tensor:
+    """``interpolation_grid`` between the codes of two images (``ends``: two rows, a then b)."""
+    z = _lerp(ends.z_mu[0], ends.z_mu[1], steps).repeat_interleave(steps, 0)
+    s = _lerp(ends.s[0], ends.s[1], steps).repeat(steps, 1)
+    return decode(model, z, s, progress=progress).view(steps, steps, *model.config.image_shape)
 
 
 @torch.no_grad()

@@ -279,12 +279,12 @@ class ModelStore:
                          lambda: load_gallery(loaded.model, loaded.latents, data_dir=data_dir or None))
 
     def codes(self, path: str | Path, data_dir: str = ""):
-        from core.explore import encode_all
+        from core.gallery import encoding
 
         loaded = self.load(path)
         data_key = str(Path(data_dir).resolve()) if data_dir else ""
         return self._get(("codes", str(loaded.path), weights_time(loaded.path), data_key),
-                         lambda: encode_all(loaded.model, self.gallery(path, data_dir).images))
+                         lambda: encoding(loaded.model, self.gallery(path, data_dir)))
 
     def clear(self) -> None:
         with self._lock:

@@ -22,7 +22,7 @@ def _set_z(values: list[float]) -> None:
 
 
 def _reset(ctx) -> None:
-    _set_z(image_z(ctx.model, ctx.gallery.floats(st.session_state["sl_img"])))
+    _set_z(image_z(ctx.model, ctx.gallery, st.session_state["sl_img"]))
 
 
 def _randomise(ctx) -> None:

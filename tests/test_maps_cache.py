@@ -90,7 +90,7 @@ def test_real_projection_through_the_cache_and_unknown_method(checkpoint):
         cached_projection(checkpoint, "z", codes(), "lda")
 
 
-@pytest.mark.parametrize("name", ["mnist", "yaleb", "sprites"])
+@pytest.mark.parametrize("name", ["mnist", "yaleb", "sprites", "celeba"])
 def test_the_shipped_models_ship_their_default_maps(name, monkeypatch):
     """A fresh install opens the Latent map without computing a t-SNE (it took over 15 s): the default maps are in
     git, keyed by a digest of the weights (not their file time, which a clone changes) and by which images."""
@@ -98,20 +98,19 @@ def test_the_shipped_models_ship_their_default_maps(name, monkeypatch):
 
     from core.checkpoint import load_latents, load_model
     from core.evaluation.projection import DEFAULT_MAP_POINTS, is_cached, map_selection, map_source
-    from core.explore import encode_all
-    from core.gallery import load_gallery
+    from core.gallery import encoding, load_gallery, source_name
 
     folder = Path(__file__).resolve().parents[1] / "checkpoints" / name
     model = load_model(folder)
     gallery = load_gallery(model, load_latents(folder))
     idx = map_selection(len(gallery), min(DEFAULT_MAP_POINTS, len(gallery)))
-    codes = encode_all(model, gallery.images[torch.from_numpy(idx)])
+    codes, label = encoding(model, gallery, torch.from_numpy(idx)), source_name(gallery)  # as the Latent map page
     monkeypatch.setattr(projection, "project_2d", lambda *a, **k: pytest.fail("computed instead of read back"))
     for method in ("tsne", "umap"):
         for space, values in (("z", codes.z_mu.numpy()), ("s", codes.s.numpy())):
-            assert is_cached(folder, f"{space}-{gallery.name}", values, method, source=map_source(gallery.name, idx))
-            xy = cached_projection(folder, f"{space}-{gallery.name}", values, method, source=map_source(gallery.name, idx))
+            assert is_cached(folder, f"{space}-{label}", values, method, source=map_source(label, idx))
+            xy = cached_projection(folder, f"{space}-{label}", values, method, source=map_source(label, idx))
             assert xy.shape == (len(idx), 2)
     os.utime(folder / "model.safetensors")  # a fresh clone: new file times, same bytes
     checkpoint_module._DIGESTS.clear()  # a fresh process: digests computed again
-    assert is_cached(folder, f"s-{gallery.name}", codes.s.numpy(), "tsne", source=map_source(gallery.name, idx))
+    assert is_cached(folder, f"s-{label}", codes.s.numpy(), "tsne", source=map_source(label, idx))

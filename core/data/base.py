@@ -20,6 +20,10 @@ class ImageSet:
     # optional per-image factors besides the label, e.g. {"lighting": (N,) int64}, with value names
     factors: dict[str, torch.Tensor] = field(default_factory=dict)
     factor_names: dict[str, list[str]] = field(default_factory=dict)
+    # a model's own generations (core.gallery): the codes (z_mu, z_logvar, s) each image was decoded from, and
+    # that model; read through core.gallery.encoding
+    codes: tuple[torch.Tensor, ...] | None = field(default=None, repr=False)
+    coder: object | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -42,4 +46,5 @@ class ImageSet:
 
     def subset(self, index: torch.Tensor) -> ImageSet:
         return ImageSet(self.images[index], self.labels[index], self.class_names, self.name,
-                        {k: v[index] for k, v in self.factors.items()}, self.factor_names)
+                        {k: v[index] for k, v in self.factors.items()}, self.factor_names,
+                        None if self.codes is None else tuple(t[index] for t in self.codes), self.coder)

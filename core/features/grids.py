@@ -14,19 +14,19 @@ from PIL import Image
 from core import workers
 from core.data import ImageSet
 from core.explore import (
+    decode_grid,
     framed_grid,
     framed_rows,
-    interpolate,
-    interpolation_grid,
+    interpolate_ends,
+    interpolation_grid_ends,
     pose_grid,
     sample_prior,
     sample_zip,
-    swap_grid,
     tile,
     to_uint8,
 )
 from core.features import View
-from core.gallery import class_columns, label_name, random_images
+from core.gallery import class_columns, encoding, label_name, random_images
 from core.limits import MAX_INTERPOLATION_STEPS, MAX_PICK_CHARS, MAX_PICKS, MAX_ZIP_IMAGES, LimitError, check
 from core.models import Progress
 
@@ -58,7 +58,8 @@ def sources(gallery: ImageSet, mode: str, n: int, seed: int) -> list[int]:
 def swap_view(model, gallery: ImageSet, rows: list[int], cols: list[int], *, progress: Progress | None = None) -> View:
     """Dec(z of each row image, s of each column image), framed by the sources."""
     z_src, s_src = gallery.floats(torch.tensor(rows)), gallery.floats(torch.tensor(cols))
-    grid = framed_grid(swap_grid(model, z_src, s_src, progress=progress), z_src, s_src)
+    cells = decode_grid(model, encoding(model, gallery, rows).z_mu, encoding(model, gallery, cols).s, progress=progress)
+    grid = framed_grid(cells, z_src, s_src)
     what = ("what digit", "how it is written") if model.config.dataset == "mnist" else \
         ("the labelled factor: " + ", ".join(gallery.class_names[:2]) + ", ...", "everything else")
     return View(grid, f"Top row: s sources ({what[0]}). Left column: z sources ({what[1]}).")
@@ -98,7 +99,7 @@ def interpolation_strip(model, gallery: ImageSet, a: int, b: int, steps: int, mo
     """A, ``steps`` decodings on the line from A to B (moving z, s or both), B; and the strip as a GIF."""
     check("interpolation steps", steps, MAX_INTERPOLATION_STEPS)
     x_a, x_b = gallery.floats(a), gallery.floats(b)
-    strip = interpolate(model, x_a, x_b, steps=steps, mode=mode, progress=progress)
+    strip = interpolate_ends(model, encoding(model, gallery, [a, b]), steps=steps, mode=mode, progress=progress)
     picture = tile(torch.cat([x_a[None], strip, x_b[None]]), nrow=steps + 2)
     return (View(picture, f"A, then {steps} decodings interpolating {INTERPOLATION_LABELS[mode]}, then B."),
             gif_bytes(to_uint8(strip)))
@@ -106,7 +107,7 @@ def interpolation_strip(model, gallery: ImageSet, a: int, b: int, steps: int, mo
 
 def interpolation_square(model, gallery: ImageSet, a: int, b: int, steps: int, *, progress: Progress | None = None) -> View:
     check("interpolation steps", steps, MAX_INTERPOLATION_STEPS)
-    grid = interpolation_grid(model, gallery.floats(a), gallery.floats(b), steps=steps, progress=progress)
+    grid = interpolation_grid_ends(model, encoding(model, gallery, [a, b]), steps=steps, progress=progress)
     return View(tile(grid.flatten(0, 1), nrow=steps), "Top-left: z and s of A. Bottom-right: z and s of B. "
                 "Moving right changes only s (the class); moving down changes only z (the style).")
 
@@ -142,9 +143,7 @@ def class_rows(prototypes: torch.Tensor, chosen: list[int]) -> torch.Tensor:
 
 def image_rows(model, gallery: ImageSet, idx: list[int]) -> tuple[torch.Tensor, list[str]]:
     """s of the chosen gallery images, and their labels."""
-    with torch.no_grad():
-        s = model.encode(gallery.floats(torch.tensor(idx))).s
-    return s, [label_name(gallery, int(gallery.labels[i])) for i in idx]
+    return encoding(model, gallery, idx).s, [label_name(gallery, int(gallery.labels[i])) for i in idx]
 
 
 def samples_view(model, rows: torch.Tensor, labels: list[str], n: int, seed: int, *,

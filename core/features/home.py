@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from core.data import ImageSet
-from core.explore import decode, framed_grid, swap_grid, tile
+from core.explore import decode, decode_grid, framed_grid, tile
 from core.features import View
-from core.gallery import random_images, swap_sources
+from core.gallery import encoding, random_images, swap_sources
 from core.models import Progress
 
 FACES = ("yaleb", "orl", "celeba", "multipie")
@@ -16,8 +16,8 @@ FACES = ("yaleb", "orl", "celeba", "multipie")
 def home_grid(model, gallery: ImageSet, seed: int, *, progress: Progress | None = None) -> View:
     """6 random z sources (rows) by 12 s sources, one per class (columns), framed by the sources."""
     z_idx, s_idx = swap_sources(gallery, 6, 12, seed=seed, cycle=False)
-    rows, cols = gallery.floats(z_idx), gallery.floats(s_idx)
-    grid = framed_grid(swap_grid(model, rows, cols, progress=progress), rows, cols)
+    cells = decode_grid(model, encoding(model, gallery, z_idx).z_mu, encoding(model, gallery, s_idx).s, progress=progress)
+    grid = framed_grid(cells, gallery.floats(z_idx), gallery.floats(s_idx))
     return View(grid, "Top row: s sources. Left column: z sources. Each cell: the z of its row decoded with the s of its column.")
 
 

@@ -20,7 +20,7 @@ from core.evaluation import cached_projection, silhouette
 from core.evaluation.projection import DEFAULT_MAP_POINTS, is_cached, map_selection, map_source
 from core.explore import nearest_neighbours, tile
 from core.features import Tile, View
-from core.gallery import label_name
+from core.gallery import label_name, source_name
 from core.limits import MAX_MAP_POINTS, check
 
 METHODS = {"t-SNE": "tsne", "UMAP": "umap", "PCA": "pca"}
@@ -39,7 +39,8 @@ class LatentMap:
         self.z, self.s = codes.z_mu[self.idx].numpy(), codes.s[self.idx].numpy()
         self.labels_int = gallery.labels[self.idx].numpy()
         self.labels = [label_name(gallery, int(v)) for v in self.labels_int]
-        self.source = map_source(gallery.name, self.idx.numpy(), gallery.images.numpy() if data_dir else None)
+        self.name = source_name(gallery)
+        self.source = map_source(self.name, self.idx.numpy(), gallery.images.numpy() if data_dir else None)
 
     @property
     def points(self) -> list[int]:
@@ -47,8 +48,7 @@ class LatentMap:
         return self.idx.tolist()
 
     def _spaces(self):
-        name = self.gallery.name
-        return (("z", f"z-{name}", self.z), ("s", f"s-{name}", self.s))
+        return (("z", f"z-{self.name}", self.z), ("s", f"s-{self.name}", self.s))
 
     def ready(self, method: str) -> bool:
         """True when both maps can be had at once (stored before, or PCA)."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import torch
 
+from core.data import ImageSet
 from core.explore import decode, mix, to_uint8
 from core.features import View
+from core.gallery import encoding
 
 Z_LIMIT = 3.0  # sliders run from -Z_LIMIT to Z_LIMIT (units of the prior's standard deviation)
 Z_STEP = 0.05
@@ -27,10 +29,9 @@ def snapped(values: torch.Tensor | list[float]) -> list[float]:
     return [snap(float(v)) for v in (values.tolist() if isinstance(values, torch.Tensor) else values)]
 
 
-def image_z(model, image: torch.Tensor) -> list[float]:
-    """The posterior mean z of one image (C, H, W), on the sliders' grid."""
-    with torch.no_grad():
-        return snapped(model.encode(image[None]).z_mu[0])
+def image_z(model, gallery: ImageSet, image: int) -> list[float]:
+    """The posterior mean z of gallery image ``image`` (``core.gallery.encoding``), on the sliders' grid."""
+    return snapped(encoding(model, gallery, image).z_mu[0])
 
 
 def random_z(z_dim: int) -> list[float]:
@@ -77,9 +78,7 @@ def slider_view(model, gallery, prototypes: torch.Tensor, z_values: list[float],
                 weight: float, names: list[str], progress=None):
     """Dec(z from the sliders, s): s of the start image, a class prototype, or a mix of two prototypes."""
     if mode == S_MODES[0]:
-        with torch.no_grad():
-            s = model.encode(gallery.floats(image)[None]).s[0]
-        label = f"s of image #{image}"
+        s, label = encoding(model, gallery, image).s[0], f"s of image #{image}"
     elif mode == S_MODES[1]:
         s, label = prototypes[a], f"prototype of class {names[a]}"
     else:
