@@ -27,7 +27,11 @@ def reconstructions(model, gallery: ImageSet, seed: int, *, progress: Progress |
     with torch.no_grad():
         enc = model.encode(x)
         recon = decode(model, enc.z_mu, enc.s, progress=progress)
-    return View(tile(torch.cat([x, recon]), nrow=12), "Top: images. Bottom: Dec(z mean, s) of each.")
+    if gallery.codes is None:
+        return View(tile(torch.cat([x, recon]), nrow=12), "Top: images. Bottom: Dec(z mean, s) of each.")
+    return View(tile(torch.cat([x, recon]), nrow=12), "Top: the model's own generations (there is no dataset here). Bottom: "
+                "Dec(z mean, s) of each, encoded again: an encoder trained on photos reads the model's blurred renders as "
+                "an average, so these look alike. With a dataset folder (the sidebar, or CCVAE_DATA_DIR) real images are shown.")
 
 
 def grid_explanation(config) -> str:
