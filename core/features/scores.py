@@ -5,12 +5,14 @@ numbers (or DR-GAN's feature probe), the home page's model card and a Train live
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import session
 from core.checkpoint import TSNE_FIGURE
 from core.evaluation import PAPER_RESULTS
+from core.evaluation.protocol import Protocol
 from core.evaluation.result import Evaluation, FeatureProbe
 from core.features import Tile
 
@@ -50,13 +52,14 @@ def _table41(loaded: session.Loaded) -> Table:
                            "z test % (mean)": ev.z_mean.test, "s test %": ev.s.test,
                            "z train % (sample)": ev.z_sample.train, "s train %": ev.s.train})
         table.notes.append(f"Chance (most frequent test label): {ev.chance:.2f}%. Measured on {ev.num_test or 0:,} test "
-                           f"images, classifier trained {ev.classifier_epochs} epochs on {ev.num_train or 0:,} training "
-                           f"codes; {ev.hardware or ''}, {ev.date or ''}.")
+                           f"images, the probe trained on {ev.num_train or 0:,} training codes; {_how_probed(ev)}; "
+                           f"{ev.hardware or ''}, {ev.date or ''}.")
         if ev.silhouette_test:
             table.notes.append(f"Silhouette by label on test codes: z **{ev.silhouette_test.z_mean:.3f}**, "
                                f"s **{ev.silhouette_test.s:.3f}**.")
     for name, (z, s) in PAPER_RESULTS.get((cfg.dataset, cfg.z_dim, cfg.s_dim), {}).items():
-        table.rows.append({"model": name, "z test % (sample)": z, "z test % (mean)": None, "s test %": s})
+        table.rows.append({"model": f"{name}, paper (its own probe)", "z test % (sample)": z, "z test % (mean)": None,
+                           "s test %": s})
     if not table.rows:
         table.info = f"No evaluation for this checkpoint and no published numbers for its setting. Run {EVALUATE}."
     elif not ev:
@@ -66,6 +69,22 @@ def _table41(loaded: session.Loaded) -> Table:
     if (loaded.path / TSNE_FIGURE).is_file():
         table.figure = loaded.path / TSNE_FIGURE
     return table
+
+
+def _how_probed(ev: Evaluation) -> str:
+    """The recorded protocol and probe seeds (mean ± sd over seeds), else the pre-protocol fixed epochs."""
+    try:
+        protocol = Protocol.from_dict(ev.extra["protocol"]).describe()
+    except (KeyError, TypeError, ValueError):
+        return f"probe trained {ev.classifier_epochs} epochs (recorded before the one protocol)"
+    probes = ev.extra.get("probes") or {}
+    seeds = probes.get("seeds") or []
+    if len(seeds) < 2:
+        return protocol
+    spread = ", ".join(f"{name} ± {statistics.stdev(probes[code]['test']):.2f}"
+                       for code, name in (("z_sample", "z sample"), ("z_mean", "z mean"), ("s", "s"))
+                       if len(probes.get(code, {}).get("test", [])) > 1)
+    return f"{protocol}; the mean of {len(seeds)} probe seeds (sd: {spread})"
 
 
 def _probe_table(probe: FeatureProbe | None) -> Table:
