@@ -114,6 +114,12 @@ class Job:
                 on_progress(*args)
 
 
+def waiting_text(ahead: int, what: str = "") -> str:
+    """What a front end says while a job waits for its turn."""
+    return (f"Waiting for the server: {ahead} job{'s' if ahead != 1 else ''} ahead of you" + (f" ({what})." if what else ".")
+            + " Heavy jobs take turns so that everyone's pages stay quick.")
+
+
 def trim_memory() -> None:
     """Hand memory freed by a finished job back to the system (glibc keeps it otherwise, and a server's
     resident size only grows). A no-op where there is no glibc."""

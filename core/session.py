@@ -99,6 +99,16 @@ def digit_models(models: dict[str, Path] | None = None) -> list[str]:
     return sorted(names, key=lambda n: n != "mnist")
 
 
+def no_split_note(config, what: str = "This") -> str | None:
+    """Why ``what`` cannot use a model without a z/s split (DR-GAN); None for a model with one."""
+    from core.models import capabilities
+
+    if capabilities(config).has_split:
+        return None
+    return (f"{what} works on a z/s split, and this is a {method_name(config.method)} model, which has none (one "
+            "identity feature and a pose code).")
+
+
 def summary(config) -> str:
     """One line about a model: method, dataset, code sizes (z / s, or noise / f for a pose-conditioned
     model), training steps."""

@@ -13,7 +13,7 @@ import streamlit as st
 from core import service
 from core.features.digit import SketchError, digit_model, instead_note, read_digit
 from core.upload import UploadError, load_image
-from pages.widgets import OTHER, data_dir_ui, explain, model_picker_ui, open_model, page_header, show, upscale
+from pages.widgets import OTHER, data_dir_ui, explain, model_picker_ui, open_model, page_header, show
 
 CANVAS = 280  # pixels; ten times MNIST's 28
 
@@ -70,7 +70,7 @@ def main() -> None:
     st.write(reading.nearest_text())
     cols = st.columns([1, 5])
     with cols[0]:
-        st.image(upscale(reading.seen, 112), caption="What the model sees (28x28)", output_format="PNG")
+        show(reading.seen, "What the model sees (28x28)", width=112)
     with cols[1]:
         show(reading.every_class, reading.every_class_caption(), width=900)
     explain("The drawing is cropped to its ink, scaled so its longer side is 20 pixels and centred by its centre of "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core import jobs
 from core.features import live, scores
 from core.saves import SaveError, default_name
 from pages.widgets import data_dir_ui, explain, heavy, page_header, session_alive, session_id, show, tiles
@@ -76,7 +77,7 @@ def follow(run: live.Run, charts: list, grid_slot, bar) -> None:
     def on_wait(ahead: int | None) -> None:
         step = run.step
         if ahead is not None and step == 0:
-            bar.progress(0.0, text=f"Waiting for the server: {ahead} job{'s' if ahead != 1 else ''} ahead of you.")
+            bar.progress(0.0, text=jobs.waiting_text(ahead))
         elif step != drawn[0] and (step - drawn[0] >= live.CHART_EVERY or step == run.steps):
             draw(run, charts, grid_slot, bar)
             drawn[0] = step

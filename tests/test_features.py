@@ -181,3 +181,14 @@ def test_a_models_own_generations_keep_the_codes_they_were_decoded_from(tiny_mod
         cells = decode_grid(tiny_model, bank["bank_z_mu"][[0, 1]], bank["bank_s"][[2, 3]])
     expected = framed_grid(cells, gallery.floats(torch.tensor([0, 1])), gallery.floats(torch.tensor([2, 3])))
     assert np.array_equal(swap_view(tiny_model, gallery, [0, 1], [2, 3]).picture, expected)
+
+
+def test_a_picture_is_enlarged_pixel_by_pixel():
+    import numpy as np
+
+    from core.features import enlarged
+
+    digit = np.arange(4, dtype=np.uint8).reshape(2, 2)
+    big = enlarged(digit[..., None], 6)
+    assert big.shape == (6, 6) and big[2, 2] == 0 and big[3, 3] == 3 and set(np.unique(big)) == {0, 1, 2, 3}
+    assert enlarged(np.zeros((28, 28, 3), np.uint8), 10).shape == (28, 28, 3)  # never shrunk

@@ -176,3 +176,24 @@ def test_public_mode_messages_name_no_path_or_file_contents(public_client, digit
     assert "Checkpoint 'broken' cannot be opened" in message  # the Streamlit pages' words
     assert "private_key" not in message and str(tmp) not in message
     assert len(call(client, digits[0], "toy", api="encode")["s"]) > 0  # the --checkpoint-dir folder is allow-listed
+
+
+def test_every_tab_refuses_a_model_without_a_z_s_split_in_words(tmp_path, monkeypatch):
+    """The shipped DR-GAN model has one identity feature and a pose code: each tab says so instead of a TypeError."""
+    import gradio as gr
+
+    sys.path.insert(0, str(ROOT))
+    import app_gradio as ag
+
+    monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(ROOT / "checkpoints"))
+
+    image = tmp_path / "x.png"
+    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(image)
+    calls = [lambda: ag.encode(str(image), "drgan-yaleb"), lambda: ag.decode([0.0], [0.0], "drgan-yaleb"),
+             lambda: ag.swap(str(image), str(image), "drgan-yaleb"),
+             lambda: ag.interpolation(str(image), str(image), 4, "z", "drgan-yaleb"),
+             lambda: ag.gallery_swap_grid(3, 3, 0, "drgan-yaleb"), lambda: ag.sample(3, 0, "drgan-yaleb"),
+             lambda: ag.fewshot([str(image)], ag.AUTOMATIC_CROPS[0], "drgan-yaleb")]
+    for call in calls:
+        with pytest.raises(gr.Error, match="works on a z/s split, and this is a DR-GAN model"):
+            call()

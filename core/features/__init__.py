@@ -51,4 +51,12 @@ def picture(images: torch.Tensor) -> np.ndarray:
     return strip[..., 0] if strip.shape[-1] == 1 else strip
 
 
-__all__ = ["Tile", "View", "evenly_spread", "picture"]
+def enlarged(array: np.ndarray, width: int) -> np.ndarray:
+    """A picture (uint8 (H, W) or (H, W, 1 or 3)) repeated pixel by pixel to about ``width`` pixels wide, so a
+    28-pixel digit stays crisp when a browser shows it large."""
+    factor = max(1, round(width / array.shape[1]))
+    flat = array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array
+    return flat.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+__all__ = ["Tile", "View", "enlarged", "evenly_spread", "picture"]

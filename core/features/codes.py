@@ -14,7 +14,7 @@ from core import jobs, session, workers
 from core.data import DataError
 from core.explore import INTERPOLATION_MODES, decode_grid, encode_all, framed_grid, interpolate, sample_prior, swap_grid, tile
 from core.features import picture
-from core.gallery import random_images, swap_sources
+from core.gallery import encoding, random_images, swap_sources
 from core.limits import (
     HEAVY_DECODES,
     MAX_GRID_SIDE,
@@ -53,22 +53,30 @@ def read_code(values, dim: int, name: str) -> torch.Tensor:
     return t
 
 
+def split_model(loaded: session.Loaded):
+    """The model, when it has a z/s split; ``CodeError`` saying why not (DR-GAN) otherwise."""
+    why_not = session.no_split_note(loaded.model.config, "This tab")
+    if why_not:
+        raise CodeError(why_not)
+    return loaded.model
+
+
 def encode_image(loaded: session.Loaded, data: bytes | None) -> dict[str, list[float]]:
     """An image -> {"z_mu": [...], "z_logvar": [...], "s": [...]}."""
-    enc = encode_all(loaded.model, model_input(loaded, data, "image")[None])
+    enc = encode_all(split_model(loaded), model_input(loaded, data, "image")[None])
     return {name: values[0].tolist() for name, values in enc._asdict().items()}
 
 
 def decode_codes(loaded: session.Loaded, z, s) -> np.ndarray:
     """Codes (lists of numbers) -> Dec(z, s)."""
-    cfg = loaded.model.config
+    cfg = split_model(loaded).config
     return picture(decode_grid(loaded.model, read_code(z, cfg.z_dim, "z")[None], read_code(s, cfg.s_dim, "s")[None])[0])
 
 
 def swap_pair(loaded: session.Loaded, z_image: bytes | None, s_image: bytes | None) -> np.ndarray:
     """Dec(z of z_image, s of s_image): the style of one image with the class of the other."""
     x_z, x_s = model_input(loaded, z_image, "z image"), model_input(loaded, s_image, "s image")
-    return picture(swap_grid(loaded.model, x_z[None], x_s[None])[0])
+    return picture(swap_grid(split_model(loaded), x_z[None], x_s[None])[0])
 
 
 def interpolation_strip(loaded: session.Loaded, image_a: bytes | None, image_b: bytes | None, steps: int,
@@ -78,17 +86,17 @@ def interpolation_strip(loaded: session.Loaded, image_a: bytes | None, image_b: 
     if mode not in INTERPOLATION_MODES:
         raise ValueError(f"unknown mode {str(mode)[:40]!r}; valid: {', '.join(INTERPOLATION_MODES)}")
     x_a, x_b = model_input(loaded, image_a, "image A"), model_input(loaded, image_b, "image B")
-    return picture(interpolate(loaded.model, x_a, x_b, steps=steps, mode=mode))
+    return picture(interpolate(split_model(loaded), x_a, x_b, steps=steps, mode=mode))
 
 
 def gallery_swap_grid(loaded: session.Loaded, rows: int, cols: int, seed: int, data_dir: str = "") -> np.ndarray:
     """Random sample images as z sources (left column), one per class as s sources (top row), framed."""
     check("rows of the swap grid", rows, MAX_GRID_SIDE)
     check("columns of the swap grid", cols, MAX_GRID_SIDE)
-    images = session.gallery(loaded, data_dir)
+    model, images = split_model(loaded), session.gallery(loaded, data_dir)
     z_idx, s_idx = swap_sources(images, rows, cols, seed=seed)
-    z_src, s_src = images.floats(z_idx), images.floats(s_idx)
-    return framed_grid(swap_grid(loaded.model, z_src, s_src), z_src, s_src)
+    cells = decode_grid(model, encoding(model, images, z_idx).z_mu, encoding(model, images, s_idx).s)
+    return framed_grid(cells, images.floats(z_idx), images.floats(s_idx))
 
 
 def prior_grid(loaded: session.Loaded, n: int, seed: int, owner: str) -> np.ndarray:
@@ -96,6 +104,7 @@ def prior_grid(loaded: session.Loaded, n: int, seed: int, owner: str) -> np.ndar
     Fig. 4.10). More than ``HEAVY_DECODES`` images are decoded as a heavy job of ``owner`` (``core.jobs``) in a
     worker process. ``CodeError`` when the checkpoint stores no prototypes, ``jobs.Busy`` when the job is refused."""
     check("samples per row", n, MAX_SAMPLES_PER_ROW)
+    split_model(loaded)
     try:
         rows = session.prior_rows(loaded)
     except DataError:

@@ -336,6 +336,9 @@ def zero_shot_notes(loaded: session.Loaded, photos: list[tuple[str, bytes]], cro
     ``AUTOMATIC_CROPS`` (by hand needs a box drawn on each photo: the Streamlit page has it). ``LimitError`` or
     ``UploadError`` saying why not."""
     check_photo_count(len(photos))
+    why_not = session.no_split_note(loaded.model.config, "The few-shot tab")
+    if why_not:
+        raise UploadError(why_not)
     if crop not in AUTOMATIC_CROPS:
         raise UploadError(f"unknown cropping {str(crop)[:60]!r}; valid: {', '.join(AUTOMATIC_CROPS)}")
     try:

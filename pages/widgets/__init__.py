@@ -19,17 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 from streamlit.errors import StreamlitPageNotFoundError
 
 import core
 from core import jobs, service, session, settings
 from core.data import DataError, ImageSet
 from core.evaluation.result import Metrics
-from core.features import Tile, picture
+from core.features import Tile, enlarged, picture
 from core.gallery import label_name
 from core.limits import LimitError
-from core.models import Progress, method_name
+from core.models import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER = "Other folder…"
@@ -119,8 +118,7 @@ def heavy(what: str, work: Callable, *, key=None, on_progress: Callable | None =
         if ahead is None:
             slot.empty()
         else:
-            slot.info(f"Waiting for the server: {ahead} job{'s' if ahead != 1 else ''} ahead of you ({what}). "
-                      "Heavy jobs take turns so that everyone's pages stay quick.", icon=":material/hourglass_top:")
+            slot.info(jobs.waiting_text(ahead, what), icon=":material/hourglass_top:")
 
     sid = session_id()
     try:
@@ -262,9 +260,8 @@ def open_model(path: str | None, data_dir: str, *, split_only: bool = True) -> C
                         f"({model.config.image_shape[1] * model.config.image_shape[2]:,} steps), so decoding takes "
                         "seconds instead of milliseconds; a progress bar shows how far it is.")
     if split_only and not model.has_split:
-        st.info(f"This page works on a z/s split, and this is a {method_name(model.config.method)} model, "
-                "which has none (one identity feature and a pose code). Open **Swap grid** to see it render each "
-                "input at every pose, or pick another model in the sidebar.")
+        st.info(session.no_split_note(model.config, "This page") + " Open **Swap grid** to see it render each input at "
+                "every pose, or pick another model in the sidebar.")
         return None
     return Ctx(loaded, gallery, data_dir)
 
@@ -291,16 +288,9 @@ def class_name(ctx: Ctx, label: int) -> str:
     return label_name(ctx.gallery, label)
 
 
-def upscale(array: np.ndarray, width: int) -> Image.Image:
-    """Nearest-neighbour upscaling to about ``width`` pixels, so pixels stay crisp."""
-    im = Image.fromarray(array if array.ndim == 2 or array.shape[-1] == 3 else array[..., 0])  # (H, W), (H, W, 1|3)
-    factor = max(1, round(width / im.width))
-    return im.resize((im.width * factor, im.height * factor), Image.NEAREST)
-
-
 def show(array: np.ndarray, caption: str | None = None, *, width: int = 640) -> None:
     """A picture (uint8) upscaled crisply, with its caption: ``show(*view)`` shows a ``core.features`` view."""
-    st.image(upscale(array, width), caption=caption, output_format="PNG")
+    st.image(enlarged(array, width), caption=caption, output_format="PNG")
 
 
 def thumbnail_sheet(ctx: Ctx, indices: list[int], *, per_row: int = 12) -> None:
@@ -309,7 +299,7 @@ def thumbnail_sheet(ctx: Ctx, indices: list[int], *, per_row: int = 12) -> None:
     for i, idx in enumerate(indices):
         with cols[i % per_row]:
             label = class_name(ctx, int(ctx.gallery.labels[idx]))
-            st.image(upscale(picture(ctx.gallery.floats(idx)[None]), 56), caption=f"#{idx} · {label}", output_format="PNG")
+            show(picture(ctx.gallery.floats(idx)[None]), f"#{idx} · {label}", width=56)
 
 
 def tiles(row: list[Tile], widths: list[float] | None = None) -> None:
@@ -325,7 +315,7 @@ def explain(text: str) -> None:
 
 __all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "default_model", "decoding", "explain", "gallery_codes",
            "heavy", "load", "load_gallery_of", "model_picker_ui", "open_model", "page_header", "page_setup", "prototypes",
-           "session_alive", "session_id", "show", "thumbnail_sheet", "tiles", "upscale"]
+           "session_alive", "session_id", "show", "thumbnail_sheet", "tiles"]
 
 
 def gallery_codes(ctx: Ctx) -> core.Encoding:
