@@ -2,6 +2,7 @@
 
     python -m tools.bench_app --checkpoint checkpoints/mnist
     python -m tools.bench_app --cold [--models mnist sprites]     # first view of every page on a fresh server
+    python -m tools.bench_app --first-picture [--repeats 5]      # Home on a cold `streamlit run app.py`
     python -m tools.bench_app --dry-run [--cold]                  # seconds: does it work on this machine?
 
 Times what one widget change costs in model work and PNG encoding (the parts our code controls),
@@ -13,6 +14,10 @@ Prints a Markdown table (milliseconds) for the README.
 ``python serve.py --public`` server (its start-up timed separately), a fresh browser context (no
 cached scripts), and the time from opening the page's address until its main content is on screen
 and the app has stopped running.
+
+``--first-picture`` measures what a single user of ``streamlit run app.py`` waits for (no warm start, no
+public mode): a fresh server per repeat, and from opening Home until its first picture is on screen (the
+stored swap grid while the model loads) and until the live page is done.
 """
 
 from __future__ import annotations
@@ -61,11 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true", help="only time each page's first view on a fresh server")
     parser.add_argument("--models", nargs="+", default=["mnist"], help="--cold: the default model of each server")
     parser.add_argument("--pages", nargs="+", default=None, help="--cold: these pages only (url paths; Home is '')")
+    parser.add_argument("--first-picture", action="store_true",
+                        help="only time Home's first picture on a cold `streamlit run app.py`, --repeats fresh servers")
     args = parse_command(parser, argv)
     if args.dry_run:
         args.repeats, args.models, args.pages = 2, args.models[:1], (args.pages or [""])[:1]
     if args.cold:
         cold_start(args.models, args.pages)
+        return 0
+    if args.first_picture:
+        first_picture(min(args.repeats, 5) if args.dry_run else args.repeats)
         return 0
     model = load_model(args.checkpoint)
     gallery = load_gallery(model, load_latents(args.checkpoint))
@@ -181,6 +191,36 @@ def cold_start(models: list[str], pages: list[str] | None) -> None:
     print("| model | page | server start-up (s) | first view (s) | server CPU for it (s) | errors |\n|---|---|---|---|---|---|")
     for model, page_name, startup, seconds, cpu, failed in rows:
         print(f"| {model} | {page_name.replace('_', ' ')} | {startup:.1f} | {seconds:.2f} | {cpu:.2f} | {failed} |")
+
+
+def first_picture(repeats: int) -> None:
+    """Home on a cold ``streamlit run app.py`` (see the module docstring), ``repeats`` fresh servers."""
+    from playwright.sync_api import sync_playwright
+
+    from tools.browser import CHROMIUM, FLAGS, ROOT, running_app_process
+
+    picture = "() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].some(i => i.complete && i.naturalWidth > 0)"
+    rows = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for _ in range(repeats):
+            with running_app_process(ROOT / "checkpoints") as (url, _proc):
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                page = context.new_page()
+                t0 = time.perf_counter()
+                page.goto(url)
+                page.wait_for_function(picture, timeout=120_000, polling=50)
+                first = time.perf_counter() - t0
+                page.get_by_text(FIRST_VIEW[""]).first.wait_for(timeout=120_000)
+                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+                rows.append((first, time.perf_counter() - t0))
+                context.close()
+            print(f"first picture {rows[-1][0]:.2f} s, page done {rows[-1][1]:.2f} s", flush=True)
+        browser.close()
+    firsts, dones = sorted(r[0] for r in rows), sorted(r[1] for r in rows)
+    print(f"\n{hardware()}; `streamlit run app.py` (no warm start), a fresh server and browser context each time\n")
+    print("| repeats | first picture: median / worst (s) | page done: median / worst (s) |\n|---|---|---|")
+    print(f"| {len(rows)} | {statistics.median(firsts):.2f} / {firsts[-1]:.2f} | {statistics.median(dones):.2f} / {dones[-1]:.2f} |")
 
 
 def cpu_seconds(pid: int) -> float:
