@@ -20,7 +20,6 @@ from core.features.photos import (
     DEFAULT_STEPS,
     MAX_FINE_TUNE_STEPS,
     MAX_PHOTOS,
-    UNSEEN_YALE,
     FewShot,
     LikenessReport,
     Photos,
@@ -121,15 +120,18 @@ def uploads_ui(few: FewShot) -> Photos | None:
 
 
 def dataset_identity_ui(few: FewShot) -> Photos | None:
-    why_not = few.unseen_available()
-    if why_not is not None:
-        if why_not.startswith("Unseen"):
-            st.caption(why_not)
+    """A person from the local dataset's unseen identities (never trained on), when the model and folder allow it."""
+    if not few.unseen_names or not few.data_dir:
         return None
-    who = st.selectbox("…or an identity the model never saw (from your local Yale B copy)", ["none"] + list(UNSEEN_YALE))
+    with st.spinner("Reading the unseen identities' photos (the first time, faces are found and aligned)…"):
+        why_not = few.unseen_available()
+    if why_not is not None:
+        st.caption(why_not)
+        return None
+    who = st.selectbox(few.unseen_label, ["none", *few.unseen_names], key="fewshot_unseen")
     if who == "none":
         return None
-    return few.unseen(who, st.slider("Images of this identity", 1, MAX_PHOTOS, 5))
+    return few.unseen(who, st.slider("Images of this identity", 1, MAX_PHOTOS, 5, key="fewshot_unseen_count"))
 
 
 def likeness_ui(few: FewShot, photos: Photos, generated, label: str, key: tuple) -> None:

@@ -214,3 +214,21 @@ def test_likeness_is_measured_in_a_worker_process(monkeypatch):
     if isinstance(result, LikenessReport):
         assert 0 <= result.closest <= result.mean < 2
     workers.shutdown()
+
+
+def test_a_person_the_model_never_saw_comes_from_the_local_dataset(page, yale_dir):
+    """With a local Yale B copy, the unseen identities (never trained on) can be picked instead of uploading photos."""
+    from core.data import UNSEEN_YALE
+
+    at = page("7_Few_shot.py")
+    at.sidebar.text_input(key="_data_dir").set_value(str(yale_dir)).run()
+    assert not at.exception, at.exception
+    at.selectbox(key="fewshot_unseen").set_value(UNSEEN_YALE[0]).run()
+    assert not at.exception, at.exception
+    assert "What the model sees" in [h.value for h in at.subheader]
+    assert any(f"{UNSEEN_YALE[0]} #" in i.caption for el in at.get("image") for i in el.proto.imgs)
+    with pytest.raises(ValueError, match="not an unseen identity"):
+        from core import session
+        from core.features.photos import FewShot
+
+        FewShot(session.open_model("yaleb"), str(yale_dir)).unseen("yaleB01", 2)  # a person it trained on

@@ -15,13 +15,14 @@ import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from core import align, service, session, workers
 from core.checkpoint import CheckpointError, parse_model_config, read_config
-from core.data import UNSEEN_YALE, DataError, load_dataset
+from core.data import UNSEEN_CELEBA, UNSEEN_YALE, DataError, load_dataset
 from core.explore import decode_grid, interpolate_codes, tile
 from core.features import Tile, View, evenly_spread, picture
 from core.fewshot import DEFAULT_STEPS, fine_tune, known_styles, mean_s, recommended_part, reference_images
@@ -29,7 +30,7 @@ from core.limits import MAX_FINE_TUNE_STEPS, MAX_PHOTOS, LimitError, check
 from core.models import Progress
 from core.upload import CROP_MODES, Prepared, UploadError, prepare_for
 
-__all__ = ["AUTOMATIC_CROPS", "CROP_MODES", "DEFAULT_STEPS", "MAX_FINE_TUNE_STEPS", "MAX_PHOTOS", "UNSEEN_YALE", "FewShot",
+__all__ = ["AUTOMATIC_CROPS", "CROP_MODES", "DEFAULT_STEPS", "MAX_FINE_TUNE_STEPS", "MAX_PHOTOS", "UNSEEN", "FewShot",
            "IdentityMap", "LikenessReport", "Photos", "Shots", "View", "check_photo_count", "face_model_choice", "zero_shot_notes"]
 
 AUTOMATIC_CROPS = CROP_MODES[:2]  # the crops that need no box drawn by hand
@@ -138,9 +139,14 @@ class IdentityMap:
     star: np.ndarray  # (1, 2) the photos' mean s
 
 
+UNSEEN = {"yaleb": ("Yale B", UNSEEN_YALE), "celeba": ("CelebA", UNSEEN_CELEBA)}  # identities no model trained on
+
+
 @functools.lru_cache(maxsize=2)
-def _unseen(data_dir: str, image_size: int):
-    return load_dataset("yaleb", data_dir, "unseen", image_size=image_size)
+def _unseen(family: str, data_dir: str, image_size: int, channels: int):
+    """The unseen identities' photos of a local dataset, loaded once per server; in a worker process, because
+    CelebA's are found and aligned by dlib (seconds for the first load, which would hold the server's interpreter)."""
+    return workers.run(load_dataset, family, data_dir, "unseen", image_size=image_size, channels=channels)
 
 
 @functools.lru_cache(maxsize=2)
@@ -208,20 +214,42 @@ class FewShot:
         x = torch.stack(tensors) if tensors else torch.zeros(0, *cfg.image_shape)
         return Photos(x, crops, names, notes, errors)
 
+    @property
+    def unseen_family(self) -> str | None:
+        """The face dataset whose unseen identities suit this model (``UNSEEN``), None for other models."""
+        return next((family for family in UNSEEN if self.model.config.dataset.startswith(family)), None)
+
+    @property
+    def unseen_names(self) -> tuple[str, ...]:
+        return UNSEEN[self.unseen_family][1] if self.unseen_family else ()
+
+    @property
+    def unseen_label(self) -> str:
+        """What the picker offers, in words."""
+        source = UNSEEN[self.unseen_family][0] if self.unseen_family else ""
+        return f"…or a person the model never saw (from your local {source} copy)"
+
+    def _unseen_set(self):
+        cfg = self.model.config
+        return _unseen(self.unseen_family, str(Path(self.data_dir).resolve()), cfg.image_shape[1], cfg.image_shape[0])
+
     def unseen_available(self) -> str | None:
-        """Why the unseen Yale B identities cannot be offered (None when they can)."""
-        if not (self.data_dir and self.model.config.dataset.startswith("yaleb")):
-            return "not a Yale B model with a local dataset"
+        """Why no unseen identity can be offered (None when they can): a face model (Yale B, CelebA) and its local
+        dataset are needed. The first call loads the dataset's unseen split (CelebA: seconds, in a worker)."""
+        if not (self.data_dir and self.unseen_family):
+            return "not a Yale B or CelebA model with a local dataset"
         try:
-            _unseen(self.data_dir, self.model.config.image_shape[1])
-        except DataError as err:
+            self._unseen_set()
+        except (DataError, OSError) as err:
             return f"Unseen identities not available: {err}"
         return None
 
     def unseen(self, who: str, count: int) -> Photos:
-        """``count`` images of the unseen Yale B identity ``who`` (seeded), as photos."""
+        """``count`` photos of the unseen identity ``who`` (seeded), as the model sees them."""
         check("images of this identity", count, MAX_PHOTOS)
-        data = _unseen(self.data_dir, self.model.config.image_shape[1])
+        data = self._unseen_set()
+        if who not in data.class_names:
+            raise UploadError(f"{str(who)[:40]!r} is not an unseen identity of this dataset")
         idx = torch.nonzero(data.labels == data.class_names.index(who)).flatten()
         idx = idx[torch.randperm(idx.numel(), generator=torch.Generator().manual_seed(0))[:count]]
         x = data.floats(idx)
