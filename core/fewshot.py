@@ -80,6 +80,17 @@ def trainable_parameters(model, part: str) -> list[torch.nn.Parameter]:
     return [*model.encoder.s.parameters(), *model.decoder.s_in.parameters()]
 
 
+def trainable_copy(model, part: str) -> tuple[torch.nn.Module, list[torch.nn.Parameter]]:
+    """A deep copy of ``model`` in which only ``part``'s weights (``trainable_parameters``) take gradients, and those."""
+    tuned = copy.deepcopy(model)
+    params = trainable_parameters(tuned, part)
+    for p in tuned.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    return tuned, params
+
+
 def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_labels: torch.Tensor, *,
               labels: torch.Tensor | None = None, steps: int = 100, batch_size: int = 16, lr: float = 2e-4,
               part: str = "all", seed: int = 0, callback: Callable[[int, dict[str, float]], None] | None = None):
@@ -99,12 +110,8 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
         raise ValueError(f"steps must be at least 1, got {steps}")
     if part == "decoder":
         return fit_decoder(model, images, references, steps=steps, lr=lr, seed=seed, callback=callback)
-    tuned = copy.deepcopy(model).train()
-    trained = trainable_parameters(tuned, part)
-    for p in tuned.parameters():
-        p.requires_grad_(False)
-    for p in trained:
-        p.requires_grad_(True)
+    tuned, _ = trainable_copy(model, part)
+    tuned.train()
     data, weights = tuning_set(images, references, reference_labels, labels)
     start = tuned.config.training_steps
     config = TrainConfig(z_dim=tuned.config.z_dim, s_dim=tuned.config.s_dim, steps=start + steps, batch_size=batch_size,
@@ -133,12 +140,8 @@ def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps:
     original decoder drew for them, so the people it knew before do not change. The encoder is frozen, so the
     app's path (encode the uploads, take their mean s, decode with stored z) picks up the new decoder as it is.
     """
-    tuned = copy.deepcopy(model).eval()
-    for p in tuned.parameters():
-        p.requires_grad_(False)
-    params = trainable_parameters(tuned, "decoder")
-    for p in params:
-        p.requires_grad_(True)
+    tuned, params = trainable_copy(model, "decoder")
+    tuned.eval()
     device = next(tuned.parameters()).device
     with torch.no_grad():
         enc = tuned.encode(images.to(device))
