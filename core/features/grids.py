@@ -14,8 +14,6 @@ from PIL import Image
 from core import workers
 from core.data import ImageSet
 from core.explore import (
-    decode_grid,
-    framed_grid,
     framed_rows,
     interpolate_ends,
     interpolation_grid_ends,
@@ -26,7 +24,7 @@ from core.explore import (
     to_uint8,
 )
 from core.features import View
-from core.gallery import class_columns, encoding, label_name, random_images
+from core.gallery import class_columns, encoding, framed_swap, label_name, random_images
 from core.limits import MAX_INTERPOLATION_STEPS, MAX_PICK_CHARS, MAX_PICKS, MAX_ZIP_IMAGES, LimitError, check
 from core.models import Progress
 
@@ -57,9 +55,7 @@ def sources(gallery: ImageSet, mode: str, n: int, seed: int) -> list[int]:
 
 def swap_view(model, gallery: ImageSet, rows: list[int], cols: list[int], *, progress: Progress | None = None) -> View:
     """Dec(z of each row image, s of each column image), framed by the sources."""
-    z_src, s_src = gallery.floats(torch.tensor(rows)), gallery.floats(torch.tensor(cols))
-    cells = decode_grid(model, encoding(model, gallery, rows).z_mu, encoding(model, gallery, cols).s, progress=progress)
-    grid = framed_grid(cells, z_src, s_src)
+    grid = framed_swap(model, gallery, rows, cols, progress=progress)
     what = ("what digit", "how it is written") if model.config.dataset == "mnist" else \
         ("the labelled factor: " + ", ".join(gallery.class_names[:2]) + ", ...", "everything else")
     return View(grid, f"Top row: s sources ({what[0]}). Left column: z sources ({what[1]}).")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from core.data import ImageSet
-from core.explore import decode, decode_grid, framed_grid, tile
+from core.explore import decode, tile
 from core.features import View
-from core.gallery import encoding, random_images, swap_sources
+from core.gallery import framed_swap, random_images, swap_sources
 from core.models import Progress
 
 FACES = ("yaleb", "orl", "celeba", "multipie")
@@ -16,9 +16,8 @@ FACES = ("yaleb", "orl", "celeba", "multipie")
 def home_grid(model, gallery: ImageSet, seed: int, *, progress: Progress | None = None) -> View:
     """6 random z sources (rows) by 12 s sources, one per class (columns), framed by the sources."""
     z_idx, s_idx = swap_sources(gallery, 6, 12, seed=seed, cycle=False)
-    cells = decode_grid(model, encoding(model, gallery, z_idx).z_mu, encoding(model, gallery, s_idx).s, progress=progress)
-    grid = framed_grid(cells, gallery.floats(z_idx), gallery.floats(s_idx))
-    return View(grid, "Top row: s sources. Left column: z sources. Each cell: the z of its row decoded with the s of its column.")
+    return View(framed_swap(model, gallery, z_idx, s_idx, progress=progress),
+                "Top row: s sources. Left column: z sources. Each cell: the z of its row decoded with the s of its column.")
 
 
 def reconstructions(model, gallery: ImageSet, seed: int, *, progress: Progress | None = None) -> View:
@@ -27,11 +26,11 @@ def reconstructions(model, gallery: ImageSet, seed: int, *, progress: Progress |
     with torch.no_grad():
         enc = model.encode(x)
         recon = decode(model, enc.z_mu, enc.s, progress=progress)
-    if gallery.codes is None:
-        return View(tile(torch.cat([x, recon]), nrow=12), "Top: images. Bottom: Dec(z mean, s) of each.")
-    return View(tile(torch.cat([x, recon]), nrow=12), "Top: the model's own generations (there is no dataset here). Bottom: "
-                "Dec(z mean, s) of each, encoded again: an encoder trained on photos reads the model's blurred renders as "
-                "an average, so these look alike. With a dataset folder (the sidebar, or CCVAE_DATA_DIR) real images are shown.")
+    caption = "Top: images. Bottom: Dec(z mean, s) of each." if gallery.codes is None else (
+        "Top: the model's own generations (there is no dataset here). Bottom: Dec(z mean, s) of each, encoded again: an "
+        "encoder trained on photos reads the model's blurred renders as an average, so these look alike. With a dataset "
+        "folder (the sidebar, or CCVAE_DATA_DIR) real images are shown.")
+    return View(tile(torch.cat([x, recon]), nrow=12), caption)
 
 
 def grid_explanation(config) -> str:
