@@ -11,7 +11,7 @@ import pytest
 
 from core import checkpoint as checkpoint_module
 from core.evaluation import projection
-from core.evaluation.projection import cached_projection, map_file
+from core.evaluation.projection import DEFAULT_MAP_POINTS, cached_projection, map_file
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_the_shipped_models_ship_their_default_maps(name, monkeypatch):
     import torch
 
     from core.checkpoint import load_latents, load_model
-    from core.evaluation.projection import DEFAULT_MAP_POINTS, is_cached, map_selection, map_source
+    from core.evaluation.projection import is_cached, map_selection, map_source
     from core.gallery import encoding, load_gallery, source_name
 
     folder = Path(__file__).resolve().parents[1] / "checkpoints" / name
@@ -114,3 +114,25 @@ def test_the_shipped_models_ship_their_default_maps(name, monkeypatch):
     os.utime(folder / "model.safetensors")  # a fresh clone: new file times, same bytes
     checkpoint_module._DIGESTS.clear()  # a fresh process: digests computed again
     assert is_cached(folder, f"s-{label}", codes.s.numpy(), "tsne", source=map_source(label, idx))
+
+
+def test_shipped_maps_are_the_ones_the_page_looks_for(tmp_path):
+    """train.ship_maps projects the Latent map page's own LatentMap: after it, the page finds the map ready."""
+    import shutil
+
+    from core import service, session
+    from core.features.maps import LatentMap
+    from train.ship_maps import ship
+
+    folder = tmp_path / "yaleb"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "checkpoints" / "yaleb", folder, ignore=shutil.ignore_patterns("maps"))
+    service.STORE.clear()
+    try:
+        loaded = session.open_path(folder)
+        gallery = session.gallery(loaded)
+        latent = LatentMap(loaded, gallery, session.gallery_codes(loaded), "", min(DEFAULT_MAP_POINTS, len(gallery)))
+        assert not latent.ready("UMAP")
+        ship(folder, ["umap"])
+        assert latent.ready("UMAP") and not latent.ready("t-SNE")
+    finally:
+        service.STORE.clear()

@@ -16,29 +16,25 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
-from core.checkpoint import load_latents, load_model
-from core.evaluation.projection import DEFAULT_MAP_POINTS, cached_projection, map_selection, map_source
-from core.gallery import encoding, load_gallery, source_name
+from core import session
+from core.evaluation.projection import DEFAULT_MAP_POINTS
+from core.features.maps import METHODS, LatentMap
 from train.cli import command_parser
 
 
 def ship(checkpoint: Path, methods: list[str]) -> None:
-    model = load_model(checkpoint)
-    if not model.has_split:
-        print(f"{checkpoint}: a {model.config.method} model has no z/s maps; skipped")
+    """The page's own ``LatentMap`` (the same images, codes and file names), projected with each of ``methods``."""
+    loaded = session.open_path(checkpoint)
+    if not loaded.model.has_split:
+        print(f"{checkpoint}: a {loaded.model.config.method} model has no z/s maps; skipped")
         return
-    gallery = load_gallery(model, load_latents(checkpoint))
-    idx = map_selection(len(gallery), min(DEFAULT_MAP_POINTS, len(gallery)))
-    codes, name = encoding(model, gallery), source_name(gallery)
-    source = map_source(name, idx)
-    for method in methods:
-        for space, values in (("z", codes.z_mu), ("s", codes.s)):
+    gallery = session.gallery(loaded)
+    latent = LatentMap(loaded, gallery, session.gallery_codes(loaded), "", min(DEFAULT_MAP_POINTS, len(gallery)))
+    for shown, method in METHODS.items():
+        if method in methods:
             t0 = time.perf_counter()
-            cached_projection(checkpoint, f"{space}-{name}", values[torch.from_numpy(idx)].numpy(), method,
-                              source=source)
-            print(f"{checkpoint}: {method} of {space}, {len(idx):,} codes of '{name}' "
+            latent.project(shown)
+            print(f"{checkpoint}: {method} of z and s, {len(latent.points):,} codes of '{latent.name}' "
                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
 
 
