@@ -91,6 +91,7 @@ class GroupTerms(NamedTuple):
     s: torch.Tensor  # (B + K * B, s_dim): s of the anchors, then of the group photos (for terms on s)
     group_s: torch.Tensor  # (B, s_dim): each anchor's mean group s
     z: torch.Tensor  # (B, z_dim): the anchors' z as decoded (sampled, or the prior sample that replaced it)
+    decoded: torch.Tensor  # (B, C, H, W): Dec(z, group s), the images the reconstruction term compares with x
 
 
 def group_cycle_loss(model, x: torch.Tensor, group: torch.Tensor, *, z_dropout: float = 0.0,
@@ -116,10 +117,11 @@ def group_cycle_loss(model, x: torch.Tensor, group: torch.Tensor, *, z_dropout: 
         prior = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
         z = torch.where(dropped[:, None], prior, z)
     group_s = enc.s[batch:].view(k, batch, -1).mean(0) if k else enc.s
-    reconstruction = model.reconstruction_error(z, group_s, x).mean()
+    decoded = model.decode_mean(z, group_s)
+    reconstruction = model.reconstruction_error(z, group_s, x, mean=decoded).mean()
     kl = kl_to_standard_normal(mu.float(), logvar.float()).sum() / (batch * x[0].numel())
     total = reconstruction_weight * reconstruction + kl_weight * kl
-    return GroupTerms(total, reconstruction, kl, enc.s, group_s, z)
+    return GroupTerms(total, reconstruction, kl, enc.s, group_s, z, decoded)
 
 
 def identity_swap_loss(model, classifier, z: torch.Tensor, s: torch.Tensor, labels: torch.Tensor,
@@ -251,6 +253,36 @@ def generator_loss(discriminator, anchor: torch.Tensor, generated: torch.Tensor)
     """Cross-entropy pushing the discriminator to call (anchor, generated) a real same-label pair."""
     logits = discriminator(anchor, generated).float()
     return torch.nn.functional.cross_entropy(logits, torch.full((logits.shape[0],), REAL, device=logits.device))
+
+
+class PatchTerms(NamedTuple):
+    total: torch.Tensor
+    real: torch.Tensor  # mean patch logit on real photos
+    fake: torch.Tensor  # mean patch logit on decoded images
+
+
+def patch_discriminator_loss(discriminator, real: torch.Tensor, fake: torch.Tensor) -> PatchTerms:
+    """Hinge loss of a patch discriminator (Lim & Ye 2017; as VQGAN): every patch logit of a real photo above +1,
+    of a decoded image (detached: this trains the discriminator only) below -1."""
+    real_logits = discriminator(real).float()
+    fake_logits = discriminator(fake.detach()).float()
+    loss = 0.5 * (torch.relu(1 - real_logits).mean() + torch.relu(1 + fake_logits).mean())
+    return PatchTerms(loss, real_logits.mean().detach(), fake_logits.mean().detach())
+
+
+def patch_generator_loss(discriminator, fake: torch.Tensor) -> torch.Tensor:
+    """The decoder's hinge term: raise the discriminator's patch logits on its images."""
+    return -discriminator(fake).float().mean()
+
+
+def adaptive_weight(reconstruction: torch.Tensor, adversarial: torch.Tensor, last_layer: torch.Tensor, *,
+                    limit: float = 1e4) -> torch.Tensor:
+    """VQGAN's balance of the two terms (Esser et al. 2021, eq. 7): the ratio of their gradient norms at the
+    decoder's last layer, so the adversarial term pushes that layer as hard as the reconstruction does whatever
+    the scale of either loss. Detached, clamped to [0, ``limit``]."""
+    rec_grad = torch.autograd.grad(reconstruction, last_layer, retain_graph=True)[0]
+    adv_grad = torch.autograd.grad(adversarial, last_layer, retain_graph=True)[0]
+    return (rec_grad.norm() / (adv_grad.norm() + 1e-4)).clamp(0.0, limit).detach()
 
 
 def _z_pairs(same: tuple[torch.Tensor, torch.Tensor], different: tuple[torch.Tensor, torch.Tensor]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 
 import torch
 
@@ -17,7 +18,10 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, *, skip: tuple
             continue
         flag = "--" + f.name.replace("_", "-")
         default = f.default
-        if isinstance(default, bool):
+        if f.name in FOLDER_LISTS:
+            parser.add_argument(flag, nargs="+", default=None, metavar="DIR",
+                                help="data folder; several are read as one set (CelebA: one class index)")
+        elif isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                 help=f"(default: {default})")
         else:
@@ -25,10 +29,15 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, *, skip: tuple
                                 help=f"(default: {default!r})")
 
 
+FOLDER_LISTS = ("data_dir",)  # options that take several folders, kept in the config joined by os.pathsep
+
+
 def overrides(args: argparse.Namespace, cls) -> dict:
     """The dataclass fields the user set on the command line."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-            if getattr(args, f.name, None) is not None}
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+              if getattr(args, f.name, None) is not None}
+    return values | {k: os.pathsep.join(map(str, v)) for k, v in values.items()
+                     if k in FOLDER_LISTS and isinstance(v, list)}
 
 
 def command_parser(prog: str, doc: str | None, *, threads: int | None = None,

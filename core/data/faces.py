@@ -17,6 +17,7 @@ Images are converted to grayscale or RGB, centre-cropped to a square and resized
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from pathlib import Path
@@ -173,6 +174,34 @@ def celeba_layout(root: str | Path) -> tuple[Path, Path]:
                     "(in-the-wild photos)")
 
 
+def celeba_layouts(root: str | Path | list) -> list[tuple[Path, Path]]:
+    """Every CelebA folder of ``root``, as ``celeba_layout`` pairs: ``root`` is one CelebA folder, a folder that
+    holds several (e.g. ``celeba_subset/`` and ``celeba_aligned/``, taken in name order), a list of folders, or
+    folders joined by ``os.pathsep`` (``--data-dir A B`` on the command line)."""
+    if isinstance(root, (list, tuple)):
+        roots = [Path(r) for r in root]
+    else:
+        roots = [Path(r) for r in str(root).split(os.pathsep) if r]
+    layouts = []
+    for folder in roots:
+        try:
+            layouts.append(celeba_layout(folder))
+        except DataError:
+            inner = sorted(p for p in _require_dir(folder, "CelebA").iterdir() if p.is_dir())
+            found = []
+            for sub in inner:
+                try:
+                    found.append(celeba_layout(sub))
+                except DataError:
+                    continue
+            if not found:
+                raise
+            layouts += found
+    if not layouts:
+        raise DataError("CelebA: no data folder given")
+    return layouts
+
+
 def read_identities(ident_file: Path) -> dict[str, list[str]]:
     """CelebA's identity file: ``<file> <identity>`` per line -> identity -> sorted file names."""
     by_identity: dict[str, list[str]] = {}
@@ -186,21 +215,39 @@ def read_identities(ident_file: Path) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in by_identity.items()}
 
 
-def load_celeba(root: str | Path, split: str = "train", *, size: int = 64, channels: int = 3, min_images: int = 2,
-                max_identities: int | None = None, seed: int = 0) -> ImageSet:
-    """CelebA faces aligned by landmarks (``core.align``), identity as the label.
+def celeba_photos(layouts: list[tuple[Path, Path]]) -> dict[str, list[Path]]:
+    """identity -> its photos over all ``layouts``, one class index for all: CelebA's identity numbers are the
+    same in every folder. A file name already taken from an earlier folder is the same CelebA photo (another
+    crop of it) and is skipped, so one photo never lands in both train and test."""
+    photos: dict[str, list[Path]] = {}
+    seen: set[str] = set()
+    for ident_file, image_dir in layouts:
+        taken = set()
+        for ident, names in read_identities(ident_file).items():
+            fresh = [n for n in names if n not in seen]
+            taken.update(fresh)
+            photos.setdefault(ident, []).extend(image_dir / n for n in fresh)
+        seen |= taken
+    return {k: v for k, v in photos.items() if v}
+
+
+def load_celeba(root: str | Path | list, split: str = "train", *, size: int = 64, channels: int = 3,
+                min_images: int = 2, max_identities: int | None = None, seed: int = 0) -> ImageSet:
+    """CelebA faces aligned by landmarks (``core.align``), identity as the label; ``root`` may name several
+    CelebA folders (``celeba_layouts``), which become one set with one class index.
 
     Splits: ``unseen`` holds the ``UNSEEN_CELEBA`` identities (never trained on); the other identities'
-    photos are split per identity into ``test`` (15%, at least one) and ``train``; ``all`` is everything.
-    Photos where dlib finds no face are left out (counted in the warning). The aligned crops are cached
-    on disk (``core.data.cache``), so only the first load pays for face detection.
+    photos are split per identity into ``test`` (15%, at least one, for identities with 3 or more photos) and
+    ``train``; ``all`` is everything. Photos where dlib finds no face are left out (counted in the warning).
+    Every photo, in-the-wild or already aligned by CelebA, goes through the same dlib 5-point crop. The aligned
+    crops are cached on disk (``core.data.cache``), so only the first load pays for face detection.
     """
     from core.data.cache import aligned_crops
 
     if split not in ("train", "test", "unseen", "all"):
         raise ValueError(f"unknown split {split!r}; valid: train, test, unseen, all")
-    ident_file, image_dir = celeba_layout(root)
-    by_identity = read_identities(ident_file)
+    layouts = celeba_layouts(root)
+    by_identity = celeba_photos(layouts)
     unseen = set(UNSEEN_CELEBA)
     chosen = sorted((k for k, v in by_identity.items() if len(v) >= min_images), key=_identity_order)
     if split == "unseen":
@@ -210,15 +257,16 @@ def load_celeba(root: str | Path, split: str = "train", *, size: int = 64, chann
     if max_identities:
         chosen = chosen[:max_identities]
     if not chosen:
-        raise DataError(f"CelebA: no identity with at least {min_images} photos for split {split!r} in {ident_file}")
-    files = [image_dir / name for ident in chosen for name in by_identity[ident]]
+        files = ", ".join(str(f) for f, _ in layouts)
+        raise DataError(f"CelebA: no identity with at least {min_images} photos for split {split!r} in {files}")
+    files = [path for ident in chosen for path in by_identity[ident]]
     crops, found = aligned_crops(files, size)
     g = np.random.default_rng(seed)
-    keep, labels, file_index = [], [], {f.name: i for i, f in enumerate(files)}
-    # classes are indexed once, from the identity file after the unseen rule: label k names the same person
+    keep, labels, file_index = [], [], {f: i for i, f in enumerate(files)}
+    # classes are indexed once, from the identity files after the unseen rule: label k names the same person
     # in train, test and all; a split drops photos (too few aligned ones for pairs), never shifts a class
     for label, ident in enumerate(chosen):
-        idx = [file_index[name] for name in by_identity[ident] if found[file_index[name]]]
+        idx = [file_index[path] for path in by_identity[ident] if found[file_index[path]]]
         if split in ("train", "test"):
             order = g.permutation(len(idx))
             n_test = max(1, round(CELEBA_TEST_FRACTION * len(idx))) if len(idx) >= 3 else 0

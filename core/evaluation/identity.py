@@ -12,6 +12,8 @@ never saw:
   right centroid is under dlib's same-person threshold;
 - the ceiling is the same score for the upload crops themselves (what the model receives); the floor, the same
   crops each credited to a random person (what chance reads on this instrument);
+- fine detail: the variance of the Laplacian of each output (grey, 0-255), averaged, over the same figure for the
+  upload crops it was rendered from (``detail``: 1 keeps a photo's fine detail, 0.1 is a blur);
 - the style check: the mean pairwise pixel distance between a person's outputs, against the same figure
   for that person's real crops. A decoder that ignores z renders every style alike and scores low here.
 """
@@ -68,6 +70,18 @@ def pairwise_pixel_distance(images: torch.Tensor) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
+LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+def laplacian_variance(images: torch.Tensor) -> float:
+    """Mean over (N, C, H, W) images (uint8 or [0, 1] floats) of the variance of the Laplacian of the grey image
+    in 0-255 units, inside a 1-pixel border: the usual sharpness measure (a blur has little of it)."""
+    x = images.float() if images.dtype == torch.uint8 else images.float() * 255
+    grey = x.mean(1, keepdim=True)
+    response = torch.nn.functional.conv2d(grey, LAPLACIAN.view(1, 1, 3, 3))
+    return float(response.flatten(1).var(1).mean())
+
+
 @dataclass
 class Scores:
     matched: float  # share of images whose nearest centroid is the right person (%)
@@ -106,16 +120,22 @@ def identity_score(people: list[Person], render: Render, recogniser, *, ks: tupl
               "floor_shuffled": score(np.concatenate(crops), np.random.default_rng(0).permutation(truth), centroids,
                                       threshold).to_dict(), "k": {}}
     real_spread = float(np.mean([pairwise_pixel_distance(p.references) for p in people[:rendered]]))
+    result["ceiling_crops"]["laplacian_variance"] = round(
+        float(np.mean([laplacian_variance(p.uploads[:max(ks)]) for p in people])), 2)
     for k in ks:
-        embeddings, labels, spread = [], [], []
+        embeddings, labels, spread, detail, crop_detail = [], [], [], [], []
         for i, person in enumerate(people[:rendered]):
             outputs = render(i, person.uploads[:k].float().div(255))
             embeddings.append(recogniser.embed_aligned(hwc(outputs.cpu())))
             labels += [i] * outputs.shape[0]
             spread.append(pairwise_pixel_distance(outputs.cpu()))
+            detail.append(laplacian_variance(outputs.cpu()))
+            crop_detail.append(laplacian_variance(person.uploads[:k]))
         s = score(np.concatenate(embeddings), np.array(labels), centroids, threshold)
         result["k"][str(k)] = s.to_dict() | {"style_spread": round(float(np.mean(spread)), 4),
-                                             "style_spread_vs_real": round(float(np.mean(spread)) / real_spread, 3)}
+                                             "style_spread_vs_real": round(float(np.mean(spread)) / real_spread, 3),
+                                             "laplacian_variance": round(float(np.mean(detail)), 2),
+                                             "detail": round(float(np.mean(detail)) / float(np.mean(crop_detail)), 3)}
     result["real_spread"] = round(real_spread, 4)
     return result
 

@@ -54,6 +54,7 @@ class ModelConfig:
     decoder: str = "plain"  # plain | pixelcnn (PixelVAE: autoregressive, 1-channel images; sampling is sequential)
     pixelcnn_width: int = 16  # pixelcnn: channels of each gated layer
     pixelcnn_layers: int = 4  # pixelcnn: gated layers (the first sees 3 rows up and 3 pixels left, each next one 1 more)
+    net: str = "conv"  # encoder/decoder family (core.models.nets.NETS): conv | resnet (64x64 faces, resize-conv decoder)
 
     def __post_init__(self) -> None:
         self.image_shape = tuple(int(v) for v in self.image_shape)
@@ -63,6 +64,8 @@ class ModelConfig:
     def to_dict(self) -> dict:
         """As saved in config.json; a plain model's has no decoder keys, so older code reads it too."""
         data = asdict(self) | {"image_shape": list(self.image_shape)}
+        if self.net == "conv":  # the default family: left out, so older code reads the file too
+            data.pop("net")
         return {k: v for k, v in data.items() if k not in PIXELCNN_FIELDS} if self.decoder == "plain" else data
 
 

@@ -40,7 +40,7 @@ class CCVAE(Capable, nn.Module):
         super().__init__()
         self.config = config
         self.encoder, self.decoder = build_nets(config.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
-                                                stochastic=self.stochastic)
+                                                stochastic=self.stochastic, net=config.net)
         self.pixelcnn = None if config.decoder == "plain" else PixelCNN(
             image_shape=config.image_shape, code_dim=config.z_dim + config.s_dim,
             width=config.pixelcnn_width, layers=config.pixelcnn_layers)
@@ -71,15 +71,17 @@ class CCVAE(Capable, nn.Module):
         """The plain decoder's image in one pass, (B, C, H, W) in [0, 1]; for pixelcnn, the conditioning mean image."""
         return torch.sigmoid(self.decoder(z, s))
 
-    def reconstruction_error(self, z: torch.Tensor, s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def reconstruction_error(self, z: torch.Tensor, s: torch.Tensor, target: torch.Tensor, *,
+                             mean: torch.Tensor | None = None) -> torch.Tensor:
         """Per-image error of Dec(z, s) against ``target`` (B, C, H, W): (B,).
 
         Plain: mean squared error per pixel. PixelCNN: negative log-likelihood of ``target`` in nats per pixel,
         teacher-forced (every pixel predicted from the true pixels before it, in one pass), plus the mean image's
         MSE / (2 MEAN_IMAGE_SIGMA^2), which trains the conditioning network as the plain decoder; the PixelCNN
         reads the mean image as a fixed input (no gradient), so it stays an image: what the reverse cycle decodes.
+        ``mean``: Dec(z, s) when the caller has already decoded it (it also needs the image).
         """
-        mean = self.decode_mean(z, s)
+        mean = self.decode_mean(z, s) if mean is None else mean
         mse = (mean.float() - target.float()).pow(2).flatten(1).mean(1)
         if self.pixelcnn is None:
             return mse

@@ -48,6 +48,19 @@ class CCVAETrainer(PairTrainer):
     def s_head(self) -> torch.nn.Module | None:
         return self.extras.get("s_head")
 
+    @property
+    def patch_discriminator(self) -> torch.nn.Module | None:
+        return self.extras.get("patch_discriminator")
+
+    @property
+    def patch_active(self) -> bool:
+        return self.patch_discriminator is not None and self.step_count >= self.config.patch_start
+
+    def decoder_last_layer(self) -> torch.nn.Parameter:
+        """The weight of the decoder's last convolution: where the adaptive weight compares gradient norms."""
+        convs = [m for m in self.model.decoder.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+        return convs[-1].weight
+
     def forward_parameters(self) -> list[torch.nn.Parameter]:
         """What the forward cycle trains: the model, and the head on s when there is one."""
         return [*self.model.parameters(), *(self.s_head.parameters() if self.s_head is not None else ())]
@@ -56,6 +69,9 @@ class CCVAETrainer(PairTrainer):
         c, model = self.config, self.model
         opts = {"forward": self.adam(self.forward_parameters(), c.beta1),
                 "reverse": self.adam(model.encoder.parameters(), c.beta1)}
+        if self.patch_discriminator is not None:
+            opts["patch_discriminator"] = torch.optim.Adam(self.patch_discriminator.parameters(), lr=c.lr,
+                                                           betas=(c.gan_beta1, 0.9))
         if c.adversarial != "none":
             trained = model.decoder.parameters() if c.adversarial == "decoder" else model.parameters()
             opts["adversarial"] = self.adam(trained, c.gan_beta1)
@@ -158,9 +174,26 @@ class CCVAETrainer(PairTrainer):
                                                                labels, self.noise_gen)
             total = total + c.identity_weight * identity
             terms |= {"identity_swap": identity, "identity_swap_accuracy": accuracy}
+        if self.patch_active:
+            with self.autocast:
+                adversarial = losses.patch_generator_loss(self.patch_discriminator, g.decoded)
+            weight = c.patch_weight * losses.adaptive_weight(c.reconstruction_weight * g.reconstruction, adversarial,
+                                                             self.decoder_last_layer())
+            total = total + weight * adversarial
+            terms |= {"patch_generator": adversarial, "patch_weight": weight}
         self.opt_forward.zero_grad(set_to_none=True)
         total.backward()
-        return self._after_backward(self.forward_parameters(), total, terms)
+        terms = self._after_backward(self.forward_parameters(), total, terms)
+        if self.patch_active:
+            terms |= self.patch_update(x, g.decoded)
+        return terms
+
+    def patch_update(self, real: torch.Tensor, decoded: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One hinge update of the patch discriminator: this step's photos against their decoded images."""
+        with self.autocast:
+            d = losses.patch_discriminator_loss(self.patch_discriminator, real, decoded)
+        return self._update("patch_discriminator", d.total,
+                            {"patch_disc_loss": d.total, "patch_real": d.real, "patch_fake": d.fake})
 
     def reverse_cycle(self, x1: torch.Tensor, x2: torch.Tensor) -> dict[str, torch.Tensor]:
         """Reverse-cycle loss on different-label pairs and its gradients (encoder only), averaged over ranks."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 
 from core import losses
 from core.models import SPLIT_METHODS
+from core.models.nets import NETS
 
 
 @dataclass
@@ -28,6 +29,7 @@ class TrainConfig:
     z_dim: int = 16  # unspecified factors
     s_dim: int = 16  # specified factors
     decoder: str = "plain"  # plain | pixelcnn (PixelVAE: autoregressive decoder, 1-channel images)
+    net: str = "conv"  # encoder/decoder family: conv | resnet (64x64 faces: resize-conv decoder, core.models.nets)
     init: str = "authors"  # authors: N(0, 0.05) conv/linear weights, zero biases (their code) | default: PyTorch's
     # optimisation (defaults: the authors' MNIST setting)
     steps: int = 94_000  # iterations; the authors ran 100 epochs of 937 batches
@@ -65,8 +67,13 @@ class TrainConfig:
     s_classifier_weight: float = 0.0  # > 0: a linear head on s learns the training label (cross-entropy, its own weights)
     identity_weight: float = 0.0  # > 0: a frozen identity classifier (identity_classifier) must label Dec(z_b, s_a) as a
     identity_classifier: str = ""  # folder of a classifier from python -m train.classifier, trained on this split
+    patch_weight: float = 0.0  # s_source group/self: > 0 adds a patch adversary on the decoded faces (hinge loss,
+    # losses.patch_generator_loss), weighted by this x VQGAN's adaptive weight (the ratio of the reconstruction's and
+    # the adversary's gradient norms at the decoder's last layer): the report's adversarial variant, for fine detail
+    patch_start: int = 0  # the step the patch adversary starts at (a warm-up on pixels first); a resumed run may add it
     monitor_classifier: str = ""  # a second classifier (another seed, never in a loss) for the logged swap test
-    bf16: bool = False  # bfloat16 autocast on the CPU too (on CUDA it is always on): 1.5-1.8x faster on AVX-512 BF16 CPUs
+    bf16: str = "auto"  # bfloat16 autocast on the CPU: auto (on only where the CPU has native bf16, AVX512-BF16 or AMX:
+    # 1.7x there; on an AVX2-only CPU it runs at 0.07x) | on | off. On CUDA it is always on
     # adversarial training (baselines and variant b); defaults: the authors' reimplementations
     gan_beta1: float = 0.5  # Adam beta1 of adversarial optimisers (all optimisers of a baseline)
     generator_times: int = 2  # baselines: generator updates per iteration
@@ -113,12 +120,21 @@ class TrainConfig:
         used = [name for name in CCVAE_ONLY_WEIGHTS if getattr(self, name)]
         if self.method != "ccvae" and used:
             raise ValueError(f"{', '.join(used)}: CC-VAE options; method {self.method!r} has no z/s terms of its own")
+        if self.bf16 not in BF16:
+            raise ValueError(f"unknown bf16 {self.bf16!r}; valid: {', '.join(BF16)}")
+        if self.net not in NETS:
+            raise ValueError(f"unknown net {self.net!r}; valid: {', '.join(NETS)}")
         if self.s_source not in S_SOURCES:
             raise ValueError(f"unknown s_source {self.s_source!r}; valid: {', '.join(S_SOURCES)}")
         if self.method != "ccvae" and (self.s_source != "pair" or self.s_classifier_weight or self.identity_weight):
             raise ValueError("s_source, s_classifier_weight and identity_weight are CC-VAE options")
         if self.group_size < 1 or not 0.0 <= self.z_dropout < 1.0:
             raise ValueError(f"group_size must be >= 1 and z_dropout in [0, 1), got {self.group_size}, {self.z_dropout}")
+        if self.patch_weight and (self.method != "ccvae" or self.s_source == "pair"):
+            raise ValueError("patch_weight applies to the CC-VAE with s_source group or self")
+        if self.patch_weight < 0 or self.patch_start < 0:
+            raise ValueError(f"patch_weight and patch_start must be non-negative, got {self.patch_weight}, "
+                             f"{self.patch_start}")
         if self.z_dropout and self.s_source == "pair":
             raise ValueError("z_dropout applies to s_source group or self")
         if bool(self.identity_weight) != bool(self.identity_classifier):
@@ -141,6 +157,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
+        if isinstance(data.get("bf16"), bool):  # saved before bf16 took auto: true/false meant on/off
+            data = data | {"bf16": "on" if data["bf16"] else "off"}
         return config_from_dict(cls, data, what="training options")
 
 
@@ -155,12 +173,12 @@ PRESETS: dict[str, dict] = {
     # the Train-live page: what a class can watch in about 90 s on a laptop CPU (python -m train.live_check); a
     # higher rate than the authors' and a KL warm-up, so z does not collapse before it has learnt any style
     "live": {"steps": 1000, "lr": 5e-4, "kl_warmup": 300},
-    # issue 22's CelebA face recipe (README, CelebA): s from the mean of 3 other photos of the person, z replaced by
-    # a prior sample half the time, a small z, a classifier head on s and a frozen identity classifier on swaps
-    "faces": {"dataset": "celeba", "channels": 3, "z_dim": 8, "s_dim": 64, "lr": 5e-4, "lr_drop_at": 0.85,
-              "s_source": "group", "group_size": 3, "z_dropout": 0.5, "s_classifier_weight": 0.3,
-              "flip": True, "bf16": True, "init": "default", "log_every": 500, "checkpoint_every": 1000,
-              "image_every": 2000},
+    # issue 31's CelebA face recipe (README, CelebA): the resnet family (resize-conv decoder), a 256-number code (s 224,
+    # z 32), s from the mean of 3 other photos of the person, z replaced by a prior sample half the time, a classifier
+    # head on s; bf16 autocast where the CPU has it (the default, auto)
+    "faces": {"dataset": "celeba", "channels": 3, "net": "resnet", "z_dim": 32, "s_dim": 224, "lr": 5e-4,
+              "lr_drop_at": 0.85, "s_source": "group", "group_size": 3, "z_dropout": 0.5, "s_classifier_weight": 0.3,
+              "flip": True, "init": "default", "log_every": 500, "checkpoint_every": 1000, "image_every": 2000},
 }
 DEFAULT_PRESET = "fast"
 LIVE_PRESET = "live"  # what the Train-live page trains
@@ -191,6 +209,7 @@ def config_from_dict(cls, data: dict, *, what: str):
 
 
 INITS = ("default", "authors")
+BF16 = ("auto", "on", "off")
 S_SOURCES = ("pair", "group", "self")
 ADVERSARIAL = ("none", "decoder", "both")
 

@@ -17,6 +17,7 @@ from core import losses
 from core.data import ImageSet
 from core.explore import latent_statistics
 from core.models import ModelConfig, PairDiscriminator, ZPairDiscriminator, build_model
+from core.models.nets import PatchDiscriminator
 from core.training.config import TrainConfig
 from core.training.engine import Engine, GANCollapse, Networks, Phase, no_phase, normal_init, seeded
 
@@ -33,13 +34,15 @@ def build_networks(config: TrainConfig, data: ImageSet, *, dataset_name: str | N
         model_config = ModelConfig(image_shape=data.image_shape, z_dim=config.z_dim, s_dim=config.s_dim,
                                    method=config.method, dataset=dataset_name or data.name,
                                    class_names=list(data.class_names), factor_names=dict(data.factor_names),
-                                   decoder=config.decoder)
+                                   decoder=config.decoder, net=config.net)
         model = build_model(model_config)
         extras = {}
         if config.uses_discriminator:
             extras["discriminator"] = PairDiscriminator(data.image_shape)
         if config.z_adversary_weight:
             extras["z_discriminator"] = ZPairDiscriminator(config.z_dim)
+        if config.patch_weight:
+            extras["patch_discriminator"] = PatchDiscriminator(data.image_shape[0])
         if config.s_classifier_weight:
             extras["s_head"] = torch.nn.Linear(config.s_dim, len(data.class_names))
         if config.init == "authors":

@@ -26,6 +26,9 @@ from core.checkpoint import TRAIN_STATE, TRAIN_STATE_JSON, CheckpointError, load
 Engine = Any
 
 
+# optimisers (with the auxiliary network of the same name) a resumed run may add: terms meant to start after a
+# warm-up, such as the patch adversary; every other change of the optimiser set is refused
+ADDABLE_OPTIMIZERS = ("patch_discriminator",)
 RANK_SEED_STRIDE = 1_000_003  # rank r's generators start from seed + r * stride; rank 0 keeps the single-process streams
 
 
@@ -108,11 +111,18 @@ def resume(trainer: Engine, path: str | Path) -> None:
     trainer.model.config.training_steps = theirs.training_steps
     tensors = read_tensors(path / TRAIN_STATE)
     meta = json.loads((path / TRAIN_STATE_JSON).read_text())
-    if sorted(meta["optimizers"]) != sorted(trainer.optimizers):
-        raise CheckpointError(f"{path} was saved with optimisers {sorted(meta['optimizers'])}; this run's options "
-                              f"need {sorted(trainer.optimizers)} (were the loss variants changed?)")
+    saved, wanted = set(meta["optimizers"]), set(trainer.optimizers)
+    added = wanted - saved  # a term switched on for the rest of the run (the patch adversary after its warm-up)
+    if not saved <= wanted or not added <= set(ADDABLE_OPTIMIZERS):
+        raise CheckpointError(f"{path} was saved with optimisers {sorted(saved)}; this run's options "
+                              f"need {sorted(wanted)} (were the loss variants changed?)")
+    if added:
+        warnings.warn(f"{path}: {', '.join(sorted(added))} added at step {trainer.step_count}, from fresh weights",
+                      stacklevel=2)
     for name, net in trainer.extras.items():
         prefix = _weights_key(name)
+        if name in added:
+            continue
         try:
             net.load_state_dict({k[len(prefix):]: v.to(trainer.device) for k, v in tensors.items()
                                  if k.startswith(prefix)})
@@ -120,6 +130,8 @@ def resume(trainer: Engine, path: str | Path) -> None:
             raise CheckpointError(f"{path / TRAIN_STATE}: the {name} does not match this run: {err}") from err
     trainer.restore_meta(meta)
     for name, opt in trainer.optimizers.items():
+        if name in added:
+            continue
         m = meta["optimizers"][name]
         state = {int(i): {k: tensors[f"{name}/{i}/{k}"] for k in keys} for i, keys in m["state"].items()}
         opt.load_state_dict({"state": state, "param_groups": m["param_groups"]})
