@@ -131,7 +131,8 @@ def fine_tune(model, images: torch.Tensor, references: torch.Tensor, reference_l
 
 
 def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps: int = 100, lr: float = 2e-4,
-                replay: int = 16, seed: int = 0, callback: Callable[[int, dict[str, float]], None] | None = None):
+                replay: int = 16, seed: int = 0, check_every: int = 10, patience: int = 3,
+                callback: Callable[[int, dict[str, float]], None] | None = None):
     """Few-shot by the decoder alone (``fine_tune(part="decoder")``): a copy whose decoder renders the new person
     from the mean s of ``images`` (n, C, H, W), the encoder untouched.
 
@@ -139,18 +140,35 @@ def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps:
     renders, made to look like the uploads), plus ``replay`` references from their own codes, kept at what the
     original decoder drew for them, so the people it knew before do not change. The encoder is frozen, so the
     app's path (encode the uploads, take their mean s, decode with stored z) picks up the new decoder as it is.
+
+    The guard (issue 31: fine-tuning made a held-out person worse): with 2 uploads or more, the last is held back.
+    The decoder trains on the others; every ``check_every`` steps the held-back photo is rendered from its own z
+    and the others' mean s, and the decoder with the lowest error on it so far is kept (step 0, the zero-shot
+    decoder, is a candidate, so the result is never worse than zero-shot on that photo). Training stops after
+    ``patience`` checks without a better one. The kept step is ``tuned.fine_tune_kept`` (of ``fine_tune_ran``).
     """
     tuned, params = trainable_copy(model, "decoder")
     tuned.eval()
     device = next(tuned.parameters()).device
+    x_all = images.to(device)
+    held = x_all[-1:] if x_all.shape[0] >= 2 else None
+    x = x_all[:-1] if held is not None else x_all
     with torch.no_grad():
-        enc = tuned.encode(images.to(device))
-        z, s = enc.z_mu, enc.s.mean(0, keepdim=True).expand(images.shape[0], -1)
+        enc = tuned.encode(x)
+        z, s = enc.z_mu, enc.s.mean(0, keepdim=True).expand(x.shape[0], -1)
+        held_z = tuned.encode(held).z_mu if held is not None else None
         refs = tuned.encode(references[:256].float().to(device)) if len(references) else None
         targets = tuned.decode_mean(refs.z_mu, refs.s) if refs is not None else None
+
+    def held_error() -> float:
+        with torch.no_grad():
+            return float((tuned.decode_mean(held_z, s[:1]) - held).pow(2).mean())
+
+    best = (held_error(), 0, copy.deepcopy(tuned.decoder.state_dict())) if held is not None else None
+    waited = 0
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(params, lr=lr)
-    x = images.to(device)
+    ran = 0
     for step in range(1, steps + 1):
         with torch.enable_grad():
             loss = (tuned.decode_mean(z, s) - x).pow(2).mean()
@@ -161,13 +179,27 @@ def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps:
             opt.zero_grad(set_to_none=True)
             (loss + kept).backward()
             opt.step()
+        ran = step
         if not torch.isfinite(loss):
             raise FloatingPointError("fine-tuning diverged; try fewer steps or a lower rate")
+        terms = {"reconstruction": float(loss), "replay": float(kept)}
+        if best is not None and (step % check_every == 0 or step == steps):
+            error = held_error()
+            terms["held_back"] = error
+            if error < best[0]:
+                best, waited = (error, step, copy.deepcopy(tuned.decoder.state_dict())), 0
+            else:
+                waited += 1
         if callback is not None:
-            callback(step, {"reconstruction": float(loss), "replay": float(kept)})
+            callback(step, terms)
+        if best is not None and waited >= patience:
+            break
+    if best is not None:
+        tuned.decoder.load_state_dict(best[2])
     for p in tuned.parameters():
         p.requires_grad_(True)
-    tuned.config.training_steps += steps
+    tuned.fine_tune_kept, tuned.fine_tune_ran = (best[1] if best is not None else ran), ran
+    tuned.config.training_steps += tuned.fine_tune_kept
     return tuned.eval()
 
 

@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     recipe = {k: v for k, v in PRESETS["faces"].items() if k != "bf16"} | {"steps": args.steps, "device": "cpu"}
     if args.dry_run:
         recipe |= {"batch_size": 8}
-    trainers = {name: make_trainer(TrainConfig(**recipe, bf16=bf16), data) for name, bf16 in (("float32", False),
-                                                                                           ("bf16", True))}
+    trainers = {name: make_trainer(TrainConfig(**recipe, bf16=bf16), data) for name, bf16 in (("float32", "off"),
+                                                                                           ("bf16", "on"))}
     seconds = dict.fromkeys(trainers, 0.0)
     history: dict[str, list[dict[str, float]]] = {name: [] for name in trainers}
     done = 0

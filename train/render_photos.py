@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from core.checkpoint import CheckpointError, load_latents, load_model
+from core.checkpoint import CheckpointError, load_latents, load_metrics, load_model
 from core.explore import png_bytes, tile, to_uint8
-from core.fewshot import FINE_TUNE_PARTS, MAX_STEPS, fine_tune, known_styles, reference_images
+from core.fewshot import FINE_TUNE_PARTS, MAX_STEPS, fine_tune, known_styles, recommended_part, reference_images
 from core.upload import UploadError, framing_for, prepare_upload, uses_landmarks
 from train.cli import command_parser
 
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=0, help=f"fine-tuning steps (0: zero-shot only; at most {MAX_STEPS})")
     parser.add_argument("--styles", type=int, default=16, help="stored styles to render the new s with")
-    parser.add_argument("--part", choices=FINE_TUNE_PARTS, default="all", help="weights the fine-tune changes")
+    parser.add_argument("--part", choices=FINE_TUNE_PARTS, default=None,
+                        help="weights the fine-tune changes (default: the part the checkpoint recommends, as the app)")
     parser.add_argument("--no-detect", action="store_true", help="use each photo's centre square, no face detection")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("photos", type=Path, nargs="+")
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(args.checkpoint).eval()
         latents = load_latents(args.checkpoint)
         styles, _ = known_styles(model, latents, limit=args.styles)
+        part = args.part or recommended_part(load_metrics(args.checkpoint))
     except (CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -105,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps:
         references, reference_labels = reference_images(model, latents)
         with tqdm(total=args.steps, desc="fine-tuning", dynamic_ncols=True) as bar:
-            tuned = fine_tune(model, images, references, reference_labels, steps=args.steps, part=args.part, seed=args.seed,
+            tuned = fine_tune(model, images, references, reference_labels, steps=args.steps, part=part, seed=args.seed,
                               callback=lambda step, terms: bar.update(1))
         outputs["few_shot"] = render(tuned)
+        print(f"fine-tuned {part} for {args.steps} steps", file=sys.stderr)
     for name, out in outputs.items():
         write_images(args.out / name, out)
         (args.out / f"{name}.png").write_bytes(png_bytes(tile(out, nrow=out.shape[0])))

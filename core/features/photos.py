@@ -109,11 +109,28 @@ class LikenessReport:
     within: float  # share within SAME_PERSON, in [0, 1]
     between_photos: float | None  # the photos' mean distance to each other (None for one photo)
     same_person: float
+    strangers: float | None = None  # renders of stored identities (same styles): mean distance to your photos
+    beats_strangers: float | None = None  # share of (yours, stranger's) render pairs where yours is closer
 
     def text(self) -> str:
-        return (f"**Likeness**: the generated faces are {self.mean:.2f} from your photos on average (closest "
+        text = (f"**Likeness**: the generated faces are {self.mean:.2f} from your photos on average (closest "
                 f"{self.closest:.2f}; {100 * self.within:.0f}% within {self.same_person}), by dlib's face recogniser, a "
                 f"network we did not train: two photos less than {self.same_person} apart are usually the same person.")
+        if self.beats_strangers is not None:
+            text += (f" Renders of other people the model knows, in the same styles, are {self.strangers:.2f} from your "
+                     f"photos: yours are the closer in {100 * self.beats_strangers:.0f}% of pairs ({self.verdict()}).")
+        return text
+
+    def verdict(self) -> str:
+        """What ``beats_strangers`` says, in words: 50% is no more like you than anyone the model knows."""
+        b = self.beats_strangers
+        if b is None:
+            return ""
+        if b < 0.6:
+            return "about chance: the renders show a face, not yet you"
+        if b < 0.8:
+            return "somewhat like you, more than like the model's other people"
+        return "clearly more like you than like the model's other people"
 
     def tiles(self, label: str) -> list[Tile]:
         """The headline numbers, ``label`` naming what was generated (zero-shot, fine-tuned)."""
@@ -121,6 +138,10 @@ class LikenessReport:
                  Tile("Closest style", f"{self.closest:.2f}"), Tile(f"Within {self.same_person}", f"{100 * self.within:.0f}%")]
         if self.between_photos is not None:
             tiles.append(Tile("Your photos to each other", f"{self.between_photos:.2f}"))
+        if self.beats_strangers is not None:
+            tiles.append(Tile("Closer than strangers", f"{100 * self.beats_strangers:.0f}%",
+                              f"Share of pairs in which your render is closer to your photos than a render of someone "
+                              f"the model knows ({self.strangers:.2f} on average); 50% is chance"))
         return tiles
 
     def explanation(self) -> str:
@@ -294,7 +315,15 @@ class FewShot:
         (``core.likeness.measurable``), a sentence when dlib cannot measure it."""
         if not self.likeness_measurable:
             return None
-        return workers.run(measure_likeness, photos.x, generated.images, on_wait=report)
+        return workers.run(measure_likeness, photos.x, generated.images, self.strangers(generated), on_wait=report)
+
+    def strangers(self, generated: session.ZeroShot, identities: int = 16, styles: int = 4) -> torch.Tensor:
+        """Renders of up to ``identities`` stored people with the first ``styles`` of the same styles: what the
+        likeness is set against, so that an average face does not read as a likeness."""
+        n_id = min(identities, self.prototypes.shape[0])
+        with torch.no_grad():
+            grid = decode_grid(self.model, generated.styles[:styles], self.prototypes[:n_id])
+        return grid.flatten(0, 1)
 
     def fine_tune_work(self, photos: Photos, steps: int) -> Callable:
         """The heavy job that fine-tunes a private copy on the photos in a worker process (``core.workers``):
@@ -350,18 +379,21 @@ class FewShot:
                            pca.transform(mean_s(self.model, photos.x)[None].numpy()))
 
 
-def measure_likeness(photos: torch.Tensor, generated: torch.Tensor) -> LikenessReport | str:
+def measure_likeness(photos: torch.Tensor, generated: torch.Tensor,
+                     strangers: torch.Tensor | None = None) -> LikenessReport | str:
     """``FewShot.likeness``'s measurement (in a worker process)."""
     from core.likeness import SAME_PERSON, likeness, recogniser
 
     try:
         recogniser()
-        result = likeness(photos, generated)
+        result = likeness(photos, generated, strangers=strangers)
     except (align.AlignError, RuntimeError) as err:
         return f"Likeness not measured: {err}"
     d = result.distances
     between = float(result.upload_distances.mean()) if result.upload_distances.size else None
-    return LikenessReport(float(d.mean()), float(d.min()), result.within, between, SAME_PERSON)
+    others = float(result.stranger_distances.mean()) if result.stranger_distances.size else None
+    return LikenessReport(float(d.mean()), float(d.min()), result.within, between, SAME_PERSON, others,
+                          result.beats_strangers)
 
 
 def zero_shot_notes(loaded: session.Loaded, photos: list[tuple[str, bytes]], crop: str) -> tuple[np.ndarray, np.ndarray, str]:

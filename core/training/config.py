@@ -88,7 +88,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # CPU threads for torch; 0 leaves torch's default
-    compile: bool = False  # CUDA only: torch.compile the encoder and decoder (a slow first step; ignored on the CPU)
+    compile: bool = False  # torch.compile (inductor) the encoder and decoder: a slow first step (CPU: a C++ compiler)
+    channels_last: bool = False  # CPU: images and weights in channels-last memory order (on CUDA it is always on)
     cpu_minutes: float = 0.0  # stop once the training process has used this much CPU time (all its threads; a resumed
     # run counts from where it stopped; 0: steps alone decide): how two recipes get the same CPU time on a shared machine
     # (the plain-autoencoder ceiling of the face model)

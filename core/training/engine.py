@@ -184,12 +184,13 @@ class Engine:
         if networks is None:
             networks = self.build(config, data, dataset_name=dataset_name)
         self.on_gpu = self.device.type == "cuda"
-        self.memory_format = torch.channels_last if self.on_gpu else torch.contiguous_format
+        self.memory_format = torch.channels_last if self.on_gpu or getattr(config, "channels_last", False) \
+            else torch.contiguous_format
         if self.on_gpu:
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
         self.model = networks.model.to(self.device).train()
         self.extras = {name: net.to(self.device).train() for name, net in networks.extras.items()}
-        if self.on_gpu:
+        if self.memory_format == torch.channels_last:
             self.model = self.model.to(memory_format=self.memory_format)
             self.extras = {name: net.to(memory_format=self.memory_format) for name, net in self.extras.items()}
         if world_size > 1:

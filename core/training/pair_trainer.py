@@ -60,12 +60,9 @@ class PairTrainer(Engine):
     def __init__(self, config: TrainConfig, data: ImageSet, networks: Networks | None = None, **kw):
         super().__init__(config, data, networks, **kw)
         self.disc_history: list[float] = []  # discriminator accuracy of the last collapse_window steps
-        if config.compile:
-            if self.on_gpu:  # in place, so parameter names (and checkpoints) stay those of the plain model
-                self.model.encoder.compile()
-                self.model.decoder.compile()
-            else:
-                warnings.warn("compile is used on CUDA only; training on the CPU without it", stacklevel=2)
+        if config.compile:  # in place, so parameter names (and checkpoints) stay those of the plain model
+            self.model.encoder.compile()
+            self.model.decoder.compile()
 
     def build(self, config: TrainConfig, data: ImageSet, *, dataset_name: str | None = None) -> Networks:
         return build_networks(config, data, dataset_name=dataset_name)
