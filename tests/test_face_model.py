@@ -15,8 +15,7 @@ from core.evaluation.guards import check_same_classes
 from core.evaluation.identity import laplacian_variance
 from core.models import ModelConfig, build_model
 from core.models.nets import build_nets, icnr_
-from core.training import TrainConfig, make_trainer, preset_config
-from core.training import engine
+from core.training import TrainConfig, engine, make_trainer, preset_config
 from tests.test_align import fake_dlib, fake_layout  # noqa: F401  (fixture)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

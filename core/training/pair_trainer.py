@@ -9,8 +9,6 @@ iteration shape.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
 from core import losses
