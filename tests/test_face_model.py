@@ -168,3 +168,18 @@ def test_decoder_few_shot_keeps_the_zero_shot_decoder_when_the_held_back_photo_g
     honest = fine_tune(model, data.floats(torch.arange(3)), others, torch.zeros(32, dtype=torch.long), steps=30,
                        lr=1e-3, part="decoder")
     assert honest.fine_tune_kept > 0  # three photos of one person: the held-back one improves
+
+
+def test_sigterm_stops_a_command_line_run_like_ctrl_c():
+    """A long face run is ended by SIGTERM at a session's end: it must save and say --resume, as Ctrl-C does."""
+    import signal
+    import time
+
+    from train.driver import stop_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with stop_signals():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+    assert signal.getsignal(signal.SIGTERM) == before

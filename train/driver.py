@@ -7,8 +7,11 @@ the model's statistics and the run's time and hardware.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -67,6 +70,26 @@ def tensorboard_writer(folder: Path):
     return SummaryWriter(str(folder))
 
 
+@contextlib.contextmanager
+def stop_signals():
+    """SIGTERM (a session or job scheduler ending the process) and SIGINT stop a command-line run as Ctrl-C does:
+    the checkpoint is saved where the run stands, so ``--resume`` loses nothing. A shell starts background jobs
+    with SIGINT ignored, so ``kill -INT`` would otherwise do nothing; both are put back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def time_budget(trainer: Engine) -> Callable[[], bool] | None:
     """``should_stop`` for ``config.cpu_minutes``: true once the process's CPU time in this run, plus what the
     earlier runs used (saved in the train state), reaches the budget."""
@@ -105,11 +128,12 @@ def train(folder: RunFolder, trainer: Engine, data: ImageSet, *, on_image: Calla
             writer.add_scalar("speed/it_per_s", speed, step)
 
     try:
-        outcome = run(trainer, on_step=lambda step, terms: bar.update(1), log_every=config.log_every, on_log=on_log,
-                      probe=images, image_every=config.image_every if writer else 0,
-                      on_image=(lambda step: on_image(writer, step)) if writer and on_image else None,
-                      checkpoint=folder.checkpoint, checkpoint_every=config.checkpoint_every,
-                      should_stop=time_budget(trainer))
+        with stop_signals():
+            outcome = run(trainer, on_step=lambda step, terms: bar.update(1), log_every=config.log_every, on_log=on_log,
+                          probe=images, image_every=config.image_every if writer else 0,
+                          on_image=(lambda step: on_image(writer, step)) if writer and on_image else None,
+                          checkpoint=folder.checkpoint, checkpoint_every=config.checkpoint_every,
+                          should_stop=time_budget(trainer))
     except TrainingFailed as err:
         bar.close()
         error(str(err))
