@@ -318,6 +318,62 @@ def celeba_identity(root: Path) -> str:
                       f"(zero-shot) and {few['seconds'] if few else 0:.0f} s (few-shot) on 1 thread."])
 
 
+# issue 31's runs: (folder under experiments/celeba, recipe in words); each holds identity.json (train.face_identity)
+# and state.json (steps and CPU seconds, copied from the run's train_state.json)
+FACE_RUNS_31 = [
+    ("ae-r", "plain autoencoder (the ceiling): resnet family, code 256 (z 32 + s 224), MSE, no KL, no reverse cycle"),
+    ("faces-r", "CC-VAE `faces` preset: resnet family, z 32 / s 224, group s (3 other photos), z-dropout 0.5, "
+                "head on s 0.3, reverse cycle, flips, bf16 (auto)"),
+    ("faces-r-patch", "`faces-r` forked at step 10,000, + patch adversary (hinge, VQGAN adaptive weight x 0.5)"),
+]
+
+
+def celeba_issue31(root: Path) -> str:
+    """Issue 31's face runs on both CelebA folders, each scored by ``train.face_identity`` (30 unseen people, dlib
+    rank-1, chance 3.3%) with the fine-detail figure, beside the model shipped before (issue 22) and its ceiling."""
+    old = load_json(root, CELEBA)["identity"] if "identity" in load_json(root, CELEBA) else None
+    header = ["run", "identities", "steps", "CPU min", "reconstructions matched (%)", "zero-shot, 3 photos (%)",
+              "few-shot, 3 photos (%)", "detail, zero-shot 3 (x crops)", "detail, reconstructions"]
+    rows = []
+    for name, recipe in FACE_RUNS_31:
+        r = load_json(root, f"{CELEBA_RUNS}/{name}/identity.json")
+        state = load_json(root, f"{CELEBA_RUNS}/{name}/state.json")
+        few = (r.get("few_shot") or {}).get("k", {}).get("3")
+        zero = r["zero_shot"]["k"]["3"]
+        rows.append([f"`{name}`: {recipe}", str(state.get("identities", "")), f"{state['step']:,}",
+                     f"{state['cpu_seconds'] / 60:.0f}", f"{r['reconstructions']['matched']:.1f}",
+                     f"{zero['matched']:.1f}" if name != "ae-r" else "(no split)",
+                     f"{few['matched']:.1f}" if few and name != "ae-r" else "",
+                     f"{zero['detail']:.2f}" if name != "ae-r" else "",
+                     f"{r['reconstructions']['detail']:.2f}"])
+    last = load_json(root, f"{CELEBA_RUNS}/{FACE_RUNS_31[1][0]}/identity.json")
+    lines = table(header, rows)
+    if old:
+        lines += ["", f"Before (issue 22's shipped `celeba`, 261 identities, 55 CPU-min): reconstructions "
+                  f"{old['reconstructions']['matched']:.1f}%, zero-shot 3 photos {old['zero_shot']['k']['3']['matched']:.1f}%, "
+                  f"few-shot 3 photos {old['few_shot']['k']['3']['matched']:.1f}%."]
+    c = last["ceiling_crops"]
+    lines += ["", f"Real crops: matched {c['matched']:.1f}%, Laplacian variance {c.get('laplacian_variance', 0):.0f} "
+              f"(detail 1.00 by definition). Few-shot: the decoder fine-tuned {last.get('fine_tune_steps', 0)} steps at most "
+              f"on the first {last.get('fine_tune_people', 0)} people, guarded by a held-back upload. Hardware: "
+              f"{last['hardware']}."]
+    return "\n".join(lines)
+
+
+def face_speed(root: Path) -> str:
+    """``python -m tools.bench_faces``: steps/s of the face recipe's options as same-run ratios against today's recipe
+    in float32 (two runs: all variants, then the compiled ones)."""
+    lines = []
+    for rel in ("speed/bench-faces.json", "speed/bench-faces-compiled.json"):
+        b = load_json(root, f"{CELEBA_RUNS}/{rel}")
+        rows = [[name, f"{v['steps_per_s']:.2f}", f"{v['steps_ratio']:.2f}", f"{v['images_ratio']:.2f}"]
+                for name, v in b["variants"].items()]
+        lines += [*table(["variant", "steps/s", "x today, steps", "x today, images"], rows), "",
+                  f"`{rel}`: {b['hardware']}; blocks of {b['seconds_per_block']:g} s x {b['rounds']} rounds, "
+                  f"{b['threads']} thread, while two trainings ran on the machine (ratios are same-run).", ""]
+    return "\n".join(lines).rstrip()
+
+
 def _last(log: list[dict], key: str):
     values = [r[key] for r in log if key in r]
     return values[-1] if values else None
@@ -436,6 +492,8 @@ SECTIONS = [
     Section("celeba-targets", celeba_targets),
     Section("celeba-runs", celeba_runs),
     Section("celeba-bf16", celeba_bf16),
+    Section("celeba-issue31", celeba_issue31),
+    Section("face-speed", face_speed),
 ]
 
 
