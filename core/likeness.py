@@ -68,7 +68,7 @@ def likeness(uploads: torch.Tensor, generated: torch.Tensor, net=None, strangers
     ref = net.embed_aligned(hwc(uploads))  # (N, 128)
     out = net.embed_aligned(hwc(generated))  # (M, 128)
     distances = np.linalg.norm(out - ref.mean(0), axis=1)
-    others = np.linalg.norm(net.embed_aligned(hwc(strangers)) - ref.mean(0), axis=1) \
+    stranger_distances = np.linalg.norm(net.embed_aligned(hwc(strangers)) - ref.mean(0), axis=1) \
         if strangers is not None and len(strangers) else np.zeros(0)
     n = ref.shape[0]
     if n > 1:  # leave-one-out: how far each of your photos is from the others
@@ -76,4 +76,4 @@ def likeness(uploads: torch.Tensor, generated: torch.Tensor, net=None, strangers
         upload_distances = np.linalg.norm(ref - others, axis=1)
     else:
         upload_distances = np.zeros(0)
-    return Likeness(distances, upload_distances, others)
+    return Likeness(distances, upload_distances, stranger_distances)

@@ -183,3 +183,18 @@ def test_sigterm_stops_a_command_line_run_like_ctrl_c():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_likeness_sets_the_renders_against_strangers_with_several_uploads():
+    from core.likeness import likeness
+
+    class Net:  # an embedding of the mean colour: enough to order near and far faces
+        def embed_aligned(self, images):
+            return np.repeat(images.reshape(len(images), -1, 3).mean(1), 43, axis=1)[:, :128] / 255
+
+    you = torch.full((3, 3, 64, 64), 0.5) + torch.arange(3).view(3, 1, 1, 1) * 0.01
+    renders, strangers = torch.full((4, 3, 64, 64), 0.52), torch.rand(6, 3, 64, 64) * 0.2 + 0.8
+    result = likeness(you, renders, Net(), strangers=strangers)
+    assert result.upload_distances.shape == (3,) and result.stranger_distances.shape == (6,)
+    assert result.beats_strangers == 1.0
+    assert likeness(you, strangers, Net(), strangers=strangers).beats_strangers == 0.5  # yours are strangers: chance
