@@ -96,11 +96,10 @@ def native_bf16() -> bool:
     return any(flag in flags for flag in BF16_FLAGS)
 
 
-def cpu_bf16(option: str | bool) -> bool:
-    """Whether CPU training runs under bf16 autocast for ``TrainConfig.bf16``: "auto" asks ``native_bf16``; "on"
-    without native bf16 warns with the measured slowdown."""
-    if isinstance(option, bool):
-        option = "on" if option else "off"
+def cpu_bf16(option: str) -> bool:
+    """Whether CPU training runs under bf16 autocast for ``TrainConfig.bf16`` (validated: auto | on | off; a config
+    saved with true/false is converted by ``TrainConfig.from_dict``): "auto" asks ``native_bf16``; "on" without
+    native bf16 warns with the measured slowdown."""
     if option == "auto":
         return native_bf16()
     if option == "on" and not native_bf16():
