@@ -1,8 +1,10 @@
-"""python -m train.report: the README's marked tables are exactly what the recorded JSON files give."""
+"""python -m train.report: the marked tables of docs/RESULTS.md and the README are exactly what the recorded JSON
+files give; and the README stays a short path in (its length, its line width, links that lead somewhere)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,13 +15,78 @@ from train import report
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_readme_tables_are_the_generated_ones():
-    """Fails when a number in a marked README table is typed, stale, or not in a recorded file."""
-    readme = (ROOT / "README.md").read_text()
-    marked = report.marked_blocks(readme)
-    # the tables the issue is about are marked
-    assert {"mnist", "probe-length", "mnist-targets", "mnist-authors", "mnist-recipes-legacy", "yaleb"} <= set(marked)
-    assert report.differences(readme, report.build(ROOT)) == []
+def test_the_results_tables_are_the_generated_ones():
+    """Fails when a number in a marked table of docs/RESULTS.md is typed, stale, or not in a recorded file."""
+    results = (ROOT / report.RESULTS).read_text()
+    marked = report.marked_blocks(results)
+    # every section the report builds is in the results document, and no other
+    assert set(marked) == {s.name for s in report.SECTIONS}
+    assert report.differences(results, report.build(ROOT), report.RESULTS) == []
+
+
+def test_the_readme_headlines_are_the_generated_ones():
+    """The README's one table per shipped model comes from the recorded metrics too, never typed by hand."""
+    readme = (ROOT / report.README).read_text()
+    assert set(report.marked_blocks(readme)) == {s.name for s in report.HEADLINES}
+    assert report.differences(readme, report.build(ROOT, report.HEADLINES), report.README) == []
+    for name in ("mnist", "yaleb", "sprites", "celeba", "drgan-yaleb"):
+        assert f"`checkpoints/{name}`" in readme and (ROOT / "checkpoints" / name / "metrics.json").is_file()
+    assert report.main(["--check"]) == 0
+
+
+def test_the_readme_is_short_and_narrow():
+    lines = (ROOT / report.README).read_text().splitlines()
+    assert len(lines) <= 420, f"README.md has {len(lines)} lines; move detail into docs/"
+    wide = [f"README.md:{i}: {len(line)} characters" for i, line in enumerate(lines, 1) if len(line) > 160]
+    assert not wide, wide
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(text: str) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)  # no headings inside code blocks
+    seen: dict[str, int] = {}
+    out = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", text, re.M):
+        slug = _slug(heading)
+        out.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
+        seen[slug] = seen.get(slug, 0) + 1
+    return out
+
+
+def _broken_links(path: Path) -> list[str]:
+    text = path.read_text()
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+        if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+            continue
+        file, _, anchor = target.partition("#")
+        dest = (path.parent / file).resolve() if file else path
+        if not dest.exists():
+            broken.append(f"{path.relative_to(ROOT)}: {target} (no such file)")
+        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest.read_text()):
+            broken.append(f"{path.relative_to(ROOT)}: {target} (no such heading)")
+    return broken
+
+
+def test_every_readme_link_leads_somewhere():
+    """Every relative link of the README (and of the docs it sends you to) names a file of the tree, and a heading
+    of it when it has an anchor."""
+    readme = ROOT / report.README
+    assert "docs/RESULTS.md" in readme.read_text()
+    broken = [b for path in (readme, *sorted((ROOT / "docs").glob("*.md"))) for b in _broken_links(path)]
+    assert not broken, broken
+
+
+def test_the_anchor_rule_is_githubs():
+    assert _slug("Baselines, loss variants and the dimension sweep (Tables 4.1 and 4.2)") == \
+        "baselines-loss-variants-and-the-dimension-sweep-tables-41-and-42"
+    assert _slug("The shipped face model: `checkpoints/celeba`") == "the-shipped-face-model-checkpointsceleba"
+    assert _anchors("# A\n## A\n```\n# not a heading\n```\n") == {"a", "a-1"}
 
 
 def _evaluation(z_mean: float, protocol: Protocol, seeds=(0,)) -> dict:
@@ -60,25 +127,49 @@ def test_a_missing_recorded_file_is_an_error_not_a_blank(tmp_path):
 def test_check_and_write_touch_only_the_marked_blocks(tmp_path):
     _write(tmp_path, report.OURS_MNIST, _evaluation(60.0, PROTOCOL))
     _write(tmp_path, report.authors_file("ccvae"), _evaluation(55.0, PROTOCOL))
-    readme = tmp_path / "README.md"
+    results = tmp_path / report.RESULTS
+    results.parent.mkdir(parents=True)
     prose = "Intro 1.23\n\n| a hand table the report does not make | 9.99 |\n\n"
-    readme.write_text(prose + "<!-- report:mnist -->\n| stale | 1 |\n<!-- /report:mnist -->\n\nEnd.\n")
+    results.write_text(prose + "<!-- report:mnist -->\n| stale | 1 |\n<!-- /report:mnist -->\n\nEnd.\n")
     args = ["--root", str(tmp_path), "--section", "mnist"]
     assert report.main([*args, "--check"]) == 1
     assert report.main([*args, "--write"]) == 0
-    text = readme.read_text()
+    text = results.read_text()
     assert text.startswith(prose) and text.endswith("\n\nEnd.\n") and "| stale |" not in text
     assert report.main([*args, "--check"]) == 0
+
+
+def test_check_covers_both_documents(tmp_path):
+    """The README's headline and the results document are checked in one run; a stale one fails it."""
+    _write(tmp_path, report.OURS_MNIST, _evaluation(60.0, PROTOCOL) | {"chance_test": 11.35})
+    metrics = json.loads((tmp_path / report.OURS_MNIST).read_text())
+    metrics["training"] = {"steps": 3000, "seconds": 600.0, "hardware": "toy CPU, 1 threads"}
+    (tmp_path / report.OURS_MNIST).write_text(json.dumps(metrics))
+    _write(tmp_path, report.authors_file("ccvae"), _evaluation(55.0, PROTOCOL))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / report.RESULTS).write_text("<!-- report:mnist -->\nold\n<!-- /report:mnist -->\n")
+    (tmp_path / report.README).write_text("<!-- report:headline-mnist -->\nold\n<!-- /report:headline-mnist -->\n")
+    args = ["--root", str(tmp_path), "--section", "mnist", "headline-mnist"]
+    assert report.main([*args, "--check"]) == 1
+    assert report.main([*args, "--write"]) == 0 and report.main([*args, "--check"]) == 0
+    headline = report.marked_blocks((tmp_path / report.README).read_text())["headline-mnist"]
+    assert "| z sampled: the digit read from z (lower is better; chance 11.35) | 12.00 | 17.56 |" in headline
+    assert "trained 3,000 steps in 10.0 min" in headline
+    (tmp_path / report.README).write_text(headline)  # the markers lost: the README no longer holds its table
+    assert report.main([*args, "--check"]) == 1
 
 
 def test_broken_markers_are_named():
     with pytest.raises(report.ReportError, match="not closed.*'mnist'"):
         report.marked_blocks("<!-- report:mnist -->\n| a |\n")
-    assert report.differences("<!-- report:old -->\nx\n<!-- /report:old -->", {}) == [
-        "old: marked in the README, but no section of train.report builds it"]
+    assert report.differences("<!-- report:old -->\nx\n<!-- /report:old -->", {}, "README.md") == [
+        "old: marked in README.md, but no section of train.report writes it there"]
+    assert report.differences("no markers", {"mnist": "| a |"}, "docs/RESULTS.md") == [
+        "mnist: not marked in docs/RESULTS.md (add <!-- report:mnist --> ... <!-- /report:mnist -->)"]
 
 
 def test_sections_are_a_list_a_builder_can_be_appended_to(tmp_path):
     extra = report.Section("toy", lambda root: "| toy | 1.00 |")
     assert report.build(tmp_path, [extra]) == {"toy": "| toy | 1.00 |"}
-    assert len({s.name for s in report.SECTIONS}) == len(report.SECTIONS)
+    names = [s.name for d in report.DOCUMENTS for s in d.sections]
+    assert len(set(names)) == len(names)  # one name, one document

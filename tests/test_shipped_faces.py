@@ -73,9 +73,9 @@ def test_detector_finds_the_models_own_faces_and_picks_the_largest(model):
 
 def test_readme_reports_the_face_numbers():
     ev = json.loads((SHIPPED / "metrics.json").read_text())["evaluation"]
-    row = re.search(r"^\| \*\*ours, `checkpoints/yaleb`\*\*.*$", (ROOT / "README.md").read_text(), re.M)
-    assert row, "README lost the face checkpoint's row"
-    # the README's tables are generated (train.report): a row reads "mean ± sd" when it averages probe seeds
+    row = re.search(r"^\| \*\*ours, `checkpoints/yaleb`\*\*.*$", (ROOT / "docs/RESULTS.md").read_text(), re.M)
+    assert row, "docs/RESULTS.md lost the face checkpoint's row"
+    # the results tables are generated (train.report): a row reads "mean ± sd" when it averages probe seeds
     numbers = [float(x) for x in re.findall(r"\d+\.\d+", re.sub(r"± \d+\.\d+", "", row.group(0)))]
     acc = ev["accuracy"]
     assert numbers[:3] == [acc["z_sample"]["test"], acc["z_mean"]["test"], acc["s"]["test"]]

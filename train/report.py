@@ -1,14 +1,16 @@
-"""The README's results tables, generated from the recorded JSON files (never typed by hand).
+"""The results tables, generated from the recorded JSON files (never typed by hand).
 
     python -m train.report                  # print every section
-    python -m train.report --write          # rewrite the README's marked blocks in place
-    python -m train.report --check          # exit 1 when a marked block of the README differs (what the test runs)
+    python -m train.report --write          # rewrite the marked blocks of docs/RESULTS.md and README.md in place
+    python -m train.report --check          # exit 1 when a marked block of either differs (what the test runs)
 
 A section is a name and a builder: ``builder(root) -> Markdown`` reads only files committed under ``root``
-(checkpoints' ``metrics.json``, ``experiments/*``). In the README, a section's text sits between
+(checkpoints' ``metrics.json``, ``experiments/*``). In a document, a section's text sits between
 ``<!-- report:NAME -->`` and ``<!-- /report:NAME -->``; text outside the markers is prose, and a table the
-report does not generate yet has no markers. To add a table: write a builder, append it to ``SECTIONS``,
-put the markers in the README, run ``--write``.
+report does not generate yet has no markers. Each document has its own sections (``DOCUMENTS``): the full
+results (``SECTIONS``) in ``docs/RESULTS.md``, the shipped models' short headline tables (``HEADLINES``) in the
+README. To add a table: write a builder, append it to ``SECTIONS`` (or ``HEADLINES``), put the markers in the
+document, run ``--write``; ``--check`` also fails when a document lacks one of its sections.
 
 Every measured row of one table must have been scored on one protocol (``core.evaluation.check_one_protocol``;
 a mix raises ``ProtocolMismatch``, naming the rows and the fields that differ), and the protocol, the probe
@@ -21,6 +23,7 @@ import json
 import re
 import statistics
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +35,17 @@ from train.cli import command_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = "README.md"
+RESULTS = "docs/RESULTS.md"
 CODES = ("z_sample", "z_mean", "s")
 
 
 class ReportError(ValueError):
-    """A recorded file is missing or unreadable, or the README's markers are broken."""
+    """A recorded file is missing or unreadable, or a document's markers are broken."""
 
 
 @dataclass(frozen=True)
 class Section:
-    name: str  # the README marker: <!-- report:NAME -->
+    name: str  # the document's marker: <!-- report:NAME -->
     build: Callable[[Path], str]
 
 
@@ -50,7 +54,7 @@ class Section:
 def load_json(root: Path, rel: str) -> dict:
     path = root / rel
     if not path.is_file():
-        raise ReportError(f"{rel}: no such recorded file; produce it (see the README's Reproduce lines) or remove "
+        raise ReportError(f"{rel}: no such recorded file; produce it (see the Reproduce lines of docs/RESULTS.md) or remove "
                           "its row from the report")
     return json.loads(path.read_text())
 
@@ -497,14 +501,143 @@ SECTIONS = [
 ]
 
 
-# ------------------------------------------------------------------------------------------- the README
+# ------------------------------------------------------------------------------------------- README headlines
+# One short table per shipped model, beside the paper's number where there is one; rows stay under 160 characters.
+# The full tables, with every protocol, hardware and CPU time, are the SECTIONS above, in docs/RESULTS.md.
+
+def _trained(metrics: dict) -> str:
+    """How the checkpoint was trained, from its metrics.json: steps, time and hardware."""
+    t = metrics["training"]
+    cpu = t.get("cpu_seconds")
+    minutes = (cpu or t["seconds"]) / 60
+    time = f"{minutes:.1f}" if minutes < 20 else f"{minutes:.0f}"
+    time += " CPU-min" if cpu else " min"
+    return f"trained {t['steps']:,} steps in {time} ({t['hardware']})"
+
+
+def _scored(blocks: dict[str, dict]) -> str:
+    """The one protocol of these rows (refusing a mix), its probe seeds and the hardware it ran on."""
+    protocol = Protocol.from_dict({k: v for k, v in check_one_protocol(blocks).items()
+                                   if k not in ("num_train", "num_test")})
+    seeds = sorted({len(b.get("probes", {}).get("seeds", [b.get("seed", 0)])) for b in blocks.values()})
+    hardware = sorted({b.get("hardware", "not recorded") for b in blocks.values()})
+    count = f"{' / '.join(map(str, seeds))} probe seeds (mean ± sd)" if max(seeds) > 1 else "1 probe seed"
+    return f"probe `{protocol.key}`, {count}, on {'; '.join(hardware)}"
+
+
+def wrap(text: str, width: int = 116) -> str:
+    """A paragraph in lines of at most ``width`` characters (the README keeps every line under 160)."""
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False))
+
+
+def headline_mnist(root: Path) -> str:
+    metrics = load_json(root, OURS_MNIST)
+    e = metrics["evaluation"]
+    z, s = PAPER_RESULTS[("mnist", 16, 16)]["CC-VAE (ECCV 2018)"]
+    rows = [[f"z sampled: the digit read from z (lower is better; chance {e['chance_test']:.2f})", cell(e, "z_sample"),
+             f"{z:.2f}"],
+            ["z posterior mean (the same, without the sampling noise)", cell(e, "z_mean"), "not reported"],
+            ["s: the digit read from s (higher is better)", cell(e, "s"), f"{s:.2f}"]]
+    return "\n".join([*table(["`checkpoints/mnist`, MNIST z 16 / s 16 (test %)", "ours",
+                              "paper (CC-VAE, ECCV 2018, its own probe)"], rows), "",
+                      wrap(f"Scored by {_scored({'ours': e})}; {_trained(metrics)}.")])
+
+
+def headline_yaleb(root: Path) -> str:
+    metrics = load_json(root, "checkpoints/yaleb/metrics.json")
+    e = metrics["evaluation"]
+    light, unseen = e["factors"]["lighting"], e["unseen"]
+    rows = [[f"identity of the {e.get('num_classes', 30)} training people, held-out images", cell(e, "z_mean"), cell(e, "s"),
+             f"{e['chance_test']:.2f}"],
+            [f"light direction ({light['num_values']} classes)", cell(light, "z_mean"), cell(light, "s"),
+             f"{light['chance_test']:.2f}"],
+            [f"identity of {unseen['num_classes']} unseen people (probe on half of each one's images)",
+             cell(unseen, "z_mean"), cell(unseen, "s"), f"{unseen['chance_test']:.2f}"]]
+    blocks = {name: {k: v for k, v in b.items() if k not in ("num_train", "num_test")} | {"hardware": e["hardware"]}
+              for name, b in (("identity", e), ("lighting", light), ("unseen", unseen))}
+    return "\n".join([*table(["`checkpoints/yaleb`, Extended Yale B z 16 / s 32 (test %)", "from z (mean)", "from s",
+                              "chance"], rows), "",
+                      wrap(f"No paper number (the paper has no Yale B table). Scored by {_scored(blocks)}; "
+                           f"{_trained(metrics)}.")])
+
+
+def headline_sprites(root: Path) -> str:
+    metrics = load_json(root, "checkpoints/sprites/metrics.json")
+    e = metrics["evaluation"]
+    unseen, view = e["unseen"], e["factors"]["view"]
+    z, s = PAPER_RESULTS[("sprites", 512, 64)]["CC-VAE (ECCV 2018, label unstated)"]
+    rows = [["character identity (500 characters), held-out sequences", *(cell(e, c) for c in CODES),
+             f"{e['chance_test']:.2f}"],
+            [f"unseen characters ({unseen['num_classes']})", *(cell(unseen, c) for c in CODES),
+             f"{unseen['chance_test']:.2f}"],
+            [f"view ({view.get('num_values', 4)} classes)", "", cell(view, "z_mean"), cell(view, "s"),
+             f"{view['chance_test']:.2f}"],
+            ["paper, CC-VAE 512/64 (its label is not stated: not comparable)", f"{z:.2f}", "", f"{s:.2f}", ""]]
+    return "\n".join([*table(["`checkpoints/sprites`, z 512 / s 64 (test %)", "z (sample)", "z (mean)", "s", "chance"],
+                             rows), "", wrap(f"Scored by {_scored({'ours': e})}; {_trained(metrics)}.")])
+
+
+def headline_celeba(root: Path) -> str:
+    metrics = load_json(root, CELEBA)
+    ours, e = metrics["identity"], metrics["evaluation"]
+    ae = load_json(root, f"{CELEBA_RUNS}/ae-identity.json")
+    ks = list(ours["zero_shot"]["k"])
+    few = ours.get("few_shot", {}).get("k", {})
+    rows = [["zero-shot: the mean s of the photos, under the stored styles",
+             *(f"{ours['zero_shot']['k'][k]['matched']:.1f}" for k in ks)],
+            [f"few-shot: the decoder fine-tuned {ours['fine_tune_steps']} steps "
+             f"({ours['few_shot']['seconds_per_fine_tune']:.1f} s)", *(f"{few[k]['matched']:.1f}" if k in few else ""
+                                                                     for k in ks)]]
+    header = [f"`checkpoints/celeba`: {ours['people']} unseen people, matched by dlib (%)",
+              *(f"{k} photo{'s' if k != '1' else ''}" for k in ks)]
+    return "\n".join([*table(header, rows), "", wrap(
+        f"No paper number. Chance {ours['chance']}%; the real crops {ours['ceiling_crops']['matched']:.1f}%; a plain "
+        f"autoencoder of the same size and CPU time reconstructs {ae['reconstructions']['matched']:.1f}% (this network "
+        f"size's ceiling), `celeba` {ours['reconstructions']['matched']:.1f}%. The person of held-out photos of seen "
+        f"people, from s: {cell(e, 's')}%, from z (mean): {cell(e, 'z_mean')}%. Scored by {_scored({'celeba': e})}; "
+        f"{_trained(metrics)}.")])
+
+
+def headline_drgan(root: Path) -> str:
+    metrics = load_json(root, "checkpoints/drgan-yaleb/metrics.json")
+    m = metrics["feature_probe"]
+    ident, pose = m["identity"], m["pose"]
+    rows = [["trained encoder", f"{ident['test']:.2f}", f"{pose['test']:.2f}"],
+            ["untrained encoder of the same shape (reference)", f"{m['untrained_encoder']['identity']['test']:.2f}",
+             f"{m['untrained_encoder']['pose']['test']:.2f}"]]
+    header = [f"`checkpoints/drgan-yaleb`: read from f (Yale B test, {m['num_test']} images; %)",
+              f"identity ({ident['num_classes']}; chance {ident['chance_test']:.2f})",
+              f"light direction ({pose['num_classes']}; chance {pose['chance_test']:.2f})"]
+    return "\n".join([*table(header, rows), "", wrap(
+        f"No paper number (the paper's are on MultiPIE). Scored by {_scored({'DR-GAN': m})}; {_trained(metrics)}.")])
+
+
+HEADLINES = [
+    Section("headline-mnist", headline_mnist),
+    Section("headline-yaleb", headline_yaleb),
+    Section("headline-sprites", headline_sprites),
+    Section("headline-celeba", headline_celeba),
+    Section("headline-drgan", headline_drgan),
+]
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str  # relative to the repository root
+    sections: list[Section]  # the sections it holds: each marked once in it, and no others
+
+
+DOCUMENTS = [Document(RESULTS, SECTIONS), Document(README, HEADLINES)]
+
+
+# ------------------------------------------------------------------------------------------- the documents
 
 def _markers(name: str) -> tuple[str, str]:
     return f"<!-- report:{name} -->", f"<!-- /report:{name} -->"
 
 
 def marked_blocks(text: str) -> dict[str, str]:
-    """The README's marked blocks, name -> the text between the markers (stripped)."""
+    """A document's marked blocks, name -> the text between the markers (stripped)."""
     found = {}
     for m in re.finditer(r"<!-- report:([\w-]+) -->\n(.*?)<!-- /report:\1 -->", text, flags=re.S):
         if m.group(1) in found:
@@ -520,56 +653,71 @@ def build(root: Path, sections: list[Section] | None = None) -> dict[str, str]:
     return {s.name: s.build(root).strip() for s in (SECTIONS if sections is None else sections)}
 
 
-def differences(readme: str, generated: dict[str, str]) -> list[str]:
-    """Sections whose README block differs from the generated text (a marked block no builder knows is one too)."""
-    blocks = marked_blocks(readme)
-    out = [f"{name}: the README's block differs from what python -m train.report writes"
-           for name, text in generated.items() if name in blocks and blocks[name] != text]
-    out += [f"{name}: marked in the README, but no section of train.report builds it"
-            for name in blocks if name not in generated]
+def differences(text: str, generated: dict[str, str], document: str = "the document",
+                known: set[str] | None = None) -> list[str]:
+    """Sections whose block in ``text`` differs from the generated text or is missing, and marked blocks that are
+    not this document's (``known``: the names it may hold; default: the generated ones)."""
+    blocks = marked_blocks(text)
+    known = set(generated) if known is None else known
+    out = [f"{name}: the block in {document} differs from what python -m train.report writes"
+           for name, body in generated.items() if name in blocks and blocks[name] != body]
+    out += [f"{name}: not marked in {document} (add <!-- report:{name} --> ... <!-- /report:{name} -->)"
+            for name in generated if name not in blocks]
+    out += [f"{name}: marked in {document}, but no section of train.report writes it there"
+            for name in blocks if name not in known]
     return out
 
 
-def rewrite(readme: str, generated: dict[str, str]) -> str:
-    """The README with each marked block replaced by its generated text."""
-    blocks = marked_blocks(readme)
-    for name, text in generated.items():
+def rewrite(text: str, generated: dict[str, str]) -> str:
+    """The document with each marked block replaced by its generated text."""
+    blocks = marked_blocks(text)
+    for name, body in generated.items():
         if name in blocks:
             start, end = _markers(name)
-            block = f"{start}\n{text}\n{end}"
-            readme = re.sub(re.escape(start) + r"\n.*?" + re.escape(end), lambda _m, b=block: b, readme, count=1,
-                            flags=re.S)
-    return readme
+            block = f"{start}\n{body}\n{end}"
+            text = re.sub(re.escape(start) + r"\n.*?" + re.escape(end), lambda _m, b=block: b, text, count=1,
+                          flags=re.S)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = command_parser("python -m train.report", __doc__)
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root holding the recorded files")
-    parser.add_argument("--readme", type=Path, default=None, help="default: <root>/README.md")
-    parser.add_argument("--write", action="store_true", help="rewrite the README's marked blocks")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a marked block differs")
-    parser.add_argument("--section", nargs="+", default=None, choices=[s.name for s in SECTIONS])
+    parser.add_argument("--readme", type=Path, default=None, help=f"default: <root>/{README}")
+    parser.add_argument("--results", type=Path, default=None, help=f"default: <root>/{RESULTS}")
+    parser.add_argument("--write", action="store_true", help="rewrite the documents' marked blocks")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a marked block differs or is missing")
+    parser.add_argument("--section", nargs="+", default=None, choices=[s.name for d in DOCUMENTS for s in d.sections])
     args = parser.parse_args(argv)
-    sections = [s for s in SECTIONS if args.section is None or s.name in args.section]
-    readme_path = args.readme or args.root / README
+    paths = {RESULTS: args.results, README: args.readme}
+    status = 0
     try:
-        generated = build(args.root, sections)
-        if args.check or args.write:
-            readme = readme_path.read_text()
+        for doc in DOCUMENTS:
+            sections = [s for s in doc.sections if args.section is None or s.name in args.section]
+            if not sections:
+                continue
+            generated = build(args.root, sections)
+            if not (args.check or args.write):
+                for name, text in generated.items():
+                    print(f"<!-- report:{name} -->\n{text}\n<!-- /report:{name} -->\n")
+                continue
+            path = paths[doc.path] or args.root / doc.path
+            if not path.is_file():
+                raise ReportError(f"{path}: no such document (it holds {', '.join(generated)})")
+            text = path.read_text()
+            known = {s.name for s in doc.sections}
             if args.write:
-                readme_path.write_text(rewrite(readme, generated))
-                print(f"rewrote {', '.join(n for n in generated if n in marked_blocks(readme))} in {readme_path}")
-                return 0
-            diff = differences(readme, generated)
+                path.write_text(rewrite(text, generated))
+                print(f"rewrote {', '.join(n for n in generated if n in marked_blocks(text))} in {path}")
+            diff = [d for d in differences(path.read_text(), generated, doc.path, known)
+                    if not (args.write and "differs" in d)]
             for line in diff:
                 print(line, file=sys.stderr)
-            return 1 if diff else 0
+            status = status or (1 if diff else 0)
     except (ReportError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    for name, text in generated.items():
-        print(f"<!-- report:{name} -->\n{text}\n<!-- /report:{name} -->\n")
-    return 0
+    return status
 
 
 if __name__ == "__main__":
