@@ -7,6 +7,7 @@ errors are ``core.limits.LimitError`` and the ``ValueError`` subclasses of ``cor
 ``SketchError``, ``DataError``, ``CheckpointError``), whose messages are meant for the user.
 
 - ``codes``: encode an image, decode codes, swap a pair, an interpolation strip, a prior-sampling grid.
+- ``api``: the Gradio app's endpoints (a checkpoint by name, uploads by file), every refusal worded.
 - ``photos``: a few-shot session on photos of a new identity (which model, crops, zero-shot, likeness,
   fine-tuning, the mixed grid, the strip from a known identity, the identity map).
 - ``digit``: a drawn digit read by a digit model.
@@ -15,48 +16,63 @@ errors are ``core.limits.LimitError`` and the ``ValueError`` subclasses of ``cor
 - ``figures``: Plotly figures of codes (latent maps, the identity map, the compared models' maps).
 - ``live``: a live training run (Train live): its state, its training in a worker process, the quick
   evaluation and the save.
+- ``shell``: what every page needs around its feature: the server's models, opening one with its sample
+  images, the heavy-job pool, a Streamlit server's one-time start-up.
+- ``registry``: the Streamlit app's pages (the navigation, and what the tests and ``tools.browser`` open).
+- ``views``: ``Tile``, ``View``, ``picture``, ``enlarged``: what the others return.
+
+The door: ``app.py``, ``pages/`` and ``app_gradio.py`` import only this package and ``core.settings``
+(``tests/test_layout.py`` checks it). What they need from the rest of ``core`` (``core.service``,
+``core.session``, ``core.jobs``, the limits, the errors) is named below and re-exported here, so those
+modules are this layer's insides. Importing ``core.features`` is light (no torch, like ``core``): each
+name loads its module on first use (PEP 562), so ``app.py`` shows a cold server's preview before torch.
 
 The heavy parts run in worker processes (``core.workers``); ``core.features.warm`` readies one before its first job.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import importlib
 
-import numpy as np
-import torch
+_EXPORTS = {  # module -> the names a front end takes from it
+    "core.checkpoint": ("CheckpointError",),
+    "core.data": ("DataError", "ImageSet"),
+    "core.evaluation.result": ("Metrics",),
+    "core.explore": ("INTERPOLATION_MODES", "png_bytes"),
+    "core.features.registry": ("PAGES", "Page"),
+    "core.features.shell": ("OTHER", "REFUSED", "Ctx", "cached", "heavy_job", "model_notes", "model_options",
+                            "start_once", "warm_up_once"),
+    "core.features.views": ("Tile", "View", "enlarged", "evenly_spread", "picture"),
+    "core.gallery": ("label_name",),
+    "core.jobs": ("Busy", "waiting_text"),
+    "core.limits": ("MAX_FINE_TUNE_STEPS", "MAX_GRID_SIDE", "MAX_INTERPOLATION_STEPS", "MAX_PICK_CHARS", "MAX_PICKS",
+                    "MAX_ROWS", "MAX_SAMPLES_SHOWN", "MAX_ZIP_IMAGES", "LimitError"),
+    "core.models": ("Encoding", "Progress"),
+    "core.saves": ("SaveError", "default_name"),
+    "core.service": ("cannot_open", "cap_threads", "face_model_name", "list_models", "no_sample_images", "public_mode"),
+    "core.session": ("Loaded", "digit_models", "gallery", "gallery_codes", "gallery_or_bundled", "no_split_note",
+                     "open_path", "prototypes", "summary"),
+    "core.shipped": ("cold_preview",),
+    "core.sketch": ("SketchError",),
+    "core.upload": ("MAX_BYTES", "UploadError", "box_fractions", "load_image", "starting_square"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
-from core.explore import to_uint8
-from core.gallery import evenly_spread
-
-
-class Tile(NamedTuple):
-    """One headline number: ``st.metric(*tile)`` in a page, a line of text in the Gradio app."""
-
-    label: str
-    value: str
-    help: str | None = None
-
-
-class View(NamedTuple):
-    """A picture and its caption: ``show(*view)`` in a page."""
-
-    picture: np.ndarray  # uint8 (H, W) or (H, W, 3)
-    caption: str
-
-
-def picture(images: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) in [0, 1] -> the images side by side: uint8 (H, N * W), or (H, N * W, 3) in colour."""
-    strip = np.concatenate(list(to_uint8(images)), axis=1)
-    return strip[..., 0] if strip.shape[-1] == 1 else strip
-
-
-def enlarged(array: np.ndarray, width: int) -> np.ndarray:
-    """A picture (uint8 (H, W) or (H, W, 1 or 3)) repeated pixel by pixel to about ``width`` pixels wide, so a
-    28-pixel digit stays crisp when a browser shows it large."""
-    factor = max(1, round(width / array.shape[1]))
-    flat = array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array
-    return flat.repeat(factor, axis=0).repeat(factor, axis=1)
+__all__ = sorted(_WHERE)
 
 
-__all__ = ["Tile", "View", "enlarged", "evenly_spread", "picture"]
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"core.features.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"core.features.{name}":
+            raise
+        raise AttributeError(f"module 'core.features' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
