@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.shipped import cold_preview
+from core.features import cold_preview
 
 TITLE = "CC-VAE Explorer"
 INTRO = ("A cycle-consistent VAE splits each image into **s**, the factor it was told about (which digit, whose face), "
@@ -62,8 +62,7 @@ def tour_ui() -> None:
 def main() -> None:
     preview = cold_preview_ui()
     # torch and the model: seconds on a cold server, so imported after the preview is on screen
-    from core.explore import png_bytes
-    from core.features import scores
+    from core.features import png_bytes, scores
     from core.features.home import grid_explanation, home_grid, reconstructions
     from pages.widgets import decoding, explain, page_setup, show, tiles
 

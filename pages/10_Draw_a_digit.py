@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import service
+from core.features import UploadError, list_models, load_image
 from core.features.digit import SketchError, digit_model, instead_note, read_digit
-from core.upload import UploadError, load_image
 from pages.widgets import OTHER, data_dir_ui, explain, model_picker_ui, open_model, page_header, show
 
 CANVAS = 280  # pixels; ten times MNIST's 28
@@ -24,8 +23,8 @@ def digit_model_ui(path: str | None) -> str | None:
     pick = digit_model(name) if path and name != OTHER else None
     if pick is None:
         return path
-    st.info(instead_note(pick, name), icon=":material/draw:")
-    return str(service.list_models()[pick])
+    st.info(instead_note(pick, name, "the sidebar's model"), icon=":material/draw:")
+    return str(list_models()[pick])
 
 
 def drawing_ui() -> np.ndarray | None:

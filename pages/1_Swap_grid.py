@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.explore import png_bytes
-from core.features import grids
-from core.limits import MAX_GRID_SIDE
+from core.features import MAX_GRID_SIDE, grids, png_bytes
 from pages.widgets import decoding, explain, page_setup, show, thumbnail_sheet
 
 MODES = grids.SOURCE_MODES

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.explore import INTERPOLATION_MODES, png_bytes
-from core.features import grids
-from core.limits import MAX_INTERPOLATION_STEPS
+from core.features import INTERPOLATION_MODES, MAX_INTERPOLATION_STEPS, grids, png_bytes
 from pages.widgets import decoding, explain, page_setup, show
 
 

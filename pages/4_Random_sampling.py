@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.explore import png_bytes
-from core.features import grids
-from core.limits import MAX_PICK_CHARS, MAX_PICKS, MAX_ROWS, MAX_SAMPLES_SHOWN, MAX_ZIP_IMAGES
+from core.features import MAX_PICK_CHARS, MAX_PICKS, MAX_ROWS, MAX_SAMPLES_SHOWN, MAX_ZIP_IMAGES, grids, png_bytes
 from pages.widgets import class_name, decoding, explain, heavy, page_setup, prototypes, show
 
 SOURCES = ("Class prototypes (mean s of each class)", "s of chosen images")

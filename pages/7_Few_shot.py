@@ -12,9 +12,7 @@ import hashlib
 
 import streamlit as st
 
-from core import service
-from core.explore import png_bytes
-from core.features import figures
+from core.features import LimitError, UploadError, box_fractions, figures, list_models, load_image, png_bytes, starting_square
 from core.features.photos import (
     CROP_MODES,
     DEFAULT_STEPS,
@@ -26,8 +24,6 @@ from core.features.photos import (
     Shots,
     face_model_choice,
 )
-from core.limits import LimitError
-from core.upload import UploadError, box_fractions, load_image, starting_square
 from pages.widgets import OTHER, data_dir_ui, decoding, explain, heavy, model_picker_ui, open_model, page_header, show, tiles
 
 SOURCES = ("Photo files", "Webcam")
@@ -57,7 +53,7 @@ def face_model_ui(path: str | None) -> str | None:
     st.info(f"Photos of people need a face model, so this page uses **{face}** instead of {selected} "
             "(the sidebar's model, still used by the other pages).", icon=":material/face:")
     st.button(f"Use {selected.strip('*')} here instead", key="fewshot_use_selected", on_click=_keep_selected, args=(path,))
-    return str(service.list_models()[face])
+    return str(list_models()[face])
 
 
 def photos_ui() -> list[tuple[str, bytes]]:

@@ -13,9 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import jobs
-from core.features import live, scores
-from core.saves import SaveError, default_name
+from core.features import SaveError, default_name, live, scores, waiting_text
 from pages.widgets import data_dir_ui, explain, heavy, page_header, session_alive, session_id, show, tiles
 
 
@@ -77,7 +75,7 @@ def follow(run: live.Run, charts: list, grid_slot, bar) -> None:
     def on_wait(ahead: int | None) -> None:
         step = run.step
         if ahead is not None and step == 0:
-            bar.progress(0.0, text=jobs.waiting_text(ahead))
+            bar.progress(0.0, text=waiting_text(ahead))
         elif step != drawn[0] and (step - drawn[0] >= live.CHART_EVERY or step == run.steps):
             draw(run, charts, grid_slot, bar)
             drawn[0] = step
@@ -102,7 +100,7 @@ def save_ui(run: live.Run) -> None:
         except (live.LiveError, SaveError) as err:
             st.error(str(err))
     if run.saved:
-        st.success(live.saved_text(run))
+        st.success(live.saved_text(run, "the sidebar's Model list"))
 
 
 def main() -> None:

@@ -10,17 +10,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import service
-from core.features import figures
+from core import settings
+from core.features import figures, list_models, public_mode
 from core.features.compare import MAX_COMPARE_MODELS, Comparison, default_selection, extra_models
-from pages.widgets import default_model, explain, load, load_gallery_of, page_header, show
+from pages.widgets import explain, load, load_gallery_of, page_header, show
 
 
 def candidates_ui() -> dict[str, str]:
-    """Checkpoint name -> resolved folder: the server's models (``core.service.list_models``); a local,
+    """Checkpoint name -> resolved folder: the server's models (``core.features.list_models``); a local,
     single-user server also takes extra folders typed in the sidebar."""
-    found = {name: str(path) for name, path in service.list_models().items()}
-    if service.public_mode():
+    found = {name: str(path) for name, path in list_models().items()}
+    if public_mode():
         return found
     extra = st.sidebar.text_input("More checkpoint folders", key="compare_extra", placeholder="runs/authors, runs/sweep",
                                   help="Comma-separated folders that hold checkpoint folders (e.g. the imported "
@@ -36,7 +36,7 @@ def main() -> None:
                 "metrics and latent maps are shown side by side.")
     found = candidates_ui()
     names = list(found)
-    default = default_selection(found, default_model())
+    default = default_selection(found, settings.current().default_model)
     if "compare_models" in st.session_state:  # models of a folder no longer listed drop out of the selection
         st.session_state.compare_models = [n for n in st.session_state.compare_models if n in found]
     picked = st.multiselect(f"Models (at most {MAX_COMPARE_MODELS})", names, default=default, key="compare_models",

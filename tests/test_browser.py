@@ -1,8 +1,8 @@
 """The real app in a real browser: `streamlit run app.py` driven by headless Chromium through Playwright.
 
-Opens every page, checks its main image appears and no traceback shows, clicks a point in the latent map
-and checks its image is shown, and starts and stops a run on the Train live page. Screenshots go to
-tests/artifacts/. Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it).
+Opens every page of ``core.features.registry``, checks its first-view text and its main image appear and no
+traceback shows, clicks a point in the latent map and checks its image is shown, and starts and stops a run on
+the Train live page. Screenshots go to tests/artifacts/. Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it).
 """
 
 from pathlib import Path
@@ -10,22 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import dry_run_checkpoint
 
+from core.features.registry import PAGES
+from core.features.registry import page as registered
 from tools.browser import CHROMIUM, FLAGS, ROOT, running_app
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-PAGES = {  # url path -> text that appears once the page's main image is drawn
-    "": "Top row: s sources",
-    "Swap_grid": "Top row: s sources",
-    "Interpolation": "2-D grid",
-    "Latent_sliders": "Dec(z from the sliders",
-    "Random_sampling": "Rows: ",
-    "Latent_map": "Silhouette of s by label",
-    "Metrics": "this checkpoint",
-    "Few_shot": "Upload 1 to 10 photos",
-    "Train_live": "Choose the settings and press Start",
-    "Compare": "Pick at least two models",  # this app has one model; tests/test_compare_page.py covers two or more
-}
-NO_IMAGE = ("Metrics", "Train_live", "Compare")  # pages whose first view has no picture
 
 pytestmark = pytest.mark.browser
 
@@ -58,13 +47,13 @@ def wait_ready(page, text: str) -> None:
     assert page.get_by_text("Traceback").count() == 0
 
 
-@pytest.mark.parametrize("path", list(PAGES))
+@pytest.mark.parametrize("path", [p.url_path for p in PAGES])
 def test_every_page_shows_its_image(page, app_url, path):
     page.goto(f"{app_url}/{path}")
-    wait_ready(page, PAGES[path])
+    wait_ready(page, registered(path).first_view)
     if path == "Latent_map":
         page.locator(".js-plotly-plot .scatterlayer .point").first.wait_for(timeout=30_000)
-    elif path not in NO_IMAGE:
+    elif registered(path).picture:
         page.wait_for_function("() => [...document.images].some(i => i.complete && i.naturalWidth >= 100)",
                                timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / f"page_{path or 'Home'}.png"), full_page=True)
@@ -108,7 +97,7 @@ def test_uploading_an_image_on_the_few_shot_page_shows_the_result_grid(page, app
 
 def test_train_live_shows_progress_and_stops_when_asked(page, app_url):
     page.goto(f"{app_url}/Train_live")
-    wait_ready(page, PAGES["Train_live"])
+    wait_ready(page, registered("Train_live").first_view)
     page.get_by_role("button", name="Start").click()
     page.get_by_text("Reconstruction (pixel MSE)").wait_for(timeout=180_000)  # the charts appear after the first step
     page.get_by_role("button", name="Stop").click()

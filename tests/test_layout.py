@@ -198,3 +198,72 @@ def test_importing_a_ui_module_has_no_side_effects():
     env = {"PATH": "", "PYTHONPATH": str(ROOT), "HOME": str(ROOT)}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------------- the front ends' one door to core
+
+DOOR = ("core.features", "core.settings")  # what app.py, app_gradio.py and pages/ may import from core
+
+
+def core_imports(file: Path) -> set[str]:
+    """The ``core`` modules ``file`` imports anywhere in it: ``from core import x`` counts as ``core.x``."""
+    out = set()
+    for node in ast.walk(ast.parse(file.read_text(), str(file))):
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out |= {f"core.{alias.name}" for alias in node.names} if node.module == "core" else {node.module}
+    return {m for m in out if m == "core" or m.startswith("core.")}
+
+
+def test_the_front_ends_import_core_only_through_its_features_door():
+    """app.py, app_gradio.py and pages/ use core.features (and core.settings); core.service, core.session, core.jobs
+    and the rest are its insides."""
+    wrong = [f"{file.relative_to(ROOT)} imports {m}" for file in python_files("app.py", "app_gradio.py", "pages")
+             for m in sorted(core_imports(file)) if not any(m == d or m.startswith(d + ".") for d in DOOR)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_door_finder_sees_every_form_of_import(tmp_path):
+    file = tmp_path / "page.py"
+    file.write_text("import core\nfrom core import service, features\nfrom core.limits import X\nimport core.features.grids\n"
+                    "def f():\n    from core.session import open_path\n")
+    assert core_imports(file) == {"core", "core.service", "core.features", "core.limits", "core.features.grids",
+                                  "core.session"}
+
+
+def test_every_name_of_the_door_exists_and_importing_it_is_light():
+    import subprocess
+    import sys
+
+    import core.features
+
+    missing = [name for name in core.features.__all__ if not hasattr(core.features, name)]
+    assert not missing, missing
+    code = ("import sys; import core.features; from core.features import PAGES, cold_preview; "
+            "assert 'torch' not in sys.modules and 'streamlit' not in sys.modules, 'core.features imported torch'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_core_names_no_streamlit_sidebar():
+    """Where a widget sits is the front end's business: core's messages say what to do, the page adds where."""
+    owned_elsewhere = {ROOT / "core" / "features" / "home.py"}  # its owner moves its one "sidebar" wording
+    hits = [f"{file.relative_to(ROOT)}:{i}" for file in python_files("core") if file not in owned_elsewhere
+            for i, line in enumerate(file.read_text().splitlines(), 1) if "sidebar" in line.lower()]
+    assert not hits, hits
+
+
+# ------------------------------------------------------------------------------- the page registry
+
+def test_every_page_file_has_exactly_one_registry_entry_and_every_entry_a_file():
+    from collections import Counter
+
+    from core.features.registry import PAGES
+
+    files = Counter(page.file for page in PAGES)
+    on_disk = {"app.py"} | {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}  # each a page to Streamlit
+    assert {f for f, n in files.items() if n > 1} == set(), "pages listed twice"
+    assert set(files) == on_disk, f"not registered: {sorted(on_disk - set(files))}; no such file: {sorted(set(files) - on_disk)}"
+    assert len({page.url_path for page in PAGES}) == len(PAGES) and len({page.label for page in PAGES}) == len(PAGES)
+    assert [p.url_path for p in PAGES[:2]] == ["", "Swap_grid"] and PAGES[-3].url_path == "Draw_a_digit"

@@ -14,10 +14,10 @@ from conftest import dry_run_checkpoint
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from core.features.registry import PAGES as REGISTRY
+
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["app.py", "pages/1_Swap_grid.py", "pages/2_Interpolation.py", "pages/3_Latent_sliders.py",
-         "pages/4_Random_sampling.py", "pages/5_Latent_map.py", "pages/6_Metrics.py", "pages/7_Few_shot.py",
-         "pages/8_Train_live.py", "pages/9_Compare.py", "pages/10_Draw_a_digit.py"]
+PAGES = [page.file for page in REGISTRY]  # every page of the app (core.features.registry)
 PATH_BOXES = {"Checkpoint folder", "Local dataset folder (optional)", "More checkpoint folders"}
 
 

@@ -6,7 +6,8 @@
 Uses Debian's ``/usr/bin/chromium`` through Playwright (never ``playwright install``). Run as a command it
 starts the app on a free port with --checkpoint's folder, opens each page in a fresh browser context and
 prints a Markdown table: the app's start-up, each page's first view (from opening its address until its
-main content is on screen and the app has stopped running) and whether it showed an error.
+main content is on screen and the app has stopped running) and whether it showed an error. The pages and the text
+each shows once drawn are ``core.features.registry``'s.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core import settings
+from core.features.registry import PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -77,21 +79,9 @@ def running_app(checkpoint_dir: Path, *, threads: int | None = None) -> Iterator
         yield url
 
 
-FIRST_VIEW = {  # url path -> text on screen once the page's first view is drawn (any shipped model)
-    "": "Reconstructions",
-    "Swap_grid": "Top row: s sources",
-    "Interpolation": "2-D grid",
-    "Latent_sliders": "Dec(z from the sliders",
-    "Random_sampling": "Rows: ",
-    "Latent_map": "Silhouette of s by label",
-    "Metrics": "Table 4.1 protocol",
-    "Few_shot": "Upload 1 to 10 photos",
-    "Train_live": "Choose the settings and press Start",
-    "Compare": "Compare",
-}
-DRGAN_VIEW = {"": "This page works on a z/s split", "Swap_grid": "Left column: inputs", "Interpolation": "This page works",
-              "Latent_sliders": "This page works", "Random_sampling": "This page works", "Latent_map": "This page works",
-              "Few_shot": "This page works"}
+# url path -> text on screen once the page's first view is drawn (any shipped model; DR-GAN's where it differs)
+FIRST_VIEW = {page.url_path: page.first_view for page in PAGES}
+DRGAN_VIEW = {page.url_path: page.drgan_view for page in PAGES if page.drgan_view}
 
 
 @contextmanager

@@ -65,6 +65,6 @@ def digit_model(selected: str, models: dict[str, Path] | None = None) -> str | N
     return digits[0]
 
 
-def instead_note(pick: str, selected: str) -> str:
-    return (f"Drawings are digits, so this page uses **{pick}** instead of **{selected}** (the sidebar's model, still "
-            "used by the other pages).")
+def instead_note(pick: str, selected: str, where: str = "the model chosen") -> str:
+    """Why the page reads drawings with ``pick``; ``where`` names the place ``selected`` was chosen in (the front end's)."""
+    return f"Drawings are digits, so this page uses **{pick}** instead of **{selected}** ({where}, still used by the other pages)."

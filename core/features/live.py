@@ -248,6 +248,7 @@ def save(run: Run, name: str) -> str:
     return saved_text(run)
 
 
-def saved_text(run: Run) -> str:
+def saved_text(run: Run, model_list: str = "the Model list") -> str:
+    """What the save did; ``model_list`` names the front end's list of models."""
     where = "" if service.public_mode() else f" (in {service.save_dir()})"
-    return f"Saved as “{run.saved}”{where}. Every page can open it: pick it in the sidebar's Model list."
+    return f"Saved as “{run.saved}”{where}. Every page can open it: pick it in {model_list}."

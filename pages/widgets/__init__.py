@@ -3,92 +3,23 @@
 Lives under ``pages/`` but in a sub-folder, so Streamlit does not list it as a page. Every page
 calls ``page_setup()`` first (``page_header()`` where it needs no model: Train live), so each page
 also works when opened (or tested) on its own. Which models exist, whether the server is public,
-the model cache and the heavy-job pool are ``core.service`` and ``core.jobs``; what is done with a
-model (opening it, its images, prototypes, uploads) is ``core.session``: the Gradio app uses the same
-ones. This module keeps only what is Streamlit's: widgets, spinners, session state.
+the model cache and the heavy-job pool, what is done with a model (opening it, its images, prototypes,
+uploads), come through ``core.features`` (the only door to ``core`` a page uses, with ``core.settings``),
+as they do for the Gradio app. This module keeps only what is Streamlit's: widgets, spinners, session state.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-import core
-from core import jobs, service, session, settings
-from core.data import DataError, ImageSet
-from core.evaluation.result import Metrics
-from core.features import Tile, enlarged, picture
-from core.gallery import label_name
-from core.limits import LimitError
-from core.models import Progress
-
-ROOT = Path(__file__).resolve().parents[2]
-OTHER = "Other folder…"
-_STARTED = threading.Lock()
-_WARMING = threading.Lock()
-
-
-def _start_once() -> None:
-    """What a Streamlit server does once, at its first page run (never at import): the flags after
-    `streamlit run app.py --` become settings, and torch's threads are capped."""
-    if not _STARTED.acquire(blocking=False):
-        return
-    settings.parse_script_flags(sys.argv)
-    service.cap_threads()
-
-
-def _warm_up_once() -> None:
-    """Public servers load every listed model in the background from the first visit on (``python
-    serve.py`` does it before taking visitors)."""
-    now = settings.current()
-    if now.warmed or not _WARMING.acquire(blocking=False):
-        return
-    settings.configure(warmed="background")
-    threading.Thread(target=service.warm_up, kwargs={"data_dir": now.data_dir},
-                     name="ccvae-warm-up", daemon=True).start()
-
-
-@dataclass
-class Ctx:
-    """What a page works with: the chosen model (from ``core.session``) and its sample images."""
-
-    loaded: session.Loaded
-    gallery: ImageSet
-    data_dir: str  # "" when the gallery is not a local dataset
-
-    @property
-    def path(self) -> str:  # resolved
-        return str(self.loaded.path)
-
-    @property
-    def model(self):  # a torch module, shared by every session: never train it in place
-        return self.loaded.model
-
-    @property
-    def latents(self) -> dict:
-        return self.loaded.latents
-
-    @property
-    def metrics(self) -> Metrics:
-        return self.loaded.results
-
-
-def default_model() -> str:
-    """The model a new session opens (``Settings.default_model``)."""
-    return settings.current().default_model
-
-
-def checkpoint_dir() -> Path:
-    """The shipped models' folder (``Settings.checkpoint_dir``)."""
-    return service.shipped_dir()
+from core import features, settings
+from core.features import OTHER, PAGES, REFUSED, Ctx, Tile, enlarged, label_name, picture
 
 
 def session_id() -> str:
@@ -118,13 +49,12 @@ def heavy(what: str, work: Callable, *, key=None, on_progress: Callable | None =
         if ahead is None:
             slot.empty()
         else:
-            slot.info(jobs.waiting_text(ahead, what), icon=":material/hourglass_top:")
+            slot.info(features.waiting_text(ahead, what), icon=":material/hourglass_top:")
 
     sid = session_id()
     try:
-        job = jobs.pool().submit(sid, what, work, key=key, alive=session_alive(sid))
-        result = job.wait(on_wait=on_wait, on_progress=on_progress)
-    except (jobs.Busy, LimitError) as err:
+        result = features.heavy_job(sid, what, work, key=key, alive=session_alive(sid), on_wait=on_wait, on_progress=on_progress)
+    except REFUSED as err:
         slot.warning(str(err))
         return None
     slot.empty()
@@ -138,15 +68,10 @@ def _remember(key: str) -> None:
 def model_picker_ui() -> str | None:
     """Sidebar: pick a model by name (shared by all pages through session state). Only a local,
     single-user server also offers "Other folder…" with a path box."""
-    models = service.list_models()
-    names = list(models)
-    options = names + ([] if service.public_mode() else [OTHER])
+    models, options, index = features.model_options(st.session_state.get("checkpoint"))
     if not options:
         return None
-    default = settings.current().default_model
-    current = st.session_state.get("checkpoint", default if default in names else options[0])
-    st.sidebar.selectbox("Model", options, index=options.index(current) if current in options else 0,
-                         key="_checkpoint", on_change=_remember, args=("_checkpoint",))
+    st.sidebar.selectbox("Model", options, index=index, key="_checkpoint", on_change=_remember, args=("_checkpoint",))
     st.session_state["checkpoint"] = st.session_state["_checkpoint"]
     if st.session_state["checkpoint"] == OTHER:
         st.sidebar.text_input("Checkpoint folder", value=st.session_state.get("other_path", ""), key="_other_path",
@@ -159,7 +84,7 @@ def data_dir_ui() -> str:
     """The dataset whose test images replace the bundled ones: the server's (``Settings.data_dir``); a local
     server also has a box for it."""
     server = settings.current().data_dir
-    if service.public_mode():
+    if features.public_mode():
         return server
     st.sidebar.text_input("Local dataset folder (optional)", value=st.session_state.get("data_dir", server), key="_data_dir",
                           on_change=_remember, args=("_data_dir",),
@@ -169,43 +94,28 @@ def data_dir_ui() -> str:
 
 def _spinning(kind: str, path: str, data_dir: str, text: str, make: Callable):
     """``make()``, with a spinner when the cache does not hold its result yet."""
-    extra = () if kind == "model" else (str(Path(data_dir).resolve()) if data_dir else "",)
-    if service.STORE.cached(kind, path, *extra):
+    if features.cached(kind, path, data_dir):
         return make()
     with st.spinner(text):
         return make()
 
 
-def load(path: str) -> session.Loaded:
+def load(path: str) -> features.Loaded:
     """The model at ``path`` from the process-wide cache (a spinner while it loads the first time)."""
-    return _spinning("model", path, "", "Loading model…", lambda: session.open_path(path))
+    return _spinning("model", path, "", "Loading model…", lambda: features.open_path(path))
 
 
-def load_gallery_of(path: str, data_dir: str) -> ImageSet:
+def load_gallery_of(path: str, data_dir: str) -> features.ImageSet:
     return _spinning("gallery", path, data_dir, "Loading sample images…",
-                     lambda: session.gallery(session.open_path(path), data_dir))
-
-
-NAVIGATION = [  # (file relative to the repo root, label, icon)
-    ("app.py", "Home", ":material/home:"),
-    ("pages/1_Swap_grid.py", "Swap grid", ":material/grid_on:"),
-    ("pages/2_Interpolation.py", "Interpolation", ":material/linear_scale:"),
-    ("pages/3_Latent_sliders.py", "Latent sliders", ":material/tune:"),
-    ("pages/4_Random_sampling.py", "Random sampling", ":material/casino:"),
-    ("pages/5_Latent_map.py", "Latent map", ":material/scatter_plot:"),
-    ("pages/6_Metrics.py", "Metrics", ":material/table_chart:"),
-    ("pages/7_Few_shot.py", "Few-shot", ":material/person_add:"),
-    ("pages/10_Draw_a_digit.py", "Draw a digit", ":material/draw:"),
-    ("pages/8_Train_live.py", "Train live", ":material/model_training:"),
-    ("pages/9_Compare.py", "Compare", ":material/compare:"),
-]
+                     lambda: features.gallery(features.open_path(path), data_dir))
 
 
 def navigation_ui() -> None:
-    """Our own page links (the automatic list is hidden in .streamlit/config.toml: it would call Home "app")."""
+    """Our own page links, from ``core.features.registry`` (the automatic list is hidden in .streamlit/config.toml:
+    it would call Home "app")."""
     try:
-        for path, label, icon in NAVIGATION:
-            st.sidebar.page_link(path, label=label, icon=icon)
+        for page in PAGES:
+            st.sidebar.page_link(page.file, label=page.label, icon=page.icon)
     except StreamlitPageNotFoundError:
         return  # a page run on its own (`streamlit run pages/x.py`, AppTest) has no other pages to link to
     st.sidebar.divider()
@@ -213,11 +123,11 @@ def navigation_ui() -> None:
 
 def page_header(title: str, intro: str = "") -> None:
     """Page config, the page links and the title: what every page starts with."""
-    _start_once()
+    features.start_once(sys.argv)
     st.set_page_config(page_title=f"{title} · CC-VAE Explorer", page_icon="🔀", layout="wide")
-    if service.public_mode():
+    if features.public_mode():
         st.set_option("client.showErrorDetails", "none")  # no traceback (with server paths) reaches a visitor
-        _warm_up_once()
+        features.warm_up_once()
     navigation_ui()
     st.title(title)
     if intro:
@@ -238,36 +148,34 @@ def open_model(path: str | None, data_dir: str, *, split_only: bool = True) -> C
     """The model at ``path`` (from the sidebar, or one a page chose instead) with its sample images, and its
     summary in the sidebar; None after saying why it cannot be used."""
     if not path:
-        st.info("Enter a checkpoint folder in the sidebar." if not service.public_mode() else "This server has no models.")
+        st.info("Enter a checkpoint folder in the sidebar." if not features.public_mode() else "This server has no models.")
         return None
     try:
         loaded = load(path)
-    except core.CheckpointError as err:
-        st.error(service.cannot_open(err))
+    except features.CheckpointError as err:
+        st.error(features.cannot_open(err))
         return None
     try:
         gallery, data_dir, not_used = _spinning("gallery", str(loaded.path), data_dir, "Loading sample images…",
-                                                lambda: session.gallery_or_bundled(loaded, data_dir))
-    except DataError as err:
-        st.error(service.no_sample_images(err))
+                                                lambda: features.gallery_or_bundled(loaded, data_dir))
+    except features.DataError as err:
+        st.error(features.no_sample_images(err))
         return None
-    if not_used is not None and not service.public_mode():
+    if not_used is not None and not features.public_mode():
         st.sidebar.warning(f"Dataset folder not used: {not_used}")
-    model = loaded.model
-    st.sidebar.caption(f"{session.summary(model.config)}  \nimages: {gallery.name} ({len(gallery):,})")
-    if model.autoregressive:
-        st.sidebar.info(f"PixelCNN decoder (PixelVAE): every image is sampled pixel by pixel "
-                        f"({model.config.image_shape[1] * model.config.image_shape[2]:,} steps), so decoding takes "
-                        "seconds instead of milliseconds; a progress bar shows how far it is.")
-    if split_only and not model.has_split:
-        st.info(session.no_split_note(model.config, "This page") + " Open **Swap grid** to see it render each input at "
+    summary, slow = features.model_notes(loaded, gallery)
+    st.sidebar.caption(summary)
+    if slow:
+        st.sidebar.info(slow)
+    if split_only and not loaded.model.has_split:
+        st.info(features.no_split_note(loaded.model.config, "This page") + " Open **Swap grid** to see it render each input at "
                 "every pose, or pick another model in the sidebar.")
         return None
     return Ctx(loaded, gallery, data_dir)
 
 
 @contextmanager
-def decoding(ctx: Ctx, what: str = "images") -> Iterator[Progress | None]:
+def decoding(ctx: Ctx, what: str = "images") -> Iterator[features.Progress | None]:
     """``with decoding(ctx, "the grid") as progress:`` a progress callback for ``core.explore`` functions,
     shown as a bar while a PixelCNN model samples (removed when done); None for one-pass decoders."""
     if not ctx.model.autoregressive:
@@ -313,17 +221,17 @@ def explain(text: str) -> None:
         st.write(text)
 
 
-__all__ = ["Ctx", "checkpoint_dir", "class_name", "data_dir_ui", "default_model", "decoding", "explain", "gallery_codes",
-           "heavy", "load", "load_gallery_of", "model_picker_ui", "open_model", "page_header", "page_setup", "prototypes",
-           "session_alive", "session_id", "show", "thumbnail_sheet", "tiles"]
+__all__ = ["OTHER", "Ctx", "class_name", "data_dir_ui", "decoding", "explain", "gallery_codes", "heavy", "load",
+           "load_gallery_of", "model_picker_ui", "open_model", "page_header", "page_setup", "prototypes", "session_alive",
+           "session_id", "show", "thumbnail_sheet", "tiles"]
 
 
-def gallery_codes(ctx: Ctx) -> core.Encoding:
+def gallery_codes(ctx: Ctx) -> features.Encoding:
     """z mean, z logvar and s of every gallery image, computed once per model and gallery (process-wide)."""
     return _spinning("codes", ctx.path, ctx.data_dir, "Encoding the sample images…",
-                     lambda: session.gallery_codes(ctx.loaded, ctx.data_dir))
+                     lambda: features.gallery_codes(ctx.loaded, ctx.data_dir))
 
 
 def prototypes(ctx: Ctx):
     """Per-class mean s (K, s_dim): from the checkpoint's statistics, else from the gallery."""
-    return session.prototypes(ctx.loaded, ctx.gallery, lambda: gallery_codes(ctx))
+    return features.prototypes(ctx.loaded, ctx.gallery, lambda: gallery_codes(ctx))
