@@ -10,6 +10,10 @@ fresh script, and worker processes and child servers (the load test, the browser
 environment, so the environment is where a setting must live for all of them to see the same value.
 ``child_env`` gives a subprocess its environment with some settings changed.
 
+Each default is written once, in ``Settings``: ``from_env`` passes on only the variables that are set, so
+``Settings()`` and ``Settings.from_env({})`` are the same settings. Each variable is ``CCVAE_`` and its field's
+name in capitals (``CCVAE_DEFAULT_MODEL`` for ``default_model``); ``DEPRECATED`` lists old names still read.
+
 Importing this module has no side effects and imports nothing heavy (no torch).
 """
 
@@ -18,30 +22,17 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "CCVAE_"
 
-# field -> environment variable
-ENV = {
-    "public": "CCVAE_PUBLIC",
-    "checkpoint_dir": "CCVAE_CHECKPOINT_DIR",
-    "model_roots": "CCVAE_MODEL_ROOTS",
-    "save_dir": "CCVAE_SAVE_DIR",
-    "save_quota": "CCVAE_SAVE_QUOTA",
-    "heavy_slots": "CCVAE_HEAVY_SLOTS",
-    "heavy_workers": "CCVAE_HEAVY_WORKERS",
-    "job_queue": "CCVAE_JOB_QUEUE",
-    "job_timeout": "CCVAE_JOB_TIMEOUT",
-    "heavy_nice": "CCVAE_HEAVY_NICE",
-    "data_dir": "CCVAE_DATA_DIR",
-    "cache_dir": "CCVAE_CACHE_DIR",
-    "gradio_concurrency": "CCVAE_GRADIO_CONCURRENCY",
-    "default_model": "CCVAE_DEFAULT_CHECKPOINT",
-    "warmed": "CCVAE_WARMED",
-}
+# the settings an environment variable gives (all but torch_threads, which follows OMP_NUM_THREADS)
+FROM_ENV = ("public", "checkpoint_dir", "model_roots", "save_dir", "save_quota", "heavy_slots", "heavy_workers", "job_queue",
+            "job_timeout", "heavy_nice", "data_dir", "cache_dir", "gradio_concurrency", "default_model", "warmed")
+ENV = {name: PREFIX + name.upper() for name in FROM_ENV}  # field -> environment variable
+DEPRECATED = {"CCVAE_DEFAULT_CHECKPOINT": "default_model"}  # old variable -> field: read when the new one is not set
 PUBLIC_ENV, ROOTS_ENV, SAVE_ENV, CHECKPOINT_ENV = ENV["public"], ENV["model_roots"], ENV["save_dir"], ENV["checkpoint_dir"]
 DATA_DIR_ENV, CACHE_ENV = ENV["data_dir"], ENV["cache_dir"]
 TRUE = ("1", "true", "yes", "on")
@@ -51,26 +42,49 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+def _half_the_cores() -> int:
+    return max(1, _cores() // 2)
+
+
+def _cores_at_most_2() -> int:
+    return max(1, min(2, _cores()))
+
+
+def _cache_dir() -> Path:
+    return Path.home() / ".cache" / "ccvae"
+
+
+DERIVED = -1  # the default of a field worked out from the others (Settings.__post_init__)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What an operator can set. Defaults are a single user's local server."""
+    """What an operator can set. Defaults are a single user's local server (the only place they are written)."""
 
     public: bool = False  # public mode: no path boxes, models only from the allow-listed roots, no server paths shown
     checkpoint_dir: Path = ROOT / "checkpoints"  # the shipped models: the first allow-listed root
     model_roots: tuple[Path, ...] = ()  # more allow-listed roots
     save_dir: Path | None = None  # where Train live saves (an allow-listed root too); None: checkpoint_dir
     save_quota: int = 50  # models users may save on this server
-    heavy_slots: int = 1  # heavy jobs running at a time
-    heavy_workers: int = 4  # heavy jobs started and not ended (each a worker process, about 0.5 GB): the others wait
+    heavy_slots: int = field(default_factory=_half_the_cores)  # heavy jobs running at a time
+    heavy_workers: int = DERIVED  # heavy jobs started and not ended (each a worker process, about 0.5 GB; default: 4 per slot)
     job_queue: int = 32  # heavy jobs waiting
     job_timeout: float = 300.0  # seconds a heavy job may wait for its start
     heavy_nice: int = 5  # how much lower the CPU priority of heavy jobs is than that of clicks
     data_dir: str = ""  # a dataset whose test images replace the bundled sample images ("" for none)
-    cache_dir: Path = Path.home() / ".cache" / "ccvae"  # aligned face crops
-    gradio_concurrency: int = 1  # Gradio events running at once
-    default_model: str = "mnist"  # the model a new Streamlit session opens
+    cache_dir: Path = field(default_factory=_cache_dir)  # aligned face crops
+    gradio_concurrency: int = field(default_factory=_cores_at_most_2)  # Gradio events running at once
+    default_model: str = "mnist"  # the model a new session opens (Streamlit and Gradio)
     warmed: str = ""  # non-empty once the model cache was warmed (or must not be: tests)
-    torch_threads: int | None = None  # torch threads of a server process; None: OMP_NUM_THREADS decides
+    # torch threads of a server process; None: OMP_NUM_THREADS decides (from_env, when it is set). Default: the cores
+    # the heavy jobs' workers leave (at most 2): a torch thread more than cores free only spins
+    torch_threads: int | None = DERIVED
+
+    def __post_init__(self) -> None:
+        if self.heavy_workers == DERIVED:
+            object.__setattr__(self, "heavy_workers", 4 * self.heavy_slots)
+        if self.torch_threads == DERIVED:
+            object.__setattr__(self, "torch_threads", max(1, min(2, _cores() - self.heavy_slots)))
 
     @property
     def save_folder(self) -> Path:
@@ -78,41 +92,19 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """The settings an environment gives (default: this process's); a value that does not parse raises
-        ``ValueError`` naming the variable."""
+        """The settings an environment gives (default: this process's): each variable that is set, the defaults for
+        the others; a value that does not parse raises ``ValueError`` naming the variable."""
         env = os.environ if env is None else env
-
-        def get(name: str) -> str:
-            return env.get(ENV[name], "").strip()
-
-        def number(name: str, kind, default):
-            raw = get(name)
-            try:
-                return kind(raw) if raw else default
-            except ValueError:
-                raise ValueError(f"{ENV[name]}={raw!r} is not a number") from None
-
-        cores = _cores()
-        heavy_slots = number("heavy_slots", int, max(1, cores // 2))
-        return cls(
-            public=get("public").lower() in TRUE,
-            checkpoint_dir=Path(get("checkpoint_dir") or ROOT / "checkpoints"),
-            model_roots=tuple(Path(r) for r in env.get(ENV["model_roots"], "").split(os.pathsep) if r.strip()),
-            save_dir=Path(get("save_dir")) if get("save_dir") else None,
-            save_quota=number("save_quota", int, 50),
-            heavy_slots=heavy_slots,
-            heavy_workers=number("heavy_workers", int, 4 * heavy_slots),
-            job_queue=number("job_queue", int, 32),
-            job_timeout=number("job_timeout", float, 300.0),
-            heavy_nice=number("heavy_nice", int, 5),
-            data_dir=get("data_dir"),
-            cache_dir=Path(get("cache_dir") or Path.home() / ".cache" / "ccvae"),
-            gradio_concurrency=number("gradio_concurrency", int, max(1, min(2, cores))),
-            default_model=get("default_model") or "mnist",
-            warmed=get("warmed"),
-            # the cores the heavy jobs' workers leave (at most 2): a torch thread more than cores free only spins
-            torch_threads=None if "OMP_NUM_THREADS" in env else max(1, min(2, cores - heavy_slots)),
-        )
+        names = DEPRECATED | {var: name for name, var in ENV.items()}  # variable -> field, the new names read last
+        kinds = {f.name: f.type for f in fields(cls)}
+        given = {}
+        for var, name in names.items():
+            raw = env.get(var, "")
+            if raw.strip():
+                given[name] = _parse(kinds[name], raw, var)
+        if "OMP_NUM_THREADS" in env:
+            given["torch_threads"] = None
+        return cls(**given)
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that give these settings (the inverse of ``from_env``)."""
@@ -129,6 +121,22 @@ class Settings:
                 value = ""
             out[ENV[f.name]] = str(value)
         return out
+
+
+def _parse(kind: str, raw: str, var: str):
+    """The value of variable ``var`` for a field of type ``kind`` (its annotation, as written above)."""
+    if kind == "bool":
+        return raw.strip().lower() in TRUE
+    if kind == "tuple[Path, ...]":
+        return tuple(Path(r) for r in raw.split(os.pathsep) if r.strip())
+    if kind in ("Path", "Path | None"):
+        return Path(raw.strip())
+    if kind in ("int", "float"):
+        try:
+            return (int if kind == "int" else float)(raw.strip())
+        except ValueError:
+            raise ValueError(f"{var}={raw.strip()!r} is not a number") from None
+    return raw.strip()
 
 
 _CACHE: tuple[tuple, Settings] | None = None
@@ -198,6 +206,8 @@ def child_env(base: Mapping[str, str] | None = None, **changes) -> dict[str, str
             raise ValueError(f"unknown setting {name!r}; valid: {', '.join(ENV)}")
         if value is None:
             env.pop(ENV[name], None)
+            for old in (old for old, field_name in DEPRECATED.items() if field_name == name):
+                env.pop(old, None)
         elif name == "model_roots":
             env[ENV[name]] = os.pathsep.join(str(r) for r in value)
         elif isinstance(value, bool):

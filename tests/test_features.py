@@ -54,7 +54,7 @@ def test_a_cold_server_shows_the_stored_swap_grid_until_the_model_is_loaded(tmp_
     root = Path(__file__).resolve().parents[1]
     shutil.copytree(root / "checkpoints" / "mnist", tmp_path / "mnist", ignore=shutil.ignore_patterns("maps"))
     monkeypatch.setenv("CCVAE_CHECKPOINT_DIR", str(tmp_path))
-    monkeypatch.setenv("CCVAE_DEFAULT_CHECKPOINT", "mnist")
+    monkeypatch.setenv("CCVAE_DEFAULT_MODEL", "mnist")
     service.STORE.clear()
     assert cold_preview(None) == tmp_path / "mnist" / SWAP_FIGURE
     assert cold_preview("../elsewhere") == tmp_path / "mnist" / SWAP_FIGURE  # never a path out of the folder

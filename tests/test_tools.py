@@ -67,6 +67,7 @@ def test_pixelvae_compare_dry_run_needs_no_models_or_data(tmp_path, monkeypatch,
 
 @needs_chromium
 def test_browser_dry_run_opens_the_home_page(capsys, monkeypatch):
+    monkeypatch.delenv("CCVAE_DEFAULT_MODEL", raising=False)
     monkeypatch.delenv("CCVAE_DEFAULT_CHECKPOINT", raising=False)
     assert browser.main(["--dry-run", "--checkpoint", str(ROOT / "checkpoints" / "mnist")]) == 0
     rows = table_rows(capsys.readouterr().out)
@@ -75,6 +76,7 @@ def test_browser_dry_run_opens_the_home_page(capsys, monkeypatch):
 
 @needs_chromium
 def test_load_test_dry_run_drives_one_session(capsys, monkeypatch):
+    monkeypatch.delenv("CCVAE_DEFAULT_MODEL", raising=False)
     monkeypatch.delenv("CCVAE_DEFAULT_CHECKPOINT", raising=False)
     assert load_test.main(["--dry-run", "--checkpoint", str(ROOT / "checkpoints" / "yaleb")]) == 0
     rows = table_rows(capsys.readouterr().out)
