@@ -30,10 +30,6 @@ class Page:
             return ""
         return re.fullmatch(r"[0-9]*[_ -]*(.*)\.py", PurePosixPath(self.file).name).group(1)
 
-    def ready_text(self, model: str = "") -> str:
-        """What to wait for on this page when ``model`` (a checkpoint name) is the app's model."""
-        return self.drgan_view if model.startswith("drgan") and self.drgan_view else self.first_view
-
 
 SPLIT_ONLY = "This page works on a z/s split"  # what a page that needs a z/s split says to a DR-GAN model
 
