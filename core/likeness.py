@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from core import align
+from core.data.registry import spec_for
 from core.evaluation.identity import hwc
 
 SAME_PERSON = align.SAME_PERSON_DISTANCE
@@ -46,12 +47,10 @@ class Likeness(NamedTuple):
 
 def measurable(config) -> bool:
     """Whether the likeness means anything for this model: dlib is installed and the model was trained on crops
-    aligned by the eyes (``core.upload.uses_landmarks``). On other crops (Yale B's framing) dlib's distances come
+    aligned by the eyes (its dataset spec's ``landmarks``). On other crops (Yale B's framing) dlib's distances come
     out small for faces that do not resemble the person at all (0.42 and "100% within 0.6" for the shipped yaleb
     model, whose outputs are matched to the right CelebA person 4% of the time), so they are not shown."""
-    from core.upload import uses_landmarks
-
-    return align.available() and uses_landmarks(config.dataset)
+    return align.available() and spec_for(config.dataset).landmarks
 
 
 @functools.cache

@@ -38,7 +38,7 @@ from core.checkpoint import (
     load_model,
     weights_time,
 )
-from core.data import DataError, ImageSet
+from core.data import DataError, ImageSet, spec_for
 from core.evaluation.result import Metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,6 @@ def list_models(roots: list[Path] | None = None) -> dict[str, Path]:
     return models
 
 
-FACE_DATASETS = ("celeba", "yaleb", "orl", "utkface", "multipie")  # in order of preference for face_model_name
 FACE_SIZE = (64, 64)
 
 
@@ -135,7 +134,7 @@ def is_face_model(config) -> bool:
     from core.models import capabilities
 
     return (capabilities(config).has_split and tuple(config.image_shape[1:]) == FACE_SIZE
-            and config.dataset.startswith(FACE_DATASETS))
+            and spec_for(config.dataset).is_face)
 
 
 def model_configs(models: dict[str, Path] | None = None) -> dict:
@@ -159,8 +158,7 @@ def face_model_name(models: dict[str, Path] | None = None) -> str | None:
     ranked = []
     for name, config in model_configs(models).items():
         if is_face_model(config):
-            rank = next(i for i, d in enumerate(FACE_DATASETS) if config.dataset.startswith(d))
-            ranked.append((rank, name != config.dataset, name))
+            ranked.append((spec_for(config.dataset).face_rank, name != config.dataset, name))
     return min(ranked)[2] if ranked else None
 
 
@@ -275,11 +273,9 @@ class ModelStore:
         is read in a worker process, so the server's interpreter keeps answering the other sessions."""
         from core import workers
         from core.gallery import dataset_images, load_gallery
-        from core.upload import uses_landmarks
-
         loaded = self.load(path)
         data_key = str(Path(data_dir).resolve()) if data_dir else ""
-        load = (lambda *args: workers.run(dataset_images, *args)) if uses_landmarks(loaded.model.config.dataset) \
+        load = (lambda *args: workers.run(dataset_images, *args)) if spec_for(loaded.model.config.dataset).landmarks \
             else dataset_images
         return self._get(("gallery", str(loaded.path), weights_time(loaded.path), data_key),
                          lambda: load_gallery(loaded.model, loaded.latents, data_dir=data_dir or None, load=load))

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from core import service
-from core.data import DataError, ImageSet
+from core.data import DataError, ImageSet, spec_for
 from core.explore import class_means, decode_grid
 from core.fewshot import known_styles, mean_s
 from core.gallery import evenly_spread
@@ -94,9 +94,9 @@ DIGIT_SHAPE = (1, 28, 28)  # what a drawn digit becomes (core.sketch): MNIST's f
 
 def digit_models(models: dict[str, Path] | None = None) -> list[str]:
     """The listed models (default: the server's) that read 28x28 grey images, the ones a drawing can go
-    to, ``mnist`` first when it is one of them."""
-    names = [n for n, c in service.model_configs(models).items() if tuple(c.image_shape) == DIGIT_SHAPE]
-    return sorted(names, key=lambda n: n != "mnist")
+    to, a digits model named after its dataset (the shipped ``mnist``) first."""
+    configs = {n: c for n, c in service.model_configs(models).items() if tuple(c.image_shape) == DIGIT_SHAPE}
+    return sorted(configs, key=lambda n: (spec_for(configs[n].dataset).kind != "digits", n != configs[n].dataset))
 
 
 def no_split_note(config, what: str = "This") -> str | None:

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.data.registry import DEFAULT_FRAMING, Framing, spec_for
+
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")  # MPO: multi-picture JPEG from phones
 MAX_BYTES = 20 * 1024 * 1024
 CROP_MODES = ("Detect the face", "Whole image (centre square)", "Crop by hand")  # how a photo is cropped (``prepare_for``)
@@ -30,20 +32,6 @@ WORK_SIDE = 1024  # images are reduced to at most this side before detection
 
 class UploadError(ValueError):
     """The upload cannot be used; the message says why in words meant for the user."""
-
-
-@dataclass(frozen=True)
-class Framing:
-    """Where the model's square crop sits relative to a detected face box (w, h): its side is
-    ``scale * w``, its centre is the box centre moved by ``dy * h`` downwards."""
-    scale: float = 1.3
-    dy: float = 0.0
-
-
-# Measured by ``python -m train.calibrate_crop``: the detector's box on Yale B's own cropped images
-# (median over the frontal-light images in which it finds a face: 32 of 38).
-YALE_FRAMING = Framing(scale=0.70, dy=0.08)
-DEFAULT_FRAMING = Framing()
 
 
 @dataclass
@@ -240,7 +228,7 @@ def prepare_upload(data: bytes, image_shape: tuple[int, int, int], *, name: str 
                    landmarks: bool = False) -> Prepared:
     """Bytes -> model input. ``manual_box`` = (centre x, centre y, side) as fractions of the image's
     width, height and shorter side overrides detection; ``detect=False`` uses the centre square.
-    ``landmarks=True`` (models trained on crops from ``core.align``, see ``uses_landmarks``): the face is
+    ``landmarks=True`` (models trained on crops from ``core.align``, its dataset spec's ``landmarks``): the face is
     aligned by its eyes exactly as the training photos were, and its pixels are kept as they are; when
     dlib is not installed or finds no face, the Haar framing below is the fallback."""
     from core import align
@@ -303,16 +291,6 @@ def starting_square(size: tuple[int, int], share: float = 0.8) -> tuple[int, int
     return int((w - side) / 2), int((w + side) / 2), int((h - side) / 2), int((h + side) / 2)
 
 
-def uses_landmarks(dataset: str) -> bool:
-    """True for models trained on faces aligned by ``core.align`` (by their ``config.dataset``)."""
-    return dataset.startswith("celeba")
-
-
-def framing_for(dataset: str) -> Framing:
-    """The crop framing that matches a model's training images (by its ``config.dataset``)."""
-    return YALE_FRAMING if dataset.startswith("yaleb") else DEFAULT_FRAMING
-
-
 def read_file(path: str | Path, what: str = "upload") -> bytes:
     """An uploaded file's bytes, refused (``UploadError``) over ``MAX_BYTES`` before it is read."""
     file = Path(path)
@@ -330,7 +308,8 @@ def prepare_for(config, latents: dict, data: bytes, *, name: str = "upload", cro
     if crop not in CROP_MODES:
         raise ValueError(f"unknown crop mode {crop!r}; valid: {', '.join(CROP_MODES)}")
     stats = latents.get("pixel_stats")
-    return prepare_upload(data, config.image_shape, name=name, framing=framing_for(config.dataset),
+    spec = spec_for(config.dataset)
+    return prepare_upload(data, config.image_shape, name=name, framing=spec.framing,
                           pixel_stats=None if stats is None else (float(stats[0]), float(stats[1])),
                           manual_box=manual_box if crop == CROP_MODES[2] else None, detect=crop == CROP_MODES[0],
-                          landmarks=uses_landmarks(config.dataset))
+                          landmarks=spec.landmarks)

@@ -17,12 +17,13 @@ from PIL import Image
 
 from core import checkpoint, service, session
 from core.checkpoint import save_checkpoint, save_latents
+from core.data import spec_for
 from core.evaluation.result import Accuracy, Metrics
 from core.explore import decode_grid
 from core.fewshot import known_styles, mean_s
 from core.gallery import class_columns, one_per_class, random_images, swap_sources
 from core.models import METHOD_NAMES, METHODS, SPLIT_METHODS, ModelConfig, build_model, capabilities
-from core.upload import CROP_MODES, framing_for, prepare_for, prepare_upload
+from core.upload import CROP_MODES, prepare_for, prepare_upload
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p.parent.name for p in (ROOT / "checkpoints").glob(f"*/{checkpoint.METRICS}"))
@@ -213,7 +214,7 @@ def test_uploads_are_prepared_with_the_models_framing_and_pixel_statistics(crop)
     latents = {"pixel_stats": torch.tensor([0.4, 0.2])}
     box = (0.5, 0.5, 0.6)
     got = prepare_for(config, latents, photo(), name="p.png", crop=crop, manual_box=box)
-    want = prepare_upload(photo(), (1, 64, 64), name="p.png", framing=framing_for("yaleb"), pixel_stats=(0.4, 0.2),
+    want = prepare_upload(photo(), (1, 64, 64), name="p.png", framing=spec_for("yaleb").framing, pixel_stats=(0.4, 0.2),
                           manual_box=box if crop == CROP_MODES[2] else None, detect=crop == CROP_MODES[0])
     assert torch.equal(got.tensor, want.tensor) and got.notes == want.notes
     with pytest.raises(ValueError, match="unknown crop mode"):

@@ -6,7 +6,7 @@
 Each frontal-light Yale B image is reduced to the loader's centre square, padded by repeating its
 edges, and passed to
 ``core.upload.detect_faces``; the square's side and centre are expressed relative to the detected
-box. The medians are ``core.upload.YALE_FRAMING``, so uploads are cut like the training images.
+box. The medians are ``core.data.registry.YALE_FRAMING``, so uploads are cut like the training images.
 ``--dry-run`` measures the first 3 people of --data-dir, or without it 6 faces the shipped Yale B model draws
 (each identity's mean s under the frontal light's mean z) saved as 168x192 images in Yale B's layout.
 """

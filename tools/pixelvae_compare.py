@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from core.checkpoint import CheckpointError, load_model, save_checkpoint
-from core.data import DataError, ImageSet, load_dataset, synthetic_digits
+from core.data import DataError, ImageSet, load_dataset, spec_for, synthetic_digits
 from core.evaluation import evaluate_model
 from core.evaluation.likelihood import fit_sigma, plain_means, reconstruction_likelihood
 from core.evaluation.result import Evaluation
@@ -82,7 +82,7 @@ def load_data(dataset: str, data_dir: str, dry_run: bool, **kw) -> tuple[ImageSe
     try:
         return tuple(load_dataset(dataset, data_dir or None, split, **kw) for split in ("train", "test"))
     except DataError as err:
-        if not (dry_run and dataset == "mnist"):
+        if not (dry_run and spec_for(dataset).kind == "digits"):
             raise
         print(f"note: {err}; using synthetic digits", file=sys.stderr)
         return synthetic_digits(1_000, seed=0), synthetic_digits(500, seed=1)

@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 
 from core.checkpoint import CheckpointError, RunFolder
-from core.data import DataError, ImageSet, load_dataset, synthetic_digits
+from core.data import DataError, ImageSet, load_dataset, recorded_name, synthetic_digits
 from core.explore import framed_grid, swap_grid
 from core.training import DEFAULT_PRESET, PRESETS, TrainConfig, build_networks, make_trainer, preset_config
 from train import driver
@@ -121,7 +121,7 @@ def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, 
         if config.threads:
             torch.set_num_threads(config.threads)
         data = load_training_data(config, args.dry_run)
-        name = config.dataset if data.name != "synthetic" else "synthetic"
+        name = recorded_name(config.dataset, data)
         trainer = make_trainer(config, data, build_networks(config, data, dataset_name=name), dataset_name=name,
                           rank=rank, world_size=world, local_rank=local_rank)
         driver.start(folder, trainer, resume=args.resume)

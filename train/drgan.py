@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from core.checkpoint import CheckpointError, RunFolder, load_metrics, load_model, save_metrics
-from core.data import DataError, ImageSet, holdout_split, synthetic_faces
+from core.data import DataError, ImageSet, holdout_split, is_synthetic, recorded_name, synthetic_faces
 from core.data.poses import load_pose_dataset, pose_factor_name
 from core.evaluation import PROTOCOL, Protocol
 from core.evaluation.drgan import evaluate_features
@@ -117,7 +117,7 @@ def train(args: argparse.Namespace, config: DRGANConfig) -> int:
         data, factor = load_data(config.dataset, config.data_dir, "train", pose_factor=config.pose_factor,
                                  image_size=config.image_size, channels=config.channels, dry_run=args.dry_run)
         trainer = DRGANTrainer(config, data, pose_factor=factor,
-                               dataset_name="synthetic" if data.name == "synthetic" else config.dataset)
+                               dataset_name=recorded_name(config.dataset, data))
         driver.start(folder, trainer, resume=args.resume)
     except (DataError, CheckpointError, ValueError) as err:
         driver.error(str(err))
@@ -151,7 +151,7 @@ def evaluate(args: argparse.Namespace) -> int:
             raise CheckpointError(f"{args.evaluate} is a {model.config.method} checkpoint, not a DR-GAN; "
                                   "use python -m train.evaluate")
         cfg = model.config
-        if cfg.dataset == "synthetic":  # a dry-run checkpoint
+        if is_synthetic(cfg.dataset):  # a dry-run checkpoint
             train_set, test_set = synthetic_faces(seed=0), synthetic_faces(seed=1)
         else:
             common = dict(pose_factor=model.pose_factor, image_size=cfg.image_shape[1], channels=cfg.image_shape[0],

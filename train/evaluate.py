@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from core.checkpoint import TSNE_FIGURE, CheckpointError, load_metrics, load_model, save_latents, save_metrics
-from core.data import SPLITS, DataError, holdout_split, load_dataset
+from core.data import DataError, dataset_spec, holdout_split, load_dataset
 from core.evaluation import (
     PAPER_RESULTS,
     PROTOCOL,
@@ -115,14 +115,33 @@ def tsne_figure(model, images: torch.Tensor, labels: torch.Tensor, class_names: 
     plt.close(fig)
 
 
+def within_test(test, factor: str, seed: int) -> list:
+    """The two halves (per value of ``factor``) of the test split, for a factor whose values training never saw."""
+    from core.data import ImageSet
+
+    by_factor = ImageSet(test.images, test.factors[factor], test.factor_names[factor], test.name, test.factors,
+                         test.factor_names)
+    index = torch.arange(len(test))
+    halves = [holdout_split(ImageSet(by_factor.images, by_factor.labels, by_factor.class_names, test.name,
+                                     {"index": index}, {}), split, fraction=0.5, seed=seed) for split in ("train", "test")]
+    return [test.subset(h.factors["index"]) for h in halves]
+
+
 def score(model, train, test, args, *, protocol: Protocol, seeds: list[int], dataset: str, kw: dict,
           g: torch.Generator) -> dict:
     """Table 4.1 on the test split, every other labelled factor, and unseen identities where the dataset has them."""
     metrics = evaluate_model(model, train, test, protocol=protocol, seed=args.seed, seeds=seeds)
     for factor in train.factors:  # e.g. Yale B lighting: z should predict it, s should not
-        metrics.setdefault("factors", {})[factor] = evaluate_factor(model, train, test, factor, protocol=protocol,
-                                                                      seed=args.seed, seeds=seeds)
-    if "unseen" in SPLITS.get(dataset, ()):  # identities never seen in training: does s still tell them apart?
+        shared = set(train.factors[factor].tolist()) & set(test.factors[factor].tolist())
+        if shared:
+            block = evaluate_factor(model, train, test, factor, protocol=protocol, seed=args.seed, seeds=seeds)
+        else:  # the test split's values never occur in training (expression sets: split by person): within test
+            block = evaluate_factor(model, *within_test(test, factor, args.seed), factor, protocol=protocol,
+                                    seed=args.seed, seeds=seeds)
+            block["split"] = (f"the test split's {factor} values never occur in the training split: the probe is "
+                              f"trained on half of each value's test images and tested on the other half")
+        metrics.setdefault("factors", {})[factor] = block
+    if "unseen" in dataset_spec(dataset).splits:  # identities never seen in training: does s still tell them apart?
         unseen = load_dataset(dataset, args.data_dir or None, "unseen", **kw)
         halves = [holdout_split(unseen, split, fraction=0.5, seed=args.seed) for split in ("train", "test")]
         halves = [h.subset(torch.randperm(len(h), generator=g)[:n]) if 0 < n < len(h) else h  # Sprites: 8,900 each

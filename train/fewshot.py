@@ -134,8 +134,8 @@ def faces_experiments(args, out: Path) -> dict:
 
 def markdown(results: dict) -> str:
     lines = []
-    if "mnist" in results:
-        m = results["mnist"]
+    m = results.get("mnist")
+    if m:
         lines += [f"MNIST, digit {m['withheld']} withheld ({m['base_steps']} training steps; shots added by "
                   f"{m['fewshot_steps']} fine-tuning steps):", "",
                   f"| shots of {m['withheld']} | s acc. on {m['withheld']}s | s acc. (all) "

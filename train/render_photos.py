@@ -25,9 +25,10 @@ import torch
 from tqdm import tqdm
 
 from core.checkpoint import CheckpointError, load_latents, load_metrics, load_model
+from core.data import spec_for
 from core.explore import png_bytes, tile, to_uint8
 from core.fewshot import FINE_TUNE_PARTS, MAX_STEPS, fine_tune, known_styles, recommended_part, reference_images
-from core.upload import UploadError, framing_for, prepare_upload, uses_landmarks
+from core.upload import UploadError, prepare_upload
 from train.cli import command_parser
 
 MAX_PHOTOS = 50
@@ -44,12 +45,13 @@ def prepare_photos(paths: list[Path], model, latents: dict, *, detect: bool) -> 
     config = model.config
     stats = latents.get("pixel_stats")
     pixel_stats = None if stats is None else (float(stats[0]), float(stats[1]))
+    spec = spec_for(config.dataset)
     tensors, lines = [], []
     for path in paths:
         try:
             prepared = prepare_upload(path.read_bytes(), config.image_shape, name=path.name,
-                                      framing=framing_for(config.dataset), pixel_stats=pixel_stats, detect=detect,
-                                      landmarks=uses_landmarks(config.dataset))
+                                      framing=spec.framing, pixel_stats=pixel_stats, detect=detect,
+                                      landmarks=spec.landmarks)
         except (OSError, UploadError) as err:
             lines.append(f"{path}: skipped ({err})")
             continue

@@ -15,17 +15,13 @@ from core.data.base import DataError, ImageSet
 from core.data.faces import UNSEEN_CELEBA, UNSEEN_YALE, load_celeba, load_multipie, load_orl, load_utkface, load_yale
 from core.data.folders import load_folder
 from core.data.mnist import load_mnist, read_idx
+from core.data.registry import DATASETS, REGISTRY, DatasetSpec, dataset_spec, face_specs, spec_for
 from core.data.sprites import load_sprites
-from core.data.synthetic import synthetic_digits, synthetic_faces
+from core.data.synthetic import is_synthetic, recorded_name, synthetic_digits, synthetic_faces
 from core.settings import DATA_DIR_ENV
 
-DATASETS = ("mnist", "yaleb", "orl", "celeba", "utkface", "multipie", "sprites", "folder")
-# when $CCVAE_DATA_DIR holds several datasets, each is looked for in its usual sub-folder
-SUBFOLDERS = {"mnist": "MNIST", "yaleb": "CroppedYale", "orl": "orl_faces", "celeba": "celeba_subset", "utkface": "UTKFace",
-              "sprites": "sprites"}
-# splits besides train/test: identities never used in training ("unseen"), Sprites' validation characters ("val")
-SPLITS = {"yaleb": ("train", "test", "unseen"), "celeba": ("train", "test", "unseen"),
-          "sprites": ("train", "test", "unseen", "val")}
+# the registered datasets (``core.data.registry``), and the splits each one has
+SPLITS = {name: spec.splits for name, spec in REGISTRY.items()}
 
 
 def resolve_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
@@ -36,7 +32,7 @@ def resolve_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
     if not env:
         raise DataError(f"no data folder given: pass --data-dir or set {DATA_DIR_ENV}")
     root = Path(env)
-    sub = SUBFOLDERS.get(dataset)
+    sub = REGISTRY[dataset].subfolder if dataset in REGISTRY else ""
     return root / sub if sub and (root / sub).is_dir() else root
 
 
@@ -62,34 +58,15 @@ def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train"
     ``core.data.sprites``). Datasets without an official split get a fixed per-class 10% test
     holdout (``holdout_split``). Sprites images are always (3, 64, 64): ``channels`` does not apply.
     """
-    valid = SPLITS.get(dataset, ("train", "test"))
-    if split not in valid:
-        raise ValueError(f"unknown split {split!r} for {dataset}; valid: {', '.join(valid)}")
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    spec = dataset_spec(dataset)
+    if split not in spec.splits:
+        raise ValueError(f"unknown split {split!r} for {dataset}; valid: {', '.join(spec.splits)}")
     root = resolve_data_dir(data_dir, dataset)
-    if dataset == "mnist":
-        return load_mnist(root, split, download=download)
-    if dataset == "yaleb":
-        return load_yale(root, split, size=image_size)
-    if dataset == "celeba":
-        return load_celeba(root, split, size=image_size, channels=channels)
-    if dataset == "sprites":
-        if image_size != 64:
-            raise ValueError(f"Sprites images are 60x60, padded to 64x64; image_size must be 64, got {image_size}")
-        return load_sprites(root, split, factor=factor or "identity")
-    if dataset == "orl":
-        full = load_orl(root, size=image_size)
-    elif dataset == "utkface":
-        full = load_utkface(root, factor=factor or "gender", size=image_size, channels=channels)
-    elif dataset == "multipie":
-        full = load_multipie(root, factor=factor or "identity", size=image_size, channels=channels)
-    else:
-        full = load_folder(root, size=image_size, channels=channels)
-    return holdout_split(full, split)
+    data = spec.load(root, split, image_size=image_size, channels=channels, download=download, factor=factor)
+    return holdout_split(data, split) if spec.holdout else data
 
 
-__all__ = ["DATASETS", "DATA_DIR_ENV", "SPLITS", "UNSEEN_CELEBA", "UNSEEN_YALE", "DataError", "ImageSet", "holdout_split",
-           "load_celeba",
-           "load_dataset", "load_folder", "load_mnist", "load_multipie", "load_orl", "load_sprites", "load_utkface",
-           "load_yale", "read_idx", "resolve_data_dir", "synthetic_digits", "synthetic_faces"]
+__all__ = ["DATASETS", "DATA_DIR_ENV", "REGISTRY", "SPLITS", "UNSEEN_CELEBA", "UNSEEN_YALE", "DataError", "DatasetSpec",
+           "ImageSet", "dataset_spec", "face_specs", "holdout_split", "is_synthetic", "load_celeba", "load_dataset",
+           "load_folder", "load_mnist", "load_multipie", "load_orl", "load_sprites", "load_utkface", "load_yale", "read_idx",
+           "recorded_name", "resolve_data_dir", "spec_for", "synthetic_digits", "synthetic_faces"]

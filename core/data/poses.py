@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
-from core.data import load_dataset
+from core.data import REGISTRY, load_dataset
 from core.data.base import DataError, ImageSet
 
-POSE_FACTORS = {"yaleb": "lighting", "sprites": "view", "multipie": "pose", "folder": "pose"}
+POSE_FACTORS = {name: spec.pose_factor for name, spec in REGISTRY.items() if spec.pose_factor}  # the registry's
 LIGHT_DIRECTIONS = ["lit from left", "frontal light", "lit from right"]
 LIGHT_FACTOR = "light_direction"
 FRONTAL_EDGE = 20  # |azimuth| <= this (degrees) counts as frontal

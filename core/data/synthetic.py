@@ -14,6 +14,19 @@ import torch
 
 from core.data.base import ImageSet
 
+SYNTHETIC = "synthetic"  # the name of the generated sets (a dry run's data), and of a model trained on them
+
+
+def recorded_name(dataset: str, data: ImageSet) -> str:
+    """What a model trained on ``data`` records as its dataset: ``SYNTHETIC`` for generated data (a dry run),
+    else the ``dataset`` asked for."""
+    return SYNTHETIC if data.name == SYNTHETIC else dataset
+
+
+def is_synthetic(dataset: str) -> bool:
+    """A model trained on generated data (a dry run): its test set is generated again, not loaded."""
+    return dataset == SYNTHETIC
+
 
 def digit_arrays(n: int, seed: int, *, classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """``n`` 28x28 uint8 images and their labels (shuffled, ``classes`` about equally often)."""
@@ -35,7 +48,7 @@ def synthetic_digits(n: int = 256, *, classes: int = 10, seed: int = 0) -> Image
     """``digit_arrays`` as an ImageSet named "synthetic" (classes "bar0", "bar1", ...)."""
     images, labels = digit_arrays(n, seed, classes=classes)
     return ImageSet(torch.from_numpy(images)[:, None], torch.from_numpy(labels).long(),
-                    [f"bar{k}" for k in range(classes)], "synthetic")
+                    [f"bar{k}" for k in range(classes)], SYNTHETIC)
 
 
 def face_shape(rng: np.random.Generator, size: int = 64) -> np.ndarray:
@@ -78,5 +91,5 @@ def synthetic_faces(*, identities: int = 4, poses: int = 3, per_pair: int = 4, c
                 labels.append(k)
                 pose_labels.append(p)
     array = torch.from_numpy((255 * np.stack(images)).round().astype(np.uint8))
-    return ImageSet(array, torch.tensor(labels), [f"id{k}" for k in range(identities)], "synthetic",
+    return ImageSet(array, torch.tensor(labels), [f"id{k}" for k in range(identities)], SYNTHETIC,
                     {"pose": torch.tensor(pose_labels)}, {"pose": [f"pose{p}" for p in range(poses)]})

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from core import workers
-from core.data import ImageSet
+from core.data import ImageSet, spec_for
 from core.explore import (
     framed_rows,
     interpolate_ends,
@@ -56,9 +56,9 @@ def sources(gallery: ImageSet, mode: str, n: int, seed: int) -> list[int]:
 def swap_view(model, gallery: ImageSet, rows: list[int], cols: list[int], *, progress: Progress | None = None) -> View:
     """Dec(z of each row image, s of each column image), framed by the sources."""
     grid = framed_swap(model, gallery, rows, cols, progress=progress)
-    what = ("what digit", "how it is written") if model.config.dataset == "mnist" else \
-        ("the labelled factor: " + ", ".join(gallery.class_names[:2]) + ", ...", "everything else")
-    return View(grid, f"Top row: s sources ({what[0]}). Left column: z sources ({what[1]}).")
+    spec = spec_for(model.config.dataset)
+    s_words = spec.s_words or "the labelled factor: " + ", ".join(gallery.class_names[:2]) + ", ..."
+    return View(grid, f"Top row: s sources ({s_words}). Left column: z sources ({spec.z_words}).")
 
 
 def pose_view(model, gallery: ImageSet, n_rows: int, seed: int, *, by_class: bool, noise_seed: int) -> View:

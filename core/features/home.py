@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from core.data import ImageSet
+from core.data import ImageSet, spec_for
 from core.explore import decode, tile
 from core.features import View
 from core.gallery import framed_swap, random_images, swap_sources
 from core.models import Progress
-
-FACES = ("yaleb", "orl", "celeba", "multipie")
 
 
 def home_grid(model, gallery: ImageSet, seed: int, *, progress: Progress | None = None) -> View:
@@ -34,10 +32,5 @@ def reconstructions(model, gallery: ImageSet, seed: int, *, progress: Progress |
 
 
 def grid_explanation(config) -> str:
-    if config.dataset.startswith(FACES):
-        return ("Rows keep their lighting (carried by z); columns keep their identity (carried by s). If the split "
-                "worked, every row is lit the same way and every column shows one person. "
-                "This reproduces Fig. 4.8 of the report (faces).")
-    return ("Rows keep their style (slant, thickness, width: carried by z); columns keep their class (carried by s). "
-            "If the split worked, every row looks like one person's handwriting and every column shows one digit. "
-            "This reproduces Fig. 4.1 of the report (Fig. 3 of the ECCV paper).")
+    """What the home grid shows for a model of this dataset, in words (its dataset spec's ``grid``)."""
+    return spec_for(config.dataset).grid

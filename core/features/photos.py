@@ -22,7 +22,7 @@ import torch
 
 from core import align, service, session, workers
 from core.checkpoint import CheckpointError, parse_model_config, read_config
-from core.data import UNSEEN_CELEBA, UNSEEN_YALE, DataError, load_dataset
+from core.data import DataError, load_dataset, spec_for
 from core.explore import decode_grid, interpolate_codes, tile
 from core.features import Tile, View, evenly_spread, picture
 from core.fewshot import DEFAULT_STEPS, fine_tune, known_styles, mean_s, recommended_part, reference_images
@@ -30,7 +30,7 @@ from core.limits import MAX_FINE_TUNE_STEPS, MAX_PHOTOS, LimitError, check
 from core.models import Progress
 from core.upload import CROP_MODES, Prepared, UploadError, prepare_for
 
-__all__ = ["AUTOMATIC_CROPS", "CROP_MODES", "DEFAULT_STEPS", "MAX_FINE_TUNE_STEPS", "MAX_PHOTOS", "UNSEEN", "FewShot",
+__all__ = ["AUTOMATIC_CROPS", "CROP_MODES", "DEFAULT_STEPS", "MAX_FINE_TUNE_STEPS", "MAX_PHOTOS", "FewShot",
            "IdentityMap", "LikenessReport", "Photos", "Shots", "View", "check_photo_count", "face_model_choice", "zero_shot_notes"]
 
 AUTOMATIC_CROPS = CROP_MODES[:2]  # the crops that need no box drawn by hand
@@ -160,9 +160,6 @@ class IdentityMap:
     star: np.ndarray  # (1, 2) the photos' mean s
 
 
-UNSEEN = {"yaleb": ("Yale B", UNSEEN_YALE), "celeba": ("CelebA", UNSEEN_CELEBA)}  # identities no model trained on
-
-
 @functools.lru_cache(maxsize=2)
 def _unseen(family: str, data_dir: str, image_size: int, channels: int):
     """The unseen identities' photos of a local dataset, loaded once per server; in a worker process, because
@@ -243,17 +240,18 @@ class FewShot:
 
     @property
     def unseen_family(self) -> str | None:
-        """The face dataset whose unseen identities suit this model (``UNSEEN``), None for other models."""
-        return next((family for family in UNSEEN if self.model.config.dataset.startswith(family)), None)
+        """The face dataset whose unseen identities suit this model (its spec's ``unseen``), None for other models."""
+        spec = spec_for(self.model.config.dataset)
+        return spec.name if spec.unseen else None
 
     @property
     def unseen_names(self) -> tuple[str, ...]:
-        return UNSEEN[self.unseen_family][1] if self.unseen_family else ()
+        return spec_for(self.model.config.dataset).unseen
 
     @property
     def unseen_label(self) -> str:
         """What the picker offers, in words."""
-        source = UNSEEN[self.unseen_family][0] if self.unseen_family else ""
+        source = spec_for(self.model.config.dataset).title if self.unseen_family else ""
         return f"…or a person the model never saw (from your local {source} copy)"
 
     def _unseen_set(self):
