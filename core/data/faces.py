@@ -76,6 +76,32 @@ def _image_set(images: np.ndarray, labels: list[int], class_names: list[str], na
                     {k: torch.tensor(v, dtype=torch.long) for k, v in (factors or {}).items()}, factor_names or {})
 
 
+# Yale B's 64 light positions binned by azimuth (core.data.poses explains the bins)
+LIGHT_DIRECTIONS = ["lit from left", "frontal light", "lit from right"]
+LIGHT_FACTOR = "light_direction"
+FRONTAL_EDGE = 20  # |azimuth| <= this (degrees) counts as frontal
+
+
+def light_direction_bins(lighting_names: list[str], *, edge: int = FRONTAL_EDGE) -> torch.Tensor:
+    """Yale B light names "A+035E+15" (azimuth, elevation) -> bin index per name (0 left, 1 frontal, 2 right)."""
+    bins = []
+    for name in lighting_names:
+        if len(name) < 5 or name[0] != "A" or not name[1:5].lstrip("+-").isdigit():
+            raise DataError(f"cannot read an azimuth from the Yale B light name {name!r} (expected 'A+035E+15')")
+        azimuth = int(name[1:5])
+        bins.append(0 if azimuth > edge else 2 if azimuth < -edge else 1)
+    return torch.tensor(bins, dtype=torch.long)
+
+
+def with_light_directions(data: ImageSet) -> ImageSet:
+    """Yale B with a ``light_direction`` factor (3 bins) beside its 64-valued ``lighting`` factor."""
+    if "lighting" not in data.factors:
+        raise DataError(f"{data.name} has no lighting factor to bin into light directions")
+    direction = light_direction_bins(data.factor_names["lighting"])[data.factors["lighting"]]
+    return ImageSet(data.images, data.labels, data.class_names, data.name,
+                    data.factors | {LIGHT_FACTOR: direction}, data.factor_names | {LIGHT_FACTOR: list(LIGHT_DIRECTIONS)})
+
+
 def _require_dir(root: Path, what: str) -> Path:
     root = Path(root)
     if not root.is_dir():

@@ -14,35 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from core.data import REGISTRY, load_dataset
 from core.data.base import DataError, ImageSet
+from core.data.faces import LIGHT_DIRECTIONS, LIGHT_FACTOR, light_direction_bins, with_light_directions
 
 POSE_FACTORS = {name: spec.pose_factor for name, spec in REGISTRY.items() if spec.pose_factor}  # the registry's
-LIGHT_DIRECTIONS = ["lit from left", "frontal light", "lit from right"]
-LIGHT_FACTOR = "light_direction"
-FRONTAL_EDGE = 20  # |azimuth| <= this (degrees) counts as frontal
-
-
-def light_direction_bins(lighting_names: list[str], *, edge: int = FRONTAL_EDGE) -> torch.Tensor:
-    """Yale B light names "A+035E+15" (azimuth, elevation) -> bin index per name (0 left, 1 frontal, 2 right)."""
-    bins = []
-    for name in lighting_names:
-        if len(name) < 5 or name[0] != "A" or not name[1:5].lstrip("+-").isdigit():
-            raise DataError(f"cannot read an azimuth from the Yale B light name {name!r} (expected 'A+035E+15')")
-        azimuth = int(name[1:5])
-        bins.append(0 if azimuth > edge else 2 if azimuth < -edge else 1)
-    return torch.tensor(bins, dtype=torch.long)
-
-
-def with_light_directions(data: ImageSet) -> ImageSet:
-    """Yale B with a ``light_direction`` factor (3 bins) beside its 64-valued ``lighting`` factor."""
-    if "lighting" not in data.factors:
-        raise DataError(f"{data.name} has no lighting factor to bin into light directions")
-    direction = light_direction_bins(data.factor_names["lighting"])[data.factors["lighting"]]
-    return ImageSet(data.images, data.labels, data.class_names, data.name,
-                    data.factors | {LIGHT_FACTOR: direction}, data.factor_names | {LIGHT_FACTOR: list(LIGHT_DIRECTIONS)})
 
 
 def pose_factor_name(dataset: str, pose_factor: str = "") -> str:
@@ -70,3 +46,7 @@ def load_pose_dataset(dataset: str, data_dir: str | Path | None, split: str = "t
         raise DataError(f"{data.name} has no factor {factor!r} to use as the pose; its factors: "
                         f"{', '.join(sorted(data.factors)) or 'none'}")
     return data
+
+
+__all__ = ["LIGHT_DIRECTIONS", "LIGHT_FACTOR", "POSE_FACTORS", "light_direction_bins", "load_pose_dataset", "pose_factor_name",
+           "with_light_directions"]

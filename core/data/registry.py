@@ -14,7 +14,17 @@ from pathlib import Path
 
 from core.data.base import ImageSet
 from core.data.expressions import load_expressions, load_jaffe, load_yalefaces
-from core.data.faces import UNSEEN_CELEBA, UNSEEN_YALE, load_celeba, load_multipie, load_orl, load_utkface, load_yale
+from core.data.faces import (
+    LIGHT_FACTOR,
+    UNSEEN_CELEBA,
+    UNSEEN_YALE,
+    load_celeba,
+    load_multipie,
+    load_orl,
+    load_utkface,
+    load_yale,
+    with_light_directions,
+)
 from core.data.folders import load_folder
 from core.data.mnist import load_mnist
 from core.data.sprites import load_sprites
@@ -104,8 +114,6 @@ def _yale(root: Path, split: str, *, image_size: int = 64, factor: str = "", **_
     data = load_yale(root, split, size=image_size)
     if factor != "light_direction":
         return data
-    from core.data.poses import LIGHT_FACTOR, with_light_directions  # poses imports this package
-
     data = with_light_directions(data)
     factors = {k: v for k, v in data.factors.items() if k != LIGHT_FACTOR}
     names = {k: v for k, v in data.factor_names.items() if k != LIGHT_FACTOR}
