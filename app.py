@@ -92,6 +92,6 @@ def main() -> None:
 
     st.subheader("Reconstructions")
     with decoding(ctx, "the reconstructions") as progress:
-        show(*reconstructions(ctx.model, ctx.gallery, seed + 1, progress=progress), width=760)
+        show(*reconstructions(ctx.model, ctx.gallery, seed + 1, progress=progress, where="the sidebar"), width=760)
 
 main()

@@ -18,8 +18,9 @@ def home_grid(model, gallery: ImageSet, seed: int, *, progress: Progress | None 
                 "Top row: s sources. Left column: z sources. Each cell: the z of its row decoded with the s of its column.")
 
 
-def reconstructions(model, gallery: ImageSet, seed: int, *, progress: Progress | None = None) -> View:
-    """12 random sample images above Dec(z mean, s) of each."""
+def reconstructions(model, gallery: ImageSet, seed: int, *, progress: Progress | None = None,
+                    where: str = "the data-folder setting") -> View:
+    """12 random sample images above Dec(z mean, s) of each; ``where``: where the front end sets the data folder."""
     x = gallery.floats(random_images(gallery, 12, seed=seed))
     with torch.no_grad():
         enc = model.encode(x)
@@ -27,7 +28,7 @@ def reconstructions(model, gallery: ImageSet, seed: int, *, progress: Progress |
     caption = "Top: images. Bottom: Dec(z mean, s) of each." if gallery.codes is None else (
         "Top: the model's own generations (there is no dataset here). Bottom: Dec(z mean, s) of each, encoded again: an "
         "encoder trained on photos reads the model's blurred renders as an average, so these look alike. With a dataset "
-        "folder (the sidebar, or CCVAE_DATA_DIR) real images are shown.")
+        f"folder ({where}, or CCVAE_DATA_DIR) real images are shown.")
     return View(tile(torch.cat([x, recon]), nrow=12), caption)
 
 
