@@ -14,7 +14,7 @@ Importing ``core`` itself is light (no torch): the names below load their module
 
 from __future__ import annotations
 
-import importlib
+from core.lazy import lazy_exports
 
 _EXPORTS = {
     "core.checkpoint": ("CheckpointError", "find_checkpoints", "load_latents", "load_metrics", "load_model", "save_checkpoint"),
@@ -23,23 +23,4 @@ _EXPORTS = {
     "core.models": ("CCVAE", "Encoding", "ModelConfig", "build_model", "reparameterize"),
     "core.pairs": ("PairSampler",),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    try:
-        return importlib.import_module(f"core.{name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"core.{name}":
-            raise
-        raise AttributeError(f"module 'core' has no attribute {name!r}") from None
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__all__, __getattr__, __dir__ = lazy_exports("core", _EXPORTS, globals())

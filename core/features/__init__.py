@@ -32,7 +32,7 @@ The heavy parts run in worker processes (``core.workers``); ``core.features.warm
 
 from __future__ import annotations
 
-import importlib
+from core.lazy import lazy_exports
 
 _EXPORTS = {  # module -> the names a front end takes from it
     "core.checkpoint": ("CheckpointError",),
@@ -56,23 +56,4 @@ _EXPORTS = {  # module -> the names a front end takes from it
     "core.sketch": ("SketchError",),
     "core.upload": ("MAX_BYTES", "UploadError", "box_fractions", "load_image", "starting_square"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    try:
-        return importlib.import_module(f"core.features.{name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"core.features.{name}":
-            raise
-        raise AttributeError(f"module 'core.features' has no attribute {name!r}") from None
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__all__, __getattr__, __dir__ = lazy_exports("core.features", _EXPORTS, globals())
