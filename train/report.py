@@ -329,6 +329,8 @@ FACE_RUNS_31 = [
     ("faces-r", "CC-VAE `faces` preset: resnet family, z 32 / s 224, group s (3 other photos), z-dropout 0.5, "
                 "head on s 0.3, reverse cycle, flips, bf16 (auto)"),
     ("faces-r-patch", "`faces-r` forked at step 10,000, + patch adversary (hinge, VQGAN adaptive weight x 0.5)"),
+    ("faces-c", "the `faces` preset on the conv family (`--net conv`, the issue's 44.7% ceiling trial), z 32 / s 224, "
+                "KL weight 1, 26,000 steps with the rate drop at 85%"),
 ]
 
 
