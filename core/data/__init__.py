@@ -15,13 +15,10 @@ from core.data.base import DataError, ImageSet
 from core.data.faces import UNSEEN_CELEBA, UNSEEN_YALE, load_celeba, load_multipie, load_orl, load_utkface, load_yale
 from core.data.folders import load_folder
 from core.data.mnist import load_mnist, read_idx
-from core.data.registry import DATASETS, REGISTRY, DatasetSpec, dataset_spec, face_specs, spec_for
+from core.data.registry import REGISTRY, DatasetSpec, dataset_spec, spec_for
 from core.data.sprites import load_sprites
 from core.data.synthetic import is_synthetic, recorded_name, synthetic_digits, synthetic_faces
 from core.settings import DATA_DIR_ENV
-
-# the registered datasets (``core.data.registry``), and the splits each one has
-SPLITS = {name: spec.splits for name, spec in REGISTRY.items()}
 
 
 def resolve_data_dir(data_dir: str | Path | None, dataset: str) -> Path:
@@ -66,7 +63,7 @@ def load_dataset(dataset: str, data_dir: str | Path | None, split: str = "train"
     return holdout_split(data, split) if spec.holdout else data
 
 
-__all__ = ["DATASETS", "DATA_DIR_ENV", "REGISTRY", "SPLITS", "UNSEEN_CELEBA", "UNSEEN_YALE", "DataError", "DatasetSpec",
-           "ImageSet", "dataset_spec", "face_specs", "holdout_split", "is_synthetic", "load_celeba", "load_dataset",
+__all__ = ["DATA_DIR_ENV", "REGISTRY", "UNSEEN_CELEBA", "UNSEEN_YALE", "DataError", "DatasetSpec",
+           "ImageSet", "dataset_spec", "holdout_split", "is_synthetic", "load_celeba", "load_dataset",
            "load_folder", "load_mnist", "load_multipie", "load_orl", "load_sprites", "load_utkface", "load_yale", "read_idx",
            "recorded_name", "resolve_data_dir", "spec_for", "synthetic_digits", "synthetic_faces"]

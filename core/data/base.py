@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -48,3 +50,11 @@ class ImageSet:
         return ImageSet(self.images[index], self.labels[index], self.class_names, self.name,
                         {k: v[index] for k, v in self.factors.items()}, self.factor_names,
                         None if self.codes is None else tuple(t[index] for t in self.codes), self.coder)
+
+
+def data_roots(root: str | Path | list | tuple) -> list[Path]:
+    """The folders ``root`` names: a list of folders, folders joined by ``os.pathsep`` (``--data-dir A B`` on the
+    command line), or one folder."""
+    if isinstance(root, (list, tuple)):
+        return [Path(r) for r in root]
+    return [Path(r) for r in str(root).split(os.pathsep) if r]

@@ -25,7 +25,6 @@ expression transfer (report Fig. 4.13(b)); UTKFace has no expression labels.
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from pathlib import Path
@@ -33,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.data.base import DataError, ImageSet
+from core.data.base import DataError, ImageSet, data_roots
+from core.data.faces import UTK_FACTORS, UTK_NAME
 
 JAFFE_CODES = {"AN": "angry", "DI": "disgust", "FE": "fear", "HA": "happy", "NE": "neutral", "SA": "sad",
                "SU": "surprise"}
@@ -62,16 +62,9 @@ def _folder(root: str | Path, name: str, what: str) -> Path:
     return root / name if (root / name).is_dir() else root
 
 
-def _roots(root: str | Path | list) -> list[Path]:
-    """Several folders given as a list or joined by ``os.pathsep`` (``--data-dir A B``), else one."""
-    if isinstance(root, (list, tuple)):
-        return [Path(r) for r in root]
-    return [Path(r) for r in str(root).split(os.pathsep) if r]
-
-
 def _find(root: str | Path | list, name: str, what: str) -> Path:
     """The folder of ``name`` among the given folders: one of them, or a sub-folder ``name`` of one."""
-    roots = _roots(root)
+    roots = data_roots(root)
     for r in roots:
         if (r / name).is_dir():
             return r / name
@@ -175,9 +168,6 @@ def load_expressions(root: str | Path | list, split: str = "train", *, size: int
                            size, "expressions")
 
 
-UTK_NAME = re.compile(r"^(\d+)_([01])_([0-4])_")
-
-
 def utkface_files(root: str | Path, *, limit: int | None = None, seed: int = 0,
                   ages: tuple[int, int] = (0, 200)) -> list[Path]:
     """UTKFace photos (names ``age_gender_race_*``) under ``root`` (or ``root/utkface``) aged ``ages[0]`` to below
@@ -205,7 +195,6 @@ def load_aligned_utkface(root: str | Path, *, size: int = 64, limit: int | None 
     parsed = [UTK_NAME.match(files[i].name).groups() for i in keep]
     array = torch.from_numpy(images[keep]).permute(0, 3, 1, 2).contiguous()
     ages = [min(int(a) // 10, 7) for a, _, _ in parsed]
-    return ImageSet(array, torch.tensor([int(g) for _, g, _ in parsed]), ["male", "female"], "utkface:aligned",
+    return ImageSet(array, torch.tensor([int(g) for _, g, _ in parsed]), UTK_FACTORS["gender"], "utkface:aligned",
                     {"age": torch.tensor(ages), "race": torch.tensor([int(r) for _, _, r in parsed])},
-                    {"age": ["0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+"],
-                     "race": ["White", "Black", "Asian", "Indian", "Others"]})
+                    {"age": UTK_FACTORS["age"], "race": UTK_FACTORS["race"]})

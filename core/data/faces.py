@@ -17,7 +17,6 @@ Images are converted to grayscale or RGB, centre-cropped to a square and resized
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from core.data.base import DataError, ImageSet
+from core.data.base import DataError, ImageSet, data_roots
 from core.data.folders import EXTENSIONS
 
 # 8 of the 38 identities, spread over the numbering, never seen in training (fixed for all runs)
@@ -204,12 +203,8 @@ def celeba_layouts(root: str | Path | list) -> list[tuple[Path, Path]]:
     """Every CelebA folder of ``root``, as ``celeba_layout`` pairs: ``root`` is one CelebA folder, a folder that
     holds several (e.g. ``celeba_subset/`` and ``celeba_aligned/``, taken in name order), a list of folders, or
     folders joined by ``os.pathsep`` (``--data-dir A B`` on the command line)."""
-    if isinstance(root, (list, tuple)):
-        roots = [Path(r) for r in root]
-    else:
-        roots = [Path(r) for r in str(root).split(os.pathsep) if r]
     layouts = []
-    for folder in roots:
+    for folder in data_roots(root):
         try:
             layouts.append(celeba_layout(folder))
         except DataError:

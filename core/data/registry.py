@@ -95,7 +95,7 @@ class DatasetSpec:
 
     @property
     def is_face(self) -> bool:
-        """Photos of people: the Few-shot page and uploads take it."""
+        """An identity set of photos of people (``face_rank`` set): the Few-shot page offers its models."""
         return self.face_rank is not None
 
 
@@ -125,16 +125,9 @@ def _yale_light(root: Path, split: str, *, factor: str = "", **kw) -> ImageSet:
     return _yale(root, split, factor=factor or "light_direction", **kw)
 
 
-def _jaffe(root: Path, split: str, *, image_size: int = 64, **_) -> ImageSet:
-    return load_jaffe(root, split, size=image_size)
-
-
-def _yalefaces(root: Path, split: str, *, image_size: int = 64, **_) -> ImageSet:
-    return load_yalefaces(root, split, size=image_size)
-
-
-def _expressions(root: Path, split: str, *, image_size: int = 64, **_) -> ImageSet:
-    return load_expressions(root, split, size=image_size)
+def _by_split_and_size(load: Callable[..., ImageSet]) -> Loader:
+    """A loader of ``load(root, split, size=...)`` (the expression sets: grey, aligned, split by person)."""
+    return lambda root, split, *, image_size=64, **_: load(root, split, size=image_size)
 
 
 def _celeba(root: Path, split: str, *, image_size: int = 64, channels: int = 3, **_) -> ImageSet:
@@ -180,11 +173,12 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
                 splits=("train", "test", "unseen"), framing=YALE_FRAMING, grid=RELIGHT_GRID,
                 s_words="the light direction", z_words="the person"),
     # expression as s, split by person (core.data.expressions): test holds people never trained on
-    DatasetSpec("jaffe", "JAFFE", "faces", _jaffe, subfolder="jaffe", landmarks=True, grid=EXPRESSION_GRID,
+    DatasetSpec("jaffe", "JAFFE", "faces", _by_split_and_size(load_jaffe), subfolder="jaffe", landmarks=True, grid=EXPRESSION_GRID,
                 s_words="the expression", z_words="the person, light and pose"),
-    DatasetSpec("yalefaces", "Yale faces", "faces", _yalefaces, subfolder="yalefaces", landmarks=True,
+    DatasetSpec("yalefaces", "Yale faces", "faces", _by_split_and_size(load_yalefaces), subfolder="yalefaces", landmarks=True,
                 grid=EXPRESSION_GRID, s_words="the expression", z_words="the person, light and pose"),
-    DatasetSpec("expressions", "JAFFE + Yale faces (shared expressions)", "faces", _expressions, landmarks=True,
+    DatasetSpec("expressions", "JAFFE + Yale faces (shared expressions)", "faces", _by_split_and_size(load_expressions),
+                landmarks=True,
                 grid=EXPRESSION_GRID, s_words="the expression", z_words="the person, light and pose"),
     DatasetSpec("folder", "your folder", "images", _folder, holdout=True, pose_factor="pose"),
 )}
@@ -208,10 +202,3 @@ def spec_for(dataset: str) -> DatasetSpec:
     prefixes = [name for name in REGISTRY if dataset.startswith(name)]
     return REGISTRY[max(prefixes, key=len)] if prefixes else UNKNOWN
 
-
-def face_specs() -> list[DatasetSpec]:
-    """The face datasets, in the Few-shot page's order of preference."""
-    return sorted((s for s in REGISTRY.values() if s.is_face), key=lambda s: s.face_rank)
-
-
-DATASETS = tuple(REGISTRY)
