@@ -119,12 +119,9 @@ def within_test(test, factor: str, seed: int) -> list:
     """The two halves (per value of ``factor``) of the test split, for a factor whose values training never saw."""
     from core.data import ImageSet
 
-    by_factor = ImageSet(test.images, test.factors[factor], test.factor_names[factor], test.name, test.factors,
-                         test.factor_names)
-    index = torch.arange(len(test))
-    halves = [holdout_split(ImageSet(by_factor.images, by_factor.labels, by_factor.class_names, test.name,
-                                     {"index": index}, {}), split, fraction=0.5, seed=seed) for split in ("train", "test")]
-    return [test.subset(h.factors["index"]) for h in halves]
+    keyed = ImageSet(test.images, test.factors[factor], test.factor_names[factor], test.name,
+                     {"index": torch.arange(len(test))}, {})  # labelled by the factor, each image's place kept
+    return [test.subset(holdout_split(keyed, split, fraction=0.5, seed=seed).factors["index"]) for split in ("train", "test")]
 
 
 def score(model, train, test, args, *, protocol: Protocol, seeds: list[int], dataset: str, kw: dict,
