@@ -9,7 +9,7 @@ Writes into --out:
   codes; the PixelCNN's conditioning mean image.
 - ``samples.png``: each class's mean s (over the training images used) decoded with the same z ~ N(0, I) draws
   by both models.
-- ``compare.json``: for each model the Table 4.1 accuracies (``core.evaluation.evaluate_model``) and the per-pixel
+- ``compare.json``: for each model the Table 4.1 accuracies (``core.evaluation.evaluate_checkpoint``) and the per-pixel
   likelihood of the test images (``core.evaluation.likelihood``: the PixelCNN's own, and for the plain decoder
   a Gaussian around its mean image, discretised to the 256 values, with sigma fitted on training images);
   the time to sample a batch of 64 with the PixelCNN.
@@ -33,7 +33,7 @@ import torch
 
 from core.checkpoint import CheckpointError, load_model, save_checkpoint
 from core.data import DataError, ImageSet, load_dataset, spec_for, synthetic_digits
-from core.evaluation import evaluate_model
+from core.evaluation import evaluate_checkpoint
 from core.evaluation.likelihood import fit_sigma, plain_means, reconstruction_likelihood
 from core.evaluation.result import Evaluation
 from core.explore import class_means, decode, encode_all, sample_prior, tile
@@ -196,18 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         epochs, max_train, max_test, sigma_images = 2, 300, 200, min(sigma_images, 20)
         args.images, args.samples = min(args.images, 4), min(args.samples, 2)
-    g = torch.Generator().manual_seed(args.seed)
-    if 0 < max_train < len(train):
-        train = train.subset(torch.randperm(len(train), generator=g)[:max_train])
-    if 0 < max_test < len(test):
-        test = test.subset(torch.randperm(len(test), generator=g)[:max_test])
+    g = torch.Generator().manual_seed(args.seed)  # one chain of draws: train, test, then sigma's images
+    train, test = train.random_subset(max_train, g), test.random_subset(max_test, g)
     args.out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.time()
     sigma_set = train.images[torch.randperm(len(train), generator=g)[:sigma_images]]
     lik = likelihoods(plain, pixel, sigma_set, test.images, args.seed)
     results = {name: {"checkpoint": str(path), "training_steps": model.config.training_steps,
-                      "evaluation": evaluate_model(model, train, test, epochs=epochs, seed=args.seed),
+                      "evaluation": evaluate_checkpoint(model, train, test, epochs=epochs, seed=args.seed),
                       "likelihood": lik[name]}
                for name, model, path in (("plain", plain, args.plain), ("pixelcnn", pixel, args.pixel))}
     figures(plain, pixel, train, test, args.out, images=args.images, samples=args.samples, seed=args.seed)

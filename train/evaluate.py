@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from core.checkpoint import TSNE_FIGURE, CheckpointError, load_metrics, load_model, save_latents, save_metrics
-from core.data import DataError, dataset_spec, holdout_split, load_dataset
+from core.data import DataError, dataset_spec, load_dataset
 from core.evaluation import (
     PAPER_RESULTS,
     PROTOCOL,
@@ -33,11 +33,10 @@ from core.evaluation import (
     Protocol,
     ProtocolMismatch,
     check_one_protocol,
-    evaluate_factor,
-    evaluate_model,
+    evaluate_checkpoint,
     project_2d,
 )
-from core.evaluation.result import Evaluation
+from core.evaluation.result import CODES, Evaluation, MetricsError
 from core.explore import encode_all, latent_statistics
 from train.cli import command_parser, hardware, parse_command
 
@@ -50,27 +49,20 @@ def markdown_table(metrics: dict, model_config) -> str:
              f"{e.z_mean.test:.2f} | {e.s.test:.2f} | {e.z_sample.train:.2f} | {e.s.train:.2f} |"]
     for name, (z, s) in PAPER_RESULTS.get((model_config.dataset, model_config.z_dim, model_config.s_dim), {}).items():
         lines.append(f"| {name} | {z:.2f} | n/a | {s:.2f} | | |")
-    lines.append(f"\nchance (most frequent test label): {metrics['chance_test']:.2f}%")
+    lines.append(f"\nchance (most frequent test label): {e.chance:.2f}%")
     return "\n".join(lines)
 
 
-def recorded_evaluation(path: Path) -> dict:
-    """The evaluation block of a checkpoint folder's metrics.json, of a metrics.json, or of a sweep cell's JSON."""
+def recorded_evaluation(path: Path) -> Evaluation:
+    """The evaluation of a checkpoint folder's metrics.json, of a metrics.json, or of a sweep cell's JSON."""
     import json
 
     data = load_metrics(path) if path.is_dir() else json.loads(path.read_text())
-    block = data.get("evaluation", data)
-    if "accuracy" not in block:
-        raise CheckpointError(f"{path}: no recorded evaluation; run python -m train.evaluate --checkpoint {path}")
-    return block
-
-
-def _spread(block: dict, code: str) -> str:
-    seeds = block.get("probes", {}).get(code, {}).get("test", [])
-    if len(seeds) > 1:
-        mean, sd = sum(seeds) / len(seeds), (sum((v - sum(seeds) / len(seeds)) ** 2 for v in seeds) / (len(seeds) - 1)) ** 0.5
-        return f"{mean:.2f} ± {sd:.2f}"
-    return f"{block['accuracy'][code]['test']:.2f}"
+    try:
+        return Evaluation.from_dict(data.get("evaluation", data))
+    except MetricsError as err:
+        raise CheckpointError(f"{path}: no recorded evaluation ({err}); run python -m train.evaluate --checkpoint "
+                              f"{path}") from None
 
 
 def comparison_table(paths: list[Path]) -> str:
@@ -78,9 +70,8 @@ def comparison_table(paths: list[Path]) -> str:
     blocks = {str(p): recorded_evaluation(p) for p in paths}
     protocol = check_one_protocol(blocks)
     lines = ["| evaluation | z test (sample) | z test (mean) | s test | probe seeds |", "|---|---|---|---|---|"]
-    for name, block in blocks.items():
-        seeds = len(block.get("probes", {}).get("seeds", [0]))
-        lines.append(f"| {name} | " + " | ".join(_spread(block, c) for c in ("z_sample", "z_mean", "s")) + f" | {seeds} |")
+    for name, e in blocks.items():
+        lines.append(f"| {name} | " + " | ".join(str(e.mean_sd(c)) for c in CODES) + f" | {e.probe_seeds} |")
     known = {k: v for k, v in protocol.items() if k not in ("num_train", "num_test")}
     try:
         text = Protocol.from_dict(known).describe()
@@ -113,40 +104,6 @@ def tsne_figure(model, images: torch.Tensor, labels: torch.Tensor, class_names: 
     fig.tight_layout(rect=(0, 0, 0.93, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def within_test(test, factor: str, seed: int) -> list:
-    """The two halves (per value of ``factor``) of the test split, for a factor whose values training never saw."""
-    from core.data import ImageSet
-
-    keyed = ImageSet(test.images, test.factors[factor], test.factor_names[factor], test.name,
-                     {"index": torch.arange(len(test))}, {})  # labelled by the factor, each image's place kept
-    return [test.subset(holdout_split(keyed, split, fraction=0.5, seed=seed).factors["index"]) for split in ("train", "test")]
-
-
-def score(model, train, test, args, *, protocol: Protocol, seeds: list[int], dataset: str, kw: dict,
-          g: torch.Generator) -> dict:
-    """Table 4.1 on the test split, every other labelled factor, and unseen identities where the dataset has them."""
-    metrics = evaluate_model(model, train, test, protocol=protocol, seed=args.seed, seeds=seeds)
-    for factor in train.factors:  # e.g. Yale B lighting: z should predict it, s should not
-        shared = set(train.factors[factor].tolist()) & set(test.factors[factor].tolist())
-        if shared:
-            block = evaluate_factor(model, train, test, factor, protocol=protocol, seed=args.seed, seeds=seeds)
-        else:  # the test split's values never occur in training (expression sets: split by person): within test
-            block = evaluate_factor(model, *within_test(test, factor, args.seed), factor, protocol=protocol,
-                                    seed=args.seed, seeds=seeds)
-            block["split"] = (f"the test split's {factor} values never occur in the training split: the probe is "
-                              f"trained on half of each value's test images and tested on the other half")
-        metrics.setdefault("factors", {})[factor] = block
-    if "unseen" in dataset_spec(dataset).splits:  # identities never seen in training: does s still tell them apart?
-        unseen = load_dataset(dataset, args.data_dir or None, "unseen", **kw)
-        halves = [holdout_split(unseen, split, fraction=0.5, seed=args.seed) for split in ("train", "test")]
-        halves = [h.subset(torch.randperm(len(h), generator=g)[:n]) if 0 < n < len(h) else h  # Sprites: 8,900 each
-                  for h, n in zip(halves, (protocol.max_train, protocol.max_test))]
-        metrics["unseen"] = evaluate_model(model, *halves, protocol=protocol, seed=args.seed, seeds=seeds)
-        metrics["unseen"]["split"] = ("classifier trained on codes of half of each unseen identity's images, "
-                                      "tested on the other half; the encoder never saw these identities")
-    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,17 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         tsne_points, max_train, max_test = min(tsne_points, 200), 300, 200
         protocol = Protocol(**protocol.to_dict() | {"max_epochs": min(protocol.max_epochs, 2)})
     protocol = protocol.with_sizes(max_train, max_test)
-    g = torch.Generator().manual_seed(args.seed)
-    if 0 < max_train < len(train):
-        train = train.subset(torch.randperm(len(train), generator=g)[:max_train])
-    if 0 < max_test < len(test):
-        test = test.subset(torch.randperm(len(test), generator=g)[:max_test])
+    g = torch.Generator().manual_seed(args.seed)  # one chain of draws: train, test, then the unseen halves
+    train, test = train.random_subset(max_train, g), test.random_subset(max_test, g)  # kept for t-SNE and latents
 
     t0 = time.time()
-    seeds = args.probe_seeds or [args.seed]
     out = args.out or args.checkpoint
     try:
-        metrics = score(model, train, test, args, protocol=protocol, seeds=seeds, dataset=dataset, kw=kw, g=g)
+        # identities never seen in training, where the dataset has them: does s still tell them apart?
+        unseen = load_dataset(dataset, args.data_dir or None, "unseen", **kw) \
+            if "unseen" in dataset_spec(dataset).splits else None
+        metrics = evaluate_checkpoint(model, train, test, protocol=protocol, seed=args.seed, seeds=args.probe_seeds,
+                                      max_train=max_train, max_test=max_test, unseen=unseen, generator=g)
     except (ClassMismatch, NonFiniteCodes, ProbeDidNotTrain, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -227,19 +184,19 @@ def main(argv: list[str] | None = None) -> int:
         save_latents(args.checkpoint, latent_statistics(model, train.images, train.labels,
                                                         num_classes=len(train.class_names), factors=factors))
     print(markdown_table(metrics, model.config))
-    if metrics.get("factors"):
+    e = Evaluation.from_dict(metrics)
+    if e.factors:
         print("other labelled factors: z should predict those that vary within a label (Yale B lighting, Sprites "
               "action and view), s those the label fixes (Sprites attributes)")
-    for factor, result in metrics.get("factors", {}).items():
-        acc = result["accuracy"]
-        print(f"{factor} from z: {acc['z_mean']['test']:.2f}%, from s: {acc['s']['test']:.2f}% "
-              f"(chance {result['chance_test']:.2f}%)")
-    if "unseen" in metrics:
-        e = Evaluation.from_dict(metrics["unseen"])
-        print(f"unseen identities: z sample {e.z_sample.test:.2f}%, z mean {e.z_mean.test:.2f}%, "
-              f"s {e.s.test:.2f}% (chance {e.chance:.2f}%)")
-    print(f"\nsilhouette of test codes by label: z {metrics['silhouette_test']['z_mean']:.3f}, "
-          f"s {metrics['silhouette_test']['s']:.3f}; evaluated in {metrics['eval_seconds']:.0f} s on {metrics['hardware']}")
+    for factor, result in (e.factors or {}).items():
+        print(f"{factor} from z: {result.z_mean.test:.2f}%, from s: {result.s.test:.2f}% "
+              f"(chance {result.chance_test:.2f}%)")
+    if e.unseen is not None:
+        u = e.unseen
+        print(f"unseen identities: z sample {u.z_sample.test:.2f}%, z mean {u.z_mean.test:.2f}%, "
+              f"s {u.s.test:.2f}% (chance {u.chance:.2f}%)")
+    print(f"\nsilhouette of test codes by label: z {e.silhouette_test.z_mean:.3f}, "
+          f"s {e.silhouette_test.s:.3f}; evaluated in {e.eval_seconds:.0f} s on {e.hardware}")
     return 0
 
 

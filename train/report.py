@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import sys
 import textwrap
 from collections.abc import Callable
@@ -30,13 +29,13 @@ from pathlib import Path
 
 from core.checkpoint import RunFolder
 from core.evaluation import PAPER_RESULTS, Protocol, check_one_protocol
+from core.evaluation.result import CODES, Evaluation, FeatureProbe, MeanSd, Metrics, MetricsError, Scored
 from train import sweep
 from train.cli import command_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = "README.md"
 RESULTS = "docs/RESULTS.md"
-CODES = ("z_sample", "z_mean", "s")
 
 
 class ReportError(ValueError):
@@ -59,40 +58,62 @@ def load_json(root: Path, rel: str) -> dict:
     return json.loads(path.read_text())
 
 
-def evaluation(root: Path, rel: str) -> dict:
-    """The evaluation block of a metrics.json or a sweep cell's JSON."""
+def recorded(root: Path, rel: str) -> Metrics:
+    """A metrics.json, typed (``core.evaluation.result``); refused when a block's layout is not the evaluators'."""
+    metrics = Metrics.from_dict(load_json(root, rel))
+    if metrics.unreadable():
+        raise ReportError(f"{rel}: {', '.join(metrics.unreadable())} not in the layout the evaluators write")
+    return metrics
+
+
+def evaluation(root: Path, rel: str) -> Evaluation:
+    """The evaluation of a metrics.json or a sweep cell's JSON, typed."""
     data = load_json(root, rel)
-    block = data.get("evaluation", data)
-    if "accuracy" not in block:
-        raise ReportError(f"{rel}: no evaluation block")
-    return block
+    try:
+        return Evaluation.from_dict(data.get("evaluation", data))
+    except MetricsError as err:
+        raise ReportError(f"{rel}: no evaluation block ({err})") from None
 
 
-def cell(block: dict, code: str) -> str:
-    """A test accuracy: mean ± sd over probe seeds when there are several, else the value."""
-    seeds = block.get("probes", {}).get(code, {}).get("test", [])
-    mean = block["accuracy"][code]["test"]
-    return f"{mean:.2f} ± {statistics.stdev(seeds):.2f}" if len(seeds) > 1 else f"{mean:.2f}"
+def cell(e: Scored, code: str) -> str:
+    """A test accuracy: mean ± sd over probe seeds when there are several, else the value (``MeanSd``)."""
+    return str(e.mean_sd(code))
 
 
-def epochs(block: dict) -> str:
+def epochs(e: Evaluation) -> str:
     """How long each probe trained (z sampled / z mean / s), a range over the probe seeds."""
-    probes = block.get("probes", {})
-
     def one(code: str) -> str:
-        e = probes.get(code, {}).get("epochs", [])
-        return "?" if not e else str(e[0]) if min(e) == max(e) else f"{min(e)}-{max(e)}"
+        runs = e.seed_runs(code)
+        n = (runs.epochs if runs is not None else None) or []
+        return "?" if not n else str(n[0]) if min(n) == max(n) else f"{min(n)}-{max(n)}"
     return " / ".join(one(c) for c in CODES)
 
 
-def protocol_line(blocks: dict[str, dict], sizes: str | None = None) -> str:
-    """The one protocol of these rows (refusing a mix), their probe seeds, hardware and evaluation times."""
-    protocol = check_one_protocol(blocks)
+def one_protocol(blocks: dict, *, own_data: bool = False) -> dict:
+    """The one protocol of these rows (``ProtocolMismatch`` for a mix); ``own_data``: each row was scored on data
+    of its own (e.g. the unseen identities' smaller halves), so only the procedure is compared."""
+    rows = {name: b.to_dict() for name, b in blocks.items()}
+    if own_data:
+        rows = {name: {k: v for k, v in r.items() if k not in ("num_train", "num_test")} for name, r in rows.items()}
+    return check_one_protocol(rows)
+
+
+def _machines(blocks: dict, hardware: str | None) -> list[str]:
+    return [hardware] if hardware else sorted({"not recorded" if b.hardware is None else b.hardware
+                                                for b in blocks.values()})
+
+
+def protocol_line(blocks: dict, sizes: str | None = None, hardware: str | None = None) -> str:
+    """The one protocol of these rows (refusing a mix), their probe seeds, hardware and evaluation times.
+
+    ``sizes``: the data sizes in words, for rows each scored on data of its own (only the procedure is compared
+    then); ``hardware``: the machine, where the rows' own blocks do not record it."""
+    protocol = one_protocol(blocks, own_data=sizes is not None)
     text = Protocol.from_dict({k: v for k, v in protocol.items() if k not in ("num_train", "num_test")}).describe()
     sizes = sizes or f"{protocol['num_train']:,} training / {protocol['num_test']:,} test images"
-    seeds = sorted({len(b.get("probes", {}).get("seeds", [b.get("seed", 0)])) for b in blocks.values()})
-    hardware = sorted({b.get("hardware", "not recorded") for b in blocks.values()})
-    times = [f"{name} {b['eval_seconds']:.0f} s" for name, b in blocks.items() if "eval_seconds" in b]
+    seeds = sorted({b.probe_seeds for b in blocks.values()})
+    hardware = _machines(blocks, hardware)
+    times = [f"{name} {b.eval_seconds:.0f} s" for name, b in blocks.items() if b.eval_seconds is not None]
     if len(times) == 1:
         times = [times[0].split(" ", 1)[1]]
     return (f"Scored on {text}; {sizes}; "
@@ -154,7 +175,7 @@ def probe_length(root: Path) -> str:
     for blocks in columns.values():
         check_one_protocol(blocks)
     rows = [[name, *(" / ".join(cell(blocks[name], c) for c in CODES) for blocks in columns.values())] for name in models]
-    seeds = {title: len(next(iter(b.values())).get("probes", {}).get("seeds", [0])) for title, b in columns.items()}
+    seeds = {title: next(iter(b.values())).probe_seeds for title, b in columns.items()}
     return "\n".join(table(["probe (z sampled / z mean / s, test %)",
                             *(f"{t} ({n} probe seed{'s' if n > 1 else ''})" for t, n in seeds.items())], rows))
 
@@ -169,23 +190,23 @@ def mnist_targets(root: Path) -> str:
     recipe cell of seed 0 was recorded), recipe cells the other seeds."""
     cells = {f.stem: json.loads(f.read_text())
              for f in sorted((root / "experiments/mnist-recipes").glob(f"{SHIPPED_RECIPE}-seed*.json"))}
-    blocks = {name: c["evaluation"] for name, c in cells.items() if "evaluation" in c}
+    blocks = {name: Evaluation.from_dict(c["evaluation"]) for name, c in cells.items() if "evaluation" in c}
     seconds = {name: c["train_seconds"] for name, c in cells.items() if "evaluation" in c}
     if f"{SHIPPED_RECIPE}-seed0" not in blocks:
-        shipped = load_json(root, OURS_MNIST)
-        blocks = {"checkpoints/mnist": shipped["evaluation"]} | blocks
-        seconds = {"checkpoints/mnist": shipped["training"]["seconds"]} | seconds
+        shipped = recorded(root, OURS_MNIST)
+        blocks = {"checkpoints/mnist": shipped.evaluation} | blocks
+        seconds = {"checkpoints/mnist": shipped.training.seconds} | seconds
     rows = []
     for code, title, sign, bound in TARGETS:
-        values = [b["accuracy"][code]["test"] for b in blocks.values()]
-        mean = statistics.mean(values)
+        values = [b.accuracy(code).test for b in blocks.values()]
+        spread = MeanSd.of(values)  # over the training seeds
+        mean = spread.mean
         ok = mean <= bound if sign == "<=" else mean >= bound
         worst = max(values) if sign == "<=" else min(values)
         worst_ok = worst <= bound if sign == "<=" else worst >= bound
         verdict = "yes" if ok and worst_ok else f"mean yes, one seed {abs(worst - bound):.2f} short" if ok else \
             f"**no, by {abs(mean - bound):.2f} points**"
-        spread = f"{mean:.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
-        rows.append([f"{title} {sign} {bound:g}%", spread, verdict])
+        rows.append([f"{title} {sign} {bound:g}%", str(spread), verdict])
     minutes = [v / 60 for v in seconds.values()]
     span = f"{min(minutes):.1f}" if len(minutes) == 1 else f"{min(minutes):.1f}-{max(minutes):.1f}"
     rows.append(["training <= 20 min of this CPU", f"{span} min on 1 thread of a shared CPU",
@@ -207,20 +228,19 @@ def mnist_sweep(root: Path) -> str:
 
 def yaleb(root: Path) -> str:
     e = evaluation(root, "checkpoints/yaleb/metrics.json")
-    light, unseen = e["factors"]["lighting"], e["unseen"]
+    light, unseen = e.factors["lighting"], e.unseen
     main = table(["model", "z test (sample)", "z test (mean)", "s test", "chance"],
-                 [["**ours, `checkpoints/yaleb`**", *(cell(e, c) for c in CODES), f"{e['chance_test']:.2f}"]])
+                 [["**ours, `checkpoints/yaleb`**", *(cell(e, c) for c in CODES), f"{e.chance_test:.2f}"]])
     questions = table(["question", "from z (mean)", "from s", "chance"], [
-        [f"which light direction ({light['num_values']} classes, held-out images)", cell(light, "z_mean"),
-         cell(light, "s"), f"{light['chance_test']:.2f}"],
-        [f"which unseen identity ({unseen['num_classes']} identities, classifier on half of each one's images, "
-         "tested on the other half)", cell(unseen, "z_mean"), cell(unseen, "s"), f"{unseen['chance_test']:.2f}"]])
+        [f"which light direction ({light.num_values} classes, held-out images)", cell(light, "z_mean"),
+         cell(light, "s"), f"{light.chance_test:.2f}"],
+        [f"which unseen identity ({unseen.num_classes} identities, classifier on half of each one's images, "
+         "tested on the other half)", cell(unseen, "z_mean"), cell(unseen, "s"), f"{unseen.chance_test:.2f}"]])
     # one procedure for every row; each row's data are its own (the unseen identities' halves are smaller)
-    blocks = {name: {k: v for k, v in b.items() if k not in ("num_train", "num_test")} | {"hardware": e["hardware"]}
-              for name, b in (("identity", e), ("lighting", light), ("unseen", unseen))}
-    sizes = (f"{e['num_train']:,} training / {e['num_test']:,} test images of seen identities; the unseen identities' "
-             f"halves: {unseen['num_train']} / {unseen['num_test']}")
-    return "\n".join([*main, "", *questions, "", protocol_line(blocks, sizes=sizes)])
+    blocks = {"identity": e, "lighting": light, "unseen": unseen}
+    sizes = (f"{e.num_train:,} training / {e.num_test:,} test images of seen identities; the unseen identities' "
+             f"halves: {unseen.num_train} / {unseen.num_test}")
+    return "\n".join([*main, "", *questions, "", protocol_line(blocks, sizes=sizes, hardware=e.hardware)])
 
 
 SPRITE_FACTORS = ("view", "action", "sex", "body", "armor", "hair", "arms", "greaves", "weapon")
@@ -228,12 +248,12 @@ SPRITE_FACTORS = ("view", "action", "sex", "body", "armor", "hair", "arms", "gre
 
 def sprites(root: Path) -> str:
     e = evaluation(root, "checkpoints/sprites/metrics.json")
-    unseen, factors = e["unseen"], e["factors"]
-    steps = e.get("training_steps")
+    unseen, factors = e.unseen, e.factors
+    steps = e.extra.get("training_steps")
     first = table([f"`checkpoints/sprites` ({steps:,} steps)", "z test (sample)", "z test (mean)", "s test", "chance"], [
-        ["character identity (500 classes), held-out sequences", *(cell(e, c) for c in CODES), f"{e['chance_test']:.2f}"],
+        ["character identity (500 classes), held-out sequences", *(cell(e, c) for c in CODES), f"{e.chance_test:.2f}"],
         ["unseen characters (100; classifier on half of each one's frames)", *(cell(unseen, c) for c in CODES),
-         f"{unseen['chance_test']:.2f}"]])
+         f"{unseen.chance_test:.2f}"]])
     second = table(["factor (test %)", *SPRITE_FACTORS],
                    [["from z (mean)", *(cell(factors[f], "z_mean") for f in SPRITE_FACTORS)],
                     ["from s", *(cell(factors[f], "s") for f in SPRITE_FACTORS)]])
@@ -260,28 +280,39 @@ def yaleb_fewshot(root: Path) -> str:
 
 def drgan(root: Path) -> str:
     """What a probe finds in DR-GAN's identity feature (``checkpoints/drgan-yaleb/metrics.json``)."""
-    m = load_json(root, "checkpoints/drgan-yaleb/metrics.json")["feature_probe"]
-    ident, pose = m["identity"], m["pose"]
-    header = [f"what the probe finds in DR-GAN's f (Yale B test split, {m['num_test']} images)",
-              f"identity ({ident['num_classes']}, chance {ident['chance_test']:.2f}%)",
-              f"light direction ({pose['num_classes']}, chance {pose['chance_test']:.2f}%)"]
-    rows = [["trained encoder", f"{ident['test']:.2f}", f"{pose['test']:.2f}"],
-            ["untrained encoder of the same shape (reference)", f"{m['untrained_encoder']['identity']['test']:.2f}",
-             f"{m['untrained_encoder']['pose']['test']:.2f}"]]
-    return "\n".join([*table(header, rows), "", protocol_line({"DR-GAN": m})])
+    m = feature_probe(root, "checkpoints/drgan-yaleb/metrics.json")
+    header = [f"what the probe finds in DR-GAN's f (Yale B test split, {m.num_test} images)",
+              f"identity ({m.identity.num_classes}, chance {m.identity.chance_test:.2f}%)",
+              f"light direction ({m.pose.num_classes}, chance {m.pose.chance_test:.2f}%)"]
+    return "\n".join([*table(header, _feature_rows(m)), "", protocol_line({"DR-GAN": m})])
+
+
+def feature_probe(root: Path, rel: str) -> FeatureProbe:
+    """DR-GAN's recorded feature probe, typed."""
+    probe = recorded(root, rel).feature_probe
+    if probe is None:
+        raise ReportError(f"{rel}: no feature_probe block")
+    return probe
+
+
+def _feature_rows(m: FeatureProbe) -> list[list[str]]:
+    """What the probe finds in DR-GAN's f, identity and pose test %: the trained encoder, then the untrained one."""
+    return [["trained encoder", f"{m.identity.test:.2f}", f"{m.pose.test:.2f}"],
+            ["untrained encoder of the same shape (reference)", f"{m.untrained_encoder.identity.test:.2f}",
+             f"{m.untrained_encoder.pose.test:.2f}"]]
 
 
 def pixelvae(root: Path) -> str:
     """Plain against PixelCNN decoder (``experiments/pixelvae/compare.json``)."""
     data = load_json(root, "experiments/pixelvae/compare.json")
-    blocks = {name: data[name]["evaluation"] | {"hardware": data["hardware"]} for name in ("plain", "pixelcnn")}
+    blocks = {name: Evaluation.from_dict(data[name]["evaluation"]) for name in ("plain", "pixelcnn")}
     steps = {data[n]["training_steps"] for n in blocks}
     rows = [[{"plain": "plain", "pixelcnn": "PixelCNN"}[n], *(cell(b, c) for c in CODES),
              f"{data[n]['likelihood']['nll_bits_per_pixel']:.2f}", f"{data[n]['likelihood']['nelbo_bits_per_pixel']:.2f}"]
             for n, b in blocks.items()]
     return "\n".join([*table([f"decoder (MNIST 16/16, {', '.join(f'{s:,}' for s in sorted(steps))} steps)",
                               "z test (sample)", "z test (mean)", "s test", "NLL bits/pixel", "-ELBO bits/pixel"], rows),
-                       "", protocol_line(blocks)])
+                       "", protocol_line(blocks, hardware=data["hardware"])])
 
 
 # ------------------------------------------------------------------------------------------- CelebA
@@ -435,15 +466,14 @@ def celeba_swap(root: Path) -> str:
 
 def celeba_targets(root: Path) -> str:
     """Issue 22's targets against the recorded numbers of the shipped ``celeba``."""
-    metrics = load_json(root, CELEBA)
-    ours, ev = metrics["identity"], metrics["evaluation"]
+    ours, ev = load_json(root, CELEBA)["identity"], evaluation(root, CELEBA)
     ae = load_json(root, f"{CELEBA_RUNS}/ae-identity.json")
     c0 = load_json(root, f"{CELEBA_RUNS}/classifier-C0.json")
     t = ours["swap_test"]
     zero = ours["zero_shot"]["k"]["3"]["matched"]
     few = ours.get("few_shot", {}).get("k", {}).get("3", {})
     ceiling = ae["reconstructions"]["matched"]
-    s_seen, z_seen = ev["accuracy"]["s"]["test"], ev["accuracy"]["z_mean"]["test"]
+    s_seen, z_seen = ev.s.test, ev.z_mean.test
 
     def met(ok: bool) -> str:
         return "yes" if ok else "**no**"
@@ -508,22 +538,24 @@ SECTIONS = [
 # One short table per shipped model, beside the paper's number where there is one; rows stay under 160 characters.
 # The full tables, with every protocol, hardware and CPU time, are the SECTIONS above, in docs/RESULTS.md.
 
-def _trained(metrics: dict) -> str:
+def _trained(metrics: Metrics) -> str:
     """How the checkpoint was trained, from its metrics.json: steps, time and hardware."""
-    t = metrics["training"]
-    cpu = t.get("cpu_seconds")
-    minutes = (cpu or t["seconds"]) / 60
+    t = metrics.training
+    if t is None:
+        raise ReportError("no training block")
+    cpu = t.extra.get("cpu_seconds")
+    minutes = (cpu or t.seconds) / 60
     time = f"{minutes:.1f}" if minutes < 20 else f"{minutes:.0f}"
     time += " CPU-min" if cpu else " min"
-    return f"trained {t['steps']:,} steps in {time} ({t['hardware']})"
+    return f"trained {t.steps:,} steps in {time} ({t.hardware})"
 
 
-def _scored(blocks: dict[str, dict]) -> str:
+def _scored(blocks: dict, hardware: str | None = None, own_data: bool = False) -> str:
     """The one protocol of these rows (refusing a mix), its probe seeds and the hardware it ran on."""
-    protocol = Protocol.from_dict({k: v for k, v in check_one_protocol(blocks).items()
+    protocol = Protocol.from_dict({k: v for k, v in one_protocol(blocks, own_data=own_data).items()
                                    if k not in ("num_train", "num_test")})
-    seeds = sorted({len(b.get("probes", {}).get("seeds", [b.get("seed", 0)])) for b in blocks.values()})
-    hardware = sorted({b.get("hardware", "not recorded") for b in blocks.values()})
+    seeds = sorted({b.probe_seeds for b in blocks.values()})
+    hardware = _machines(blocks, hardware)
     count = f"{' / '.join(map(str, seeds))} probe seeds (mean ± sd)" if max(seeds) > 1 else "1 probe seed"
     return f"probe `{protocol.key}`, {count}, on {'; '.join(hardware)}"
 
@@ -534,10 +566,9 @@ def wrap(text: str, width: int = 116) -> str:
 
 
 def headline_mnist(root: Path) -> str:
-    metrics = load_json(root, OURS_MNIST)
-    e = metrics["evaluation"]
+    metrics, e = recorded(root, OURS_MNIST), evaluation(root, OURS_MNIST)
     z, s = PAPER_RESULTS[("mnist", 16, 16)]["CC-VAE (ECCV 2018)"]
-    rows = [[f"z sampled: the digit read from z (lower is better; chance {e['chance_test']:.2f})", cell(e, "z_sample"),
+    rows = [[f"z sampled: the digit read from z (lower is better; chance {e.chance_test:.2f})", cell(e, "z_sample"),
              f"{z:.2f}"],
             ["z posterior mean (the same, without the sampling noise)", cell(e, "z_mean"), "not reported"],
             ["s: the digit read from s (higher is better)", cell(e, "s"), f"{s:.2f}"]]
@@ -547,42 +578,42 @@ def headline_mnist(root: Path) -> str:
 
 
 def headline_yaleb(root: Path) -> str:
-    metrics = load_json(root, "checkpoints/yaleb/metrics.json")
-    e = metrics["evaluation"]
-    light, unseen = e["factors"]["lighting"], e["unseen"]
-    rows = [[f"identity of the {e.get('num_classes', 30)} training people, held-out images", cell(e, "z_mean"), cell(e, "s"),
-             f"{e['chance_test']:.2f}"],
-            [f"light direction ({light['num_values']} classes)", cell(light, "z_mean"), cell(light, "s"),
-             f"{light['chance_test']:.2f}"],
-            [f"identity of {unseen['num_classes']} unseen people (probe on half of each one's images)",
-             cell(unseen, "z_mean"), cell(unseen, "s"), f"{unseen['chance_test']:.2f}"]]
-    blocks = {name: {k: v for k, v in b.items() if k not in ("num_train", "num_test")} | {"hardware": e["hardware"]}
-              for name, b in (("identity", e), ("lighting", light), ("unseen", unseen))}
+    rel = "checkpoints/yaleb/metrics.json"
+    metrics, e = recorded(root, rel), evaluation(root, rel)
+    light, unseen = e.factors["lighting"], e.unseen
+    people = 30 if e.num_classes is None else e.num_classes
+    rows = [[f"identity of the {people} training people, held-out images", cell(e, "z_mean"), cell(e, "s"),
+             f"{e.chance_test:.2f}"],
+            [f"light direction ({light.num_values} classes)", cell(light, "z_mean"), cell(light, "s"),
+             f"{light.chance_test:.2f}"],
+            [f"identity of {unseen.num_classes} unseen people (probe on half of each one's images)",
+             cell(unseen, "z_mean"), cell(unseen, "s"), f"{unseen.chance_test:.2f}"]]
+    scored = _scored({"identity": e, "lighting": light, "unseen": unseen}, hardware=e.hardware, own_data=True)
     return "\n".join([*table(["`checkpoints/yaleb`, Extended Yale B z 16 / s 32 (test %)", "from z (mean)", "from s",
                               "chance"], rows), "",
-                      wrap(f"No paper number (the paper has no Yale B table). Scored by {_scored(blocks)}; "
+                      wrap(f"No paper number (the paper has no Yale B table). Scored by {scored}; "
                            f"{_trained(metrics)}.")])
 
 
 def headline_sprites(root: Path) -> str:
-    metrics = load_json(root, "checkpoints/sprites/metrics.json")
-    e = metrics["evaluation"]
-    unseen, view = e["unseen"], e["factors"]["view"]
+    rel = "checkpoints/sprites/metrics.json"
+    metrics, e = recorded(root, rel), evaluation(root, rel)
+    unseen, view = e.unseen, e.factors["view"]
     z, s = PAPER_RESULTS[("sprites", 512, 64)]["CC-VAE (ECCV 2018, label unstated)"]
     rows = [["character identity (500 characters), held-out sequences", *(cell(e, c) for c in CODES),
-             f"{e['chance_test']:.2f}"],
-            [f"unseen characters ({unseen['num_classes']})", *(cell(unseen, c) for c in CODES),
-             f"{unseen['chance_test']:.2f}"],
-            [f"view ({view.get('num_values', 4)} classes)", "", cell(view, "z_mean"), cell(view, "s"),
-             f"{view['chance_test']:.2f}"],
+             f"{e.chance_test:.2f}"],
+            [f"unseen characters ({unseen.num_classes})", *(cell(unseen, c) for c in CODES),
+             f"{unseen.chance_test:.2f}"],
+            [f"view ({4 if view.num_values is None else view.num_values} classes)", "", cell(view, "z_mean"),
+             cell(view, "s"), f"{view.chance_test:.2f}"],
             ["paper, CC-VAE 512/64 (its label is not stated: not comparable)", f"{z:.2f}", "", f"{s:.2f}", ""]]
     return "\n".join([*table(["`checkpoints/sprites`, z 512 / s 64 (test %)", "z (sample)", "z (mean)", "s", "chance"],
                              rows), "", wrap(f"Scored by {_scored({'ours': e})}; {_trained(metrics)}.")])
 
 
 def headline_celeba(root: Path) -> str:
-    metrics = load_json(root, CELEBA)
-    ours, e = metrics["identity"], metrics["evaluation"]
+    metrics, e = recorded(root, CELEBA), evaluation(root, CELEBA)
+    ours = metrics.extra["identity"]
     ae = load_json(root, f"{CELEBA_RUNS}/ae-identity.json")
     ks = list(ours["zero_shot"]["k"])
     few = ours.get("few_shot", {}).get("k", {})
@@ -602,16 +633,12 @@ def headline_celeba(root: Path) -> str:
 
 
 def headline_drgan(root: Path) -> str:
-    metrics = load_json(root, "checkpoints/drgan-yaleb/metrics.json")
-    m = metrics["feature_probe"]
-    ident, pose = m["identity"], m["pose"]
-    rows = [["trained encoder", f"{ident['test']:.2f}", f"{pose['test']:.2f}"],
-            ["untrained encoder of the same shape (reference)", f"{m['untrained_encoder']['identity']['test']:.2f}",
-             f"{m['untrained_encoder']['pose']['test']:.2f}"]]
-    header = [f"`checkpoints/drgan-yaleb`: read from f (Yale B test, {m['num_test']} images; %)",
-              f"identity ({ident['num_classes']}; chance {ident['chance_test']:.2f})",
-              f"light direction ({pose['num_classes']}; chance {pose['chance_test']:.2f})"]
-    return "\n".join([*table(header, rows), "", wrap(
+    rel = "checkpoints/drgan-yaleb/metrics.json"
+    metrics, m = recorded(root, rel), feature_probe(root, rel)
+    header = [f"`checkpoints/drgan-yaleb`: read from f (Yale B test, {m.num_test} images; %)",
+              f"identity ({m.identity.num_classes}; chance {m.identity.chance_test:.2f})",
+              f"light direction ({m.pose.num_classes}; chance {m.pose.chance_test:.2f})"]
+    return "\n".join([*table(header, _feature_rows(m)), "", wrap(
         f"No paper number (the paper's are on MultiPIE). Scored by {_scored({'DR-GAN': m})}; {_trained(metrics)}.")])
 
 

@@ -43,8 +43,8 @@ from core.checkpoint import (
     write_json,
 )
 from core.data import DataError, load_dataset
-from core.evaluation import PAPER_RESULTS, PAPER_VARIANTS, PROTOCOL, Protocol, check_one_protocol, evaluate_model
-from core.evaluation.result import Evaluation
+from core.evaluation import PAPER_RESULTS, PAPER_VARIANTS, PROTOCOL, Protocol, check_one_protocol, evaluate_checkpoint
+from core.evaluation.result import Evaluation, MeanSd
 from core.models import METHOD_NAMES
 from train import ccvae as train_cli
 from train.cli import command_parser, hardware
@@ -126,9 +126,7 @@ def train_cell(run: RunFolder, options: dict, args: argparse.Namespace) -> int:
 def evaluation_data(args: argparse.Namespace):
     test = load_dataset("mnist", args.data_dir, "test")
     train = load_dataset("mnist", args.data_dir, "train")
-    g = torch.Generator().manual_seed(args.seed)
-    if args.eval_train < len(train):
-        train = train.subset(torch.randperm(len(train), generator=g)[:args.eval_train])
+    train = train.random_subset(args.eval_train, args.seed)
     if args.dry_run:
         test = test.subset(torch.arange(min(200, len(test))))
     return train, test
@@ -145,7 +143,7 @@ def run_cell(name: str, options: dict, args: argparse.Namespace, data) -> dict:
     model = load_model(run.checkpoint)
     state = json.loads(run.train_state.read_text())
     t1 = time.time()
-    metrics = evaluate_model(model, *data, protocol=eval_protocol(args), seed=int(options.get("seed", args.seed)))
+    metrics = evaluate_checkpoint(model, *data, protocol=eval_protocol(args), seed=int(options.get("seed", args.seed)))
     return result | {"train_seconds": round(state.get("train_seconds", 0.0), 1),
                      "eval_seconds": round(time.time() - t1, 1), "this_run_seconds": round(time.time() - t0, 1),
                      "evaluation": metrics}
@@ -260,13 +258,6 @@ def accuracies(result: dict) -> str:
     return f"{e.z_sample.test:.2f} / {e.z_mean.test:.2f} / {e.s.test:.2f}"
 
 
-def _spread(values: list[float]) -> str:
-    """mean ± standard deviation over seeds (just the value for one seed)."""
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
-
-
 def recipes_report(results: dict) -> list[str]:
     """One row per recipe: mean ± sd over its seeds of z sampled, z mean and s (test), and the swap effect of z."""
     by_recipe: dict[str, list[dict]] = {}
@@ -285,8 +276,8 @@ def recipes_report(results: dict) -> list[str]:
         effect = [a.extra["swap_effect"]["z_over_s"] for a in acc if "swap_effect" in a.extra]
         options = {k: v for k, v in ok[0]["options"].items() if k not in ("z_dim", "s_dim", "seed")}
         lines.append(f"| {recipe} | {json.dumps(options) if options else 'defaults'} | {len(ok)} | "
-                     f"{_spread([a.z_sample.test for a in acc])} | {_spread([a.z_mean.test for a in acc])} | "
-                     f"{_spread([a.s.test for a in acc])} | {_spread(effect) if effect else 'n/a'} | "
+                     f"{MeanSd.of(a.z_sample.test for a in acc)} | {MeanSd.of(a.z_mean.test for a in acc)} | "
+                     f"{MeanSd.of(a.s.test for a in acc)} | {MeanSd.of(effect) if effect else 'n/a'} | "
                      f"{statistics.mean(r['train_seconds'] for r in ok) / 60:.1f} |")
     return lines
 
@@ -302,7 +293,7 @@ def _probe_length(sched: dict) -> str:
 
 def _protocol_note(results: dict) -> str:
     """The one protocol of the scored cells (``ProtocolMismatch`` for a mix: never one table of two protocols)."""
-    scored = {name: r["evaluation"] for name, r in results.items() if "evaluation" in r}
+    scored = {name: Evaluation.from_dict(r["evaluation"]) for name, r in results.items() if "evaluation" in r}
     if not scored:
         return ""
     p = check_one_protocol(scored)
@@ -326,7 +317,7 @@ def report(out: Path) -> str:
                           "changes a decoded image relative to swapping s (near 0: z carries nothing)." + scored_on,
                           "",
                           *recipes_report(results)])
-    num_test = any_result.get("evaluation", {}).get("num_test", 0)
+    num_test = (Evaluation.from_dict(any_result["evaluation"]).num_test or 0) if "evaluation" in any_result else 0
     lines = [f"Schedule: {sched['steps']:,} steps, batch {sched['batch_size']}, Adam lr {sched['lr']:g} "
              f"(x0.1 at {sched['lr_drop_at']:.0%}), seed {sched['seed']}; classifier on {sched['eval_train']:,} "
              f"training codes, {_probe_length(sched)}, tested on {num_test:,} test images. "

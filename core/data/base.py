@@ -51,6 +51,14 @@ class ImageSet:
                         {k: v[index] for k, v in self.factors.items()}, self.factor_names,
                         None if self.codes is None else tuple(t[index] for t in self.codes), self.coder)
 
+    def random_subset(self, n: int, seed: int | torch.Generator = 0) -> ImageSet:
+        """``n`` images drawn at random (``seed``, or a generator to draw from, so that several draws chain); the
+        whole set, unchanged and without a draw, when ``n`` is 0 or at least its size."""
+        if not 0 < n < len(self):
+            return self
+        g = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(seed)
+        return self.subset(torch.randperm(len(self), generator=g)[:n])
+
 
 def data_roots(root: str | Path | list | tuple) -> list[Path]:
     """The folders ``root`` names: a list of folders, folders joined by ``os.pathsep`` (``--data-dir A B`` on the

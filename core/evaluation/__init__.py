@@ -1,4 +1,5 @@
-"""Evaluation: pure functions over codes and labels, plus ``evaluate_model`` that encodes first."""
+"""Evaluation: pure functions over codes and labels, plus ``evaluate_model`` that encodes first and
+``evaluate_checkpoint``, the whole reading of a checkpoint that ``python -m train.evaluate`` records."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 
 import torch
 
-from core.data import ImageSet
+from core.data import ImageSet, holdout_split
 from core.evaluation.classifier import chance_accuracy, classifier_accuracy, mlp_classifier
 from core.evaluation.guards import ClassMismatch, NonFiniteCodes, ProbeDidNotTrain, check_finite_codes, check_same_classes
 from core.evaluation.paper import PAPER_RESULTS, PAPER_VARIANTS
@@ -89,8 +90,53 @@ def evaluate_factor(model, train: ImageSet, test: ImageSet, factor: str, *, prot
             "num_values": k, "protocol": protocol.to_dict(), "probes": probes["probes"]}
 
 
+def within_test(test: ImageSet, factor: str, seed: int) -> list[ImageSet]:
+    """The two halves (per value of ``factor``) of the test split, for a factor whose values training never saw."""
+    keyed = ImageSet(test.images, test.factors[factor], test.factor_names[factor], test.name,
+                     {"index": torch.arange(len(test))}, {})  # labelled by the factor, each image's place kept
+    return [test.subset(holdout_split(keyed, split, fraction=0.5, seed=seed).factors["index"]) for split in ("train", "test")]
+
+
+UNSEEN_SPLIT = ("classifier trained on codes of half of each unseen identity's images, tested on the other half; the "
+                "encoder never saw these identities")
+
+
+def evaluate_checkpoint(model, train: ImageSet, test: ImageSet, *, protocol: Protocol | None = None,
+                        epochs: int | None = None, seed: int = 0, seeds: Sequence[int] | None = None,
+                        max_train: int = 0, max_test: int = 0, unseen: ImageSet | None = None,
+                        generator: torch.Generator | None = None) -> dict:
+    """A whole checkpoint's evaluation, the block ``python -m train.evaluate`` records: Table 4.1 on the test split
+    (``evaluate_model``), every other labelled factor of the data (``evaluate_factor``: z should predict some, s
+    others), and, given ``unseen`` (identities the encoder never saw), Table 4.1 on the halves of each one's images.
+
+    ``max_train`` / ``max_test`` (0: all): random subsets (``ImageSet.random_subset``) of ``train``, then of
+    ``test``, then of each unseen half, all drawn in that order from ``generator`` (default: seeded with ``seed``);
+    sets already that small are kept as they are, without a draw. ``protocol``, ``epochs``, ``seed`` and ``seeds``
+    are ``evaluate_model``'s.
+    """
+    protocol = _protocol(protocol, epochs)
+    g = torch.Generator().manual_seed(seed) if generator is None else generator
+    train, test = train.random_subset(max_train, g), test.random_subset(max_test, g)
+    common = dict(protocol=protocol, seed=seed, seeds=seeds)
+    metrics = evaluate_model(model, train, test, **common)
+    for factor in train.factors:  # e.g. Yale B lighting: z should predict it, s should not
+        shared = set(train.factors[factor].tolist()) & set(test.factors[factor].tolist())
+        if shared:
+            block = evaluate_factor(model, train, test, factor, **common)
+        else:  # the test split's values never occur in training (expression sets: split by person): within test
+            block = evaluate_factor(model, *within_test(test, factor, seed), factor, **common)
+            block["split"] = (f"the test split's {factor} values never occur in the training split: the probe is "
+                              f"trained on half of each value's test images and tested on the other half")
+        metrics.setdefault("factors", {})[factor] = block
+    if unseen is not None:  # does s still tell identities apart that training never saw?
+        halves = [holdout_split(unseen, split, fraction=0.5, seed=seed).random_subset(n, g)  # Sprites: 8,900 each
+                  for split, n in (("train", max_train), ("test", max_test))]
+        metrics["unseen"] = evaluate_model(model, *halves, **common) | {"split": UNSEEN_SPLIT}
+    return metrics
+
+
 __all__ = ["PAPER_RESULTS", "PAPER_VARIANTS", "PROTOCOL", "ClassMismatch", "NonFiniteCodes", "ProbeDidNotTrain",
            "Protocol", "ProtocolMismatch", "check_finite_codes", "check_one_protocol", "check_same_classes",
            "probe_accuracy",
-           "cached_projection", "evaluate_factor", "chance_accuracy", "classifier_accuracy", "evaluate_model",
-           "mlp_classifier", "project_2d", "silhouette"]
+           "cached_projection", "evaluate_checkpoint", "evaluate_factor", "chance_accuracy", "classifier_accuracy",
+           "evaluate_model", "mlp_classifier", "project_2d", "silhouette", "within_test"]

@@ -95,9 +95,12 @@ class ProtocolMismatch(ValueError):
     """Rows scored on different protocols were about to share a table."""
 
 
-def protocol_of(evaluation: dict) -> dict | None:
+def protocol_of(evaluation) -> dict | None:
     """The protocol an evaluation block was scored with (its ``protocol`` entry with the data sizes it used),
-    or, for a block written before protocols existed, the fixed-epoch reading it describes."""
+    or, for a block written before protocols existed, the fixed-epoch reading it describes. ``evaluation``: the
+    block as stored, or typed (``core.evaluation.result``)."""
+    if hasattr(evaluation, "to_dict"):
+        evaluation = evaluation.to_dict()
     if "protocol" in evaluation and isinstance(evaluation["protocol"], dict):
         recorded = dict(evaluation["protocol"])
     elif "classifier_epochs" in evaluation:

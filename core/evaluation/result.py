@@ -2,6 +2,10 @@
 
     metrics = Metrics.from_dict(core.load_metrics(folder))
     metrics.evaluation.z_sample.test, metrics.evaluation.s.test, metrics.evaluation.chance_test
+    str(metrics.evaluation.mean_sd("s"))      # "98.40 ± 0.12": the mean over probe seeds and their sd
+    metrics.evaluation.factors["lighting"].mean_sd("z_mean"), metrics.evaluation.unseen.s.test
+
+``MeanSd`` is the one "mean ± sd" every table prints (the report, ``train.evaluate --table``, the sweep, the app).
 
 ``from_dict`` reads the layout the evaluators write (``core.evaluation.evaluate_model`` under
 "evaluation", DR-GAN's feature probe under "feature_probe", training's summary under "training");
@@ -12,6 +16,8 @@ shipped files. A block it cannot read (an older or foreign layout) is kept as it
 from __future__ import annotations
 
 import math
+import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 
@@ -37,6 +43,44 @@ def _split(data: dict, known: tuple[str, ...]) -> tuple[dict, dict]:
 def _optional(cls) -> list[str]:
     """The names of a block's optional fields (default None): stored only when set."""
     return [f.name for f in fields(cls) if f.name != "extra" and f.default is None]
+
+
+def _stored(value):
+    """A typed field as JSON: blocks by their ``to_dict``, a dict of blocks key by key, anything else as it is."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, dict) and value and all(hasattr(v, "to_dict") for v in value.values()):
+        return {k: v.to_dict() for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class MeanSd:
+    """A mean and the sample standard deviation of the values behind it (None for one value): the one
+    "mean ± sd" of every table, printed ``f"{mean:.2f} ± {sd:.2f}"``, or just the mean for one value."""
+
+    mean: float
+    sd: float | None = None
+
+    @classmethod
+    def of(cls, values: Iterable[float], *, mean: float | None = None) -> MeanSd:
+        """Over ``values``; ``mean``: the recorded mean of them, where it was taken before rounding (the probes')."""
+        values = list(values)
+        if not values:
+            raise ValueError("no values to take the mean of")
+        return cls(statistics.mean(values) if mean is None else mean,
+                   statistics.stdev(values) if len(values) > 1 else None)
+
+    def format(self, places: int = 2) -> str:
+        mean = f"{self.mean:.{places}f}"
+        return mean if self.sd is None else f"{mean} {self.format_sd(places)}"
+
+    def format_sd(self, places: int = 2) -> str:
+        """The spread alone, "± 0.38" ("" for one value)."""
+        return "" if self.sd is None else f"± {self.sd:.{places}f}"
+
+    def __str__(self) -> str:
+        return self.format()
 
 
 @dataclass(frozen=True)
@@ -71,8 +115,101 @@ CODES = ("z_sample", "z_mean", "s")  # Table 4.1's columns: z after reparameteri
 
 
 @dataclass
-class Evaluation:
-    """Table 4.1 (``core.evaluation.evaluate_model``): how well an MLP predicts the label from each code."""
+class SeedRuns:
+    """One code's probe over the probe seeds: each seed's test accuracy (%) and the epochs each trained."""
+
+    test: list[float]
+    epochs: list[int] | None = None
+    extra: dict = field(default_factory=dict)  # best_epoch, ... as stored
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SeedRuns:
+        if not isinstance(data, dict) or not isinstance(data.get("test"), list):
+            raise MetricsError("a probe without its seeds' test accuracies")
+        typed, extra = _split(data, ("test", "epochs"))
+        return cls(typed["test"], typed.get("epochs"), extra)
+
+    def to_dict(self) -> dict:
+        return {"test": self.test} | ({"epochs": self.epochs} if self.epochs is not None else {}) | self.extra
+
+
+@dataclass
+class Probes:
+    """Each probe seed's reading (``core.evaluation._probes``): the seeds, and per code its ``SeedRuns``."""
+
+    seeds: list[int]
+    codes: dict[str, SeedRuns]
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Probes:
+        if not isinstance(data, dict) or not isinstance(data.get("seeds", []), list):
+            raise MetricsError("not a probes block")
+        return cls(list(data.get("seeds", [])), {k: SeedRuns.from_dict(v) for k, v in data.items() if k != "seeds"})
+
+    def to_dict(self) -> dict:
+        return {"seeds": self.seeds} | {k: v.to_dict() for k, v in self.codes.items()}
+
+
+class Scored:
+    """What a probed block (Table 4.1's, a factor's) says over its probe seeds; read by every table."""
+
+    def accuracy(self, code: str) -> Accuracy:
+        return getattr(self, code)
+
+    def seed_runs(self, code: str) -> SeedRuns | None:
+        return None if self.probes is None else self.probes.codes.get(code)
+
+    def mean_sd(self, code: str) -> MeanSd:
+        """The test accuracy of ``code``: the recorded mean over probe seeds, with the sd of the seeds' accuracies
+        when there are several (the one "mean ± sd" of every table)."""
+        runs = self.seed_runs(code)
+        mean = self.accuracy(code).test
+        return MeanSd.of(runs.test, mean=mean) if runs is not None and len(runs.test) > 1 else MeanSd(mean)
+
+    @property
+    def probe_seeds(self) -> int:
+        """How many probe seeds the accuracies are the mean of (1 for a block recorded before there were several)."""
+        return len(self.probes.seeds) if self.probes is not None and self.probes.seeds else 1
+
+
+@dataclass
+class FactorEvaluation(Scored):
+    """Another labelled factor (``core.evaluation.evaluate_factor``, e.g. Yale B lighting) read from z's mean and s."""
+
+    z_mean: Accuracy
+    s: Accuracy
+    chance_test: float | None = None
+    num_values: int | None = None
+    protocol: dict | None = None
+    probes: Probes | None = None
+    hardware: str | None = None
+    eval_seconds: float | None = None
+    extra: dict = field(default_factory=dict)  # split, ... as stored
+
+    CODES = ("z_mean", "s")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FactorEvaluation:
+        if not isinstance(data, dict) or not isinstance(data.get("accuracy"), dict):
+            raise MetricsError("no 'accuracy' block")
+        acc = data["accuracy"]
+        if set(acc) != set(cls.CODES):
+            raise MetricsError(f"a factor's accuracy is over {sorted(acc)}, expected {list(cls.CODES)}")
+        typed, extra = _split(data, _optional(cls))
+        del extra["accuracy"]
+        if "probes" in typed:
+            typed["probes"] = Probes.from_dict(typed["probes"])
+        return cls(*(Accuracy.from_dict(acc[c]) for c in cls.CODES), **typed, extra=extra)
+
+    def to_dict(self) -> dict:
+        out = {"accuracy": {c: getattr(self, c).to_dict() for c in self.CODES}}
+        return out | {k: _stored(v) for k in _optional(type(self)) if (v := getattr(self, k)) is not None} | self.extra
+
+
+@dataclass
+class Evaluation(Scored):
+    """Table 4.1 (``core.evaluation.evaluate_model``): how well an MLP predicts the label from each code; a whole
+    checkpoint's (``core.evaluation.evaluate_checkpoint``) adds other labelled factors and unseen identities."""
 
     z_sample: Accuracy
     z_mean: Accuracy
@@ -84,7 +221,14 @@ class Evaluation:
     classifier_epochs: int | None = None
     hardware: str | None = None
     date: str | None = None
-    extra: dict = field(default_factory=dict)  # swap_effect, factors, unseen, seed, ... as stored
+    num_classes: int | None = None
+    seed: int | None = None
+    eval_seconds: float | None = None
+    protocol: dict | None = None
+    probes: Probes | None = None  # each probe seed's test accuracy
+    factors: dict[str, FactorEvaluation] | None = None  # other labelled factors: z should predict some, s others
+    unseen: Evaluation | None = None  # identities the encoder never saw
+    extra: dict = field(default_factory=dict)  # swap_effect, split, ... as stored
 
     @property
     def chance(self) -> float:
@@ -103,6 +247,14 @@ class Evaluation:
             _number(typed, "chance_test")
         if "silhouette_test" in typed:
             typed["silhouette_test"] = Silhouette.from_dict(typed["silhouette_test"])
+        if "probes" in typed:
+            typed["probes"] = Probes.from_dict(typed["probes"])
+        if "factors" in typed:
+            if not isinstance(typed["factors"], dict):
+                raise MetricsError("'factors' is not a block")
+            typed["factors"] = {k: FactorEvaluation.from_dict(v) for k, v in typed["factors"].items()}
+        if "unseen" in typed:
+            typed["unseen"] = cls.from_dict(typed["unseen"])
         return cls(*(Accuracy.from_dict(acc[c]) for c in CODES), **typed, extra=extra)
 
     def to_dict(self) -> dict:
@@ -110,7 +262,7 @@ class Evaluation:
         for k in _optional(type(self)):
             value = getattr(self, k)
             if value is not None:
-                out[k] = value.to_dict() if isinstance(value, Numbers) else value
+                out[k] = _stored(value)
         return out | self.extra
 
 
@@ -145,27 +297,31 @@ class FeatureProbe:
     feature_dim: int | None = None
     num_test: int | None = None
     untrained_encoder: FeatureProbe | None = None  # the same probe on an untrained encoder of the same shape
-    extra: dict = field(default_factory=dict)
+    hardware: str | None = None
+    extra: dict = field(default_factory=dict)  # protocol, seed, num_train, ... as stored
+
+    probe_seeds = 1  # one probe seed per feature probe
+    eval_seconds = None  # not recorded
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureProbe:
         if not isinstance(data, dict):
             raise MetricsError("not a block")
-        typed, extra = _split(data, ("identity", "pose", "feature_dim", "num_test", "untrained_encoder"))
+        typed, extra = _split(data, ("identity", "pose", "feature_dim", "num_test", "untrained_encoder", "hardware"))
         try:
             identity, pose = Probe.from_dict(typed["identity"]), Probe.from_dict(typed["pose"])
         except (KeyError, TypeError, AttributeError) as err:
             raise MetricsError("no identity and pose probes") from err
         untrained = typed.get("untrained_encoder")
         return cls(identity, pose, typed.get("feature_dim"), typed.get("num_test"),
-                   None if untrained is None else cls.from_dict(untrained), extra)
+                   None if untrained is None else cls.from_dict(untrained), typed.get("hardware"), extra)
 
     def to_dict(self) -> dict:
         out = {"identity": self.identity.to_dict(), "pose": self.pose.to_dict()}
         out |= {k: v for k, v in (("feature_dim", self.feature_dim), ("num_test", self.num_test)) if v is not None}
         if self.untrained_encoder is not None:
             out["untrained_encoder"] = self.untrained_encoder.to_dict()
-        return out | self.extra
+        return out | ({"hardware": self.hardware} if self.hardware is not None else {}) | self.extra
 
 
 @dataclass

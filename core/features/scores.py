@@ -5,7 +5,6 @@ numbers (or DR-GAN's feature probe), the home page's model card and a Train live
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from core import session
 from core.checkpoint import TSNE_FIGURE
 from core.evaluation import PAPER_RESULTS
 from core.evaluation.protocol import Protocol
-from core.evaluation.result import Evaluation, FeatureProbe
+from core.evaluation.result import CODES, Evaluation, FeatureProbe
 from core.features import Tile
 
 EVALUATE = "`python -m train.evaluate --checkpoint <folder> --data-dir <data>`"
@@ -74,17 +73,14 @@ def _table41(loaded: session.Loaded) -> Table:
 def _how_probed(ev: Evaluation) -> str:
     """The recorded protocol and probe seeds (mean ± sd over seeds), else the pre-protocol fixed epochs."""
     try:
-        protocol = Protocol.from_dict(ev.extra["protocol"]).describe()
-    except (KeyError, TypeError, ValueError):
+        protocol = Protocol.from_dict(ev.protocol).describe()
+    except (TypeError, ValueError):
         return f"probe trained {ev.classifier_epochs} epochs (recorded before the one protocol)"
-    probes = ev.extra.get("probes") or {}
-    seeds = probes.get("seeds") or []
-    if len(seeds) < 2:
+    if ev.probe_seeds < 2:
         return protocol
-    spread = ", ".join(f"{name} ± {statistics.stdev(probes[code]['test']):.2f}"
-                       for code, name in (("z_sample", "z sample"), ("z_mean", "z mean"), ("s", "s"))
-                       if len(probes.get(code, {}).get("test", [])) > 1)
-    return f"{protocol}; the mean of {len(seeds)} probe seeds (sd: {spread})"
+    names = dict(zip(CODES, ("z sample", "z mean", "s")))
+    spread = ", ".join(f"{names[code]} {m.format_sd()}" for code in CODES if (m := ev.mean_sd(code)).sd is not None)
+    return f"{protocol}; the mean of {ev.probe_seeds} probe seeds (sd: {spread})"
 
 
 def _probe_table(probe: FeatureProbe | None) -> Table:
