@@ -2,7 +2,7 @@
 
     python app_gradio.py [--checkpoint-dir checkpoints] [--port 7860] [--public] [--model-root DIR ...]
 
-Tabs: swap grid, interpolation, random sampling, few-shot upload, draw a digit, codes; each is a named endpoint
+Tabs: swap grid, interpolation, random sampling, few-shot upload, expressions, draw a digit, codes; each is a named endpoint
 for ``gradio_client`` (the README's API section), its work done by ``core.features.api``. A checkpoint is a name
 ``core.features.list_models`` lists, never a path; uploads arrive as files that ``core.upload`` reads within its
 limits; outputs are PNG. Bad input raises ``gr.Error`` saying why, without a traceback (in public mode no message
@@ -32,6 +32,7 @@ from core.features import (
     face_model_name,
     public_mode,
 )
+from core.features.expressions import DEFAULT_STEPS, MAX_STEPS, expression_model_name, no_model_text
 from core.features.photos import AUTOMATIC_CROPS, MAX_PHOTOS
 
 QUEUE_SIZE = 64  # events waiting in Gradio's queue before new ones are refused
@@ -60,6 +61,7 @@ def refusing(fn):
 checkpoint_names, open_checkpoint = api.checkpoint_names, refusing(api.open_checkpoint)
 encode, decode, swap, interpolation = refusing(api.encode), refusing(api.decode), refusing(api.swap), refusing(api.interpolation)
 gallery_swap_grid, fewshot, sketch = refusing(api.gallery_swap_grid), refusing(api.fewshot), refusing(api.sketch)
+expressions = refusing(api.expressions)
 sample_images, split_codes = refusing(api.sample_images), api.split_codes
 
 
@@ -166,6 +168,26 @@ def fewshot_tab(checkpoint: gr.Dropdown, names: list[str]) -> None:
         go.click(bind(fewshot), [files, crop, fewshot_model], [crops, identity, notes], api_name="fewshot")
 
 
+def expressions_tab(names: list[str]) -> None:
+    with gr.Tab("Expressions"):
+        pick = expression_model_name()
+        gr.Markdown("Your face in every expression: upload a photo of one face or take one with the webcam. It is found "
+                    "and aligned by its eyes as the training photos were; its **z** (the person, the light, the pose) is "
+                    "kept and decoded with each expression's mean **s**." + ("" if pick else "\n\n" + no_model_text()))
+        with gr.Row():
+            photo = gr.Image(label="A photo of one face", type="filepath", image_mode=None, sources=["upload", "webcam"],
+                             height=240)
+            with gr.Column():
+                model = gr.Dropdown(names, value=pick or names[0], label="Expression model", elem_id="expressions-model")
+                steps = gr.Slider(2, MAX_STEPS, DEFAULT_STEPS, step=1, label="Images per strip")
+                go = gr.Button("Render", variant="primary")
+        seen = image_out("What the model sees, and its reconstruction", 120)
+        row = image_out("The face in every expression", 200)
+        strips = image_out("From neutral to each expression, a row each (the notes name them)", 400)
+        notes = gr.Markdown()
+        go.click(bind(expressions), [photo, steps, model], [seen, row, strips, notes], api_name="expressions")
+
+
 def sketch_tab(names: list[str]) -> None:
     with gr.Tab("Draw a digit"):
         gr.Markdown("Draw a digit with the mouse. It is centred and scaled as MNIST's digits were (its box to 20 "
@@ -214,6 +236,7 @@ def build_app() -> gr.Blocks:
         interpolation_tab(checkpoint, seed)
         sampling_tab(checkpoint, seed)
         fewshot_tab(checkpoint, names)
+        expressions_tab(names)
         sketch_tab(names)
         codes_tab(checkpoint, seed)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=concurrency())

@@ -41,6 +41,7 @@ class Prepared:
     crop: np.ndarray  # (H, W) or (H, W, 3) uint8, the same pixels for display
     face_found: bool
     notes: list[str] = field(default_factory=list)
+    aligned: bool = False  # eye-aligned by dlib's landmarks (``core.align``), exactly as a landmarks dataset's photos
 
 
 def load_image(data: bytes, name: str = "upload") -> Image.Image:
@@ -197,15 +198,20 @@ def centre_square(image: Image.Image) -> Image.Image:
 
 def to_model_input(crop: Image.Image, image_shape: tuple[int, int, int],
                    pixel_stats: tuple[float, float] | None = None, *,
-                   equalize: bool = True) -> tuple[torch.Tensor, np.ndarray]:
+                   equalize: bool = True, mean_grey: bool = False) -> tuple[torch.Tensor, np.ndarray]:
     """Resize ``crop`` to the model's (C, H, W); equalise its histogram (unless ``equalize=False``)
     and, given the training images' (mean, std) in [0, 1], match them. Returns the tensor and the
-    same pixels as uint8. Without equalisation or statistics the pixels are kept as they are."""
+    same pixels as uint8. Without equalisation or statistics the pixels are kept as they are.
+    ``mean_grey``: a grey model's pixel is the rounded mean of R, G and B, as ``core.data`` greys its eye-aligned
+    crops (CelebA, the expression sets), instead of PIL's luma."""
     import cv2
 
     channels, height, width = image_shape
-    im = crop.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BOX)
-    a = np.asarray(im)
+    if channels == 1 and mean_grey:
+        rgb = np.asarray(crop.convert("RGB").resize((width, height), Image.BOX))
+        a = rgb.mean(-1).round().astype(np.uint8)
+    else:
+        a = np.asarray(crop.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BOX))
     if equalize and channels == 1:
         a = cv2.equalizeHist(a)
     elif equalize:  # brightness only, keep colours
@@ -264,11 +270,11 @@ def prepare_upload(data: bytes, image_shape: tuple[int, int, int], *, name: str 
     else:
         crop = centre_square(image)
         notes.append("whole image (centre square)")
-    if landmarks:  # trained on unequalised crops: keep the photo's own colours and contrast
-        tensor, pixels = to_model_input(crop, image_shape, None, equalize=False)
+    if landmarks:  # trained on unequalised crops: keep the photo's own colours and contrast (grey as core.data's)
+        tensor, pixels = to_model_input(crop, image_shape, None, equalize=False, mean_grey=True)
     else:
         tensor, pixels = to_model_input(crop, image_shape, pixel_stats)
-    return Prepared(tensor, pixels[..., 0] if image_shape[0] == 1 else pixels, face_found, notes)
+    return Prepared(tensor, pixels[..., 0] if image_shape[0] == 1 else pixels, face_found, notes, aligned is not None)
 
 
 def box_fractions(box: dict[str, float], size: tuple[int, int]) -> tuple[float, float, float]:

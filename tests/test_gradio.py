@@ -57,7 +57,7 @@ def call(client, *args, api: str):
 
 def test_api_lists_the_named_endpoints(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/encode", "/decode", "/swap", "/interpolate", "/swap_grid", "/sample", "/fewshot"} <= names
+    assert {"/encode", "/decode", "/swap", "/interpolate", "/swap_grid", "/sample", "/fewshot", "/expressions"} <= names
 
 
 def test_encode_decode_and_swap_agree(client, digits):
@@ -193,7 +193,8 @@ def test_every_tab_refuses_a_model_without_a_z_s_split_in_words(tmp_path, monkey
              lambda: ag.swap(str(image), str(image), "drgan-yaleb"),
              lambda: ag.interpolation(str(image), str(image), 4, "z", "drgan-yaleb"),
              lambda: ag.gallery_swap_grid(3, 3, 0, "drgan-yaleb"), lambda: ag.sample(3, 0, "drgan-yaleb"),
-             lambda: ag.fewshot([str(image)], ag.AUTOMATIC_CROPS[0], "drgan-yaleb")]
+             lambda: ag.fewshot([str(image)], ag.AUTOMATIC_CROPS[0], "drgan-yaleb"),
+             lambda: ag.expressions(str(image), 6, "drgan-yaleb")]
     for call in calls:
         with pytest.raises(gr.Error, match="works on a z/s split, and this is a DR-GAN model"):
             call()

