@@ -52,6 +52,11 @@ class ForwardTerms(NamedTuple):
     reconstruction: torch.Tensor  # unweighted
     kl: torch.Tensor  # unweighted
     dependence: torch.Tensor | None = None  # unweighted pair_dependence of the z means; None when it is off
+    z_mu: torch.Tensor | None = None  # (2B, z_dim): the posterior means of x1, then x2 (for terms on z)
+    z: torch.Tensor | None = None  # (2B, z_dim): the sampled z that were decoded
+    s: torch.Tensor | None = None  # (2B, s_dim): s of x1, then x2
+    s_swapped: torch.Tensor | None = None  # (2B, s_dim): the s each z was decoded with (x1's z with s2 and so on)
+    decoded: torch.Tensor | None = None  # (2B, C, H, W): Dec(z, s_swapped), compared with cat(x1, x2)
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -73,15 +78,17 @@ def forward_cycle_loss(model, x1: torch.Tensor, x2: torch.Tensor, *,
     enc = model.encode(x)
     z = reparameterize(enc.z_mu, enc.z_logvar, generator)
     s_swapped = torch.cat([enc.s[batch:], enc.s[:batch]])  # x1 gets s2, x2 gets s1
-    per_image_error = model.reconstruction_error(z, s_swapped, x)  # (2B,): per-pixel MSE (plain) or NLL (pixelcnn)
+    decoded = model.decode_mean(z, s_swapped)
+    per_image_error = model.reconstruction_error(z, s_swapped, x, mean=decoded)  # (2B,): per-pixel MSE or NLL (pixelcnn)
     reconstruction = per_image_error.sum() / batch
     pixels = x[0].numel()
     kl = kl_to_standard_normal(enc.z_mu.float(), enc.z_logvar.float()).sum() / (batch * pixels)
     total = reconstruction_weight * reconstruction + kl_weight * kl
+    parts = dict(z_mu=enc.z_mu, z=z, s=enc.s, s_swapped=s_swapped, decoded=decoded)
     if not independence_weight:
-        return ForwardTerms(total, reconstruction, kl)
+        return ForwardTerms(total, reconstruction, kl, **parts)
     dependence = pair_dependence(enc.z_mu[:batch], enc.z_mu[batch:])
-    return ForwardTerms(total + independence_weight * dependence, reconstruction, kl, dependence)
+    return ForwardTerms(total + independence_weight * dependence, reconstruction, kl, dependence, **parts)
 
 
 class GroupTerms(NamedTuple):
@@ -92,6 +99,7 @@ class GroupTerms(NamedTuple):
     group_s: torch.Tensor  # (B, s_dim): each anchor's mean group s
     z: torch.Tensor  # (B, z_dim): the anchors' z as decoded (sampled, or the prior sample that replaced it)
     decoded: torch.Tensor  # (B, C, H, W): Dec(z, group s), the images the reconstruction term compares with x
+    z_mu: torch.Tensor  # (B + K * B, z_dim): the posterior means of the anchors, then of the group photos
 
 
 def group_cycle_loss(model, x: torch.Tensor, group: torch.Tensor, *, z_dropout: float = 0.0,
@@ -121,7 +129,7 @@ def group_cycle_loss(model, x: torch.Tensor, group: torch.Tensor, *, z_dropout: 
     reconstruction = model.reconstruction_error(z, group_s, x, mean=decoded).mean()
     kl = kl_to_standard_normal(mu.float(), logvar.float()).sum() / (batch * x[0].numel())
     total = reconstruction_weight * reconstruction + kl_weight * kl
-    return GroupTerms(total, reconstruction, kl, enc.s, group_s, z, decoded)
+    return GroupTerms(total, reconstruction, kl, enc.s, group_s, z, decoded, enc.z_mu)
 
 
 def identity_swap_loss(model, classifier, z: torch.Tensor, s: torch.Tensor, labels: torch.Tensor,

@@ -11,6 +11,8 @@ Group-supervised faces (``s_source="group"``, issue 22): the forward cycle decod
 (or, with ``z_dropout``, a prior sample) and the mean s of ``group_size`` other photos of its label
 (``losses.group_cycle_loss``), with optional terms that make s the only road to the label: a linear head on s
 (``s_classifier_weight``) and a frozen identity classifier that must name a on Dec(z_b, s_a) (``identity_weight``).
+Both forward cycles hand what they computed to ``core.training.objective.forward_objective``, the one list of
+terms (weights, sum and names); the trainer runs backward and steps the optimiser (``descend``).
 With ``monitor_classifier`` (a classifier from another seed, never in a loss) the logged values include the swap
 test in its embedding (``core.evaluation.swaps.swap_test``).
 """
@@ -23,6 +25,7 @@ from core import losses
 from core.checkpoint import load_classifier
 from core.data import ImageSet
 from core.explore import swap_effects
+from core.training import objective
 from core.training.engine import DegenerateSplit, Phase, no_phase
 from core.training.pair_trainer import PairTrainer
 
@@ -95,11 +98,11 @@ class CCVAETrainer(PairTrainer):
 
     def _step(self, phase: Phase = no_phase) -> dict[str, torch.Tensor]:
         with phase("data"):
-            same = self.same_label_batch()
+            *same, labels = self.labelled_pairs()  # drawn in the group recipe too (its draws stay those it was run with)
             contrast = self.different_label_batch() if self.config.s_contrast_weight else None
         with phase("forward"):
-            terms = self.forward_cycle(*same, different=contrast) if self.config.s_source == "pair" \
-                else self.group_cycle()
+            terms = self.forward_cycle(*same, different=contrast, labels=labels) if self.config.s_source == "pair" \
+                else self.group_cycle(different=contrast)
         with phase("optimiser"):
             self.opt_forward.step()
         with phase("data"):
@@ -114,35 +117,39 @@ class CCVAETrainer(PairTrainer):
                 terms |= self.adversarial_reverse_cycle()
         if self.z_discriminator is not None:
             with phase("adversarial"):
-                terms |= self.z_adversary(same, different)
+                terms |= self.z_adversary(tuple(same), different)
         return terms
 
-    def forward_cycle(self, x1: torch.Tensor, x2: torch.Tensor,
-                      different: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        """Forward-cycle loss on same-label pairs and its gradients (all parameters), averaged over ranks.
-        With ``s_contrast_weight``, ``different`` (a different-label pair batch) feeds the s contrast."""
-        c = self.config
-        with self.autocast:
-            fwd = losses.forward_cycle_loss(self.model, x1, x2, generator=self.noise_gen,
-                                            reconstruction_weight=c.reconstruction_weight,
-                                            kl_weight=self.kl_weight_at(self.step_count),
-                                            independence_weight=c.z_independence_weight)
-        total = fwd.total
-        contrast = None
-        if different is not None:
-            batch = x1.shape[0]
-            with self.autocast:
-                s = self.model.encode(torch.cat([x1, x2, *different])).s
-                contrast = losses.s_pair_contrast((s[:batch], s[batch:2 * batch]), (s[2 * batch:3 * batch], s[3 * batch:]))
-            total = total + c.s_contrast_weight * contrast
+    def labelled_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``same_label_batch`` (the same draws) with the pairs' label."""
+        a, b = self.sampler.same_pairs(self.config.batch_size, self.index_gen)
+        return self.batch(a), self.batch(b), self.labels[a.to(self.device)]
+
+    def parts(self) -> objective.Parts:
+        """The networks beside the model that this step's terms use."""
+        patch = self.patch_discriminator if self.patch_active else None
+        return objective.Parts(self.s_head, self.identity_classifier, patch,
+                               self.decoder_last_layer() if patch is not None else None)
+
+    def descend(self, cycle: objective.Cycle,
+                different: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+        """The forward objective of ``cycle`` (``core.training.objective``), its gradients in the model and the head
+        on s, averaged over ranks; returns its named terms."""
+        o = objective.forward_objective(self.model, cycle, self.config, self.parts(),
+                                        kl_weight=self.kl_weight_at(self.step_count), autocast=self.autocast,
+                                        different=different, generator=self.noise_gen)
         self.opt_forward.zero_grad(set_to_none=True)
-        total.backward()
-        terms = {"reconstruction": fwd.reconstruction, "kl": fwd.kl}
-        if contrast is not None:
-            terms["s_contrast"] = contrast
-        if fwd.dependence is not None:
-            terms["z_dependence"] = fwd.dependence
-        return self._after_backward(self.model.parameters(), total, terms)
+        o.total.backward()
+        return self._after_backward(self.forward_parameters(), o.total, o.terms)
+
+    def forward_cycle(self, x1: torch.Tensor, x2: torch.Tensor,
+                      different: tuple[torch.Tensor, torch.Tensor] | None = None,
+                      labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The paper's forward cycle on same-label pairs (labels ``labels``, for the terms that need them) and its
+        gradients; ``different`` (a different-label pair batch) feeds the s contrast."""
+        with self.autocast:
+            fwd = losses.forward_cycle_loss(self.model, x1, x2, generator=self.noise_gen)
+        return self.descend(objective.Cycle.of_pairs(fwd, x1, x2, labels), different)
 
     def group_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(anchors (B, C, H, W), their groups (K, B, C, H, W), anchor labels (B,)): K other photos of each
@@ -153,37 +160,13 @@ class CCVAETrainer(PairTrainer):
         x = self.batch(anchors)
         return x, torch.stack(group) if group else x.new_zeros((0, *x.shape)), self.labels[anchors.to(self.device)]
 
-    def group_cycle(self) -> dict[str, torch.Tensor]:
-        """The group forward cycle (``losses.group_cycle_loss``) with the optional head on s and identity term."""
-        c = self.config
+    def group_cycle(self, different: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """The group forward cycle (``losses.group_cycle_loss``) and its gradients; the patch discriminator's
+        update follows when its term is active."""
         x, group, labels = self.group_batch()
         with self.autocast:
-            g = losses.group_cycle_loss(self.model, x, group, z_dropout=c.z_dropout, generator=self.noise_gen,
-                                        reconstruction_weight=c.reconstruction_weight,
-                                        kl_weight=self.kl_weight_at(self.step_count))
-        total, terms = g.total, {"reconstruction": g.reconstruction, "kl": g.kl}
-        if self.s_head is not None:
-            all_labels = labels.repeat(1 + group.shape[0])
-            logits = self.s_head(g.s.float())
-            head = torch.nn.functional.cross_entropy(logits, all_labels)
-            total = total + c.s_classifier_weight * head
-            terms |= {"s_head": head, "s_head_accuracy": (logits.argmax(1) == all_labels).float().mean()}
-        if self.identity_classifier is not None:
-            with self.autocast:
-                identity, accuracy = losses.identity_swap_loss(self.model, self.identity_classifier, g.z, g.group_s,
-                                                               labels, self.noise_gen)
-            total = total + c.identity_weight * identity
-            terms |= {"identity_swap": identity, "identity_swap_accuracy": accuracy}
-        if self.patch_active:
-            with self.autocast:
-                adversarial = losses.patch_generator_loss(self.patch_discriminator, g.decoded)
-            weight = c.patch_weight * losses.adaptive_weight(c.reconstruction_weight * g.reconstruction, adversarial,
-                                                             self.decoder_last_layer())
-            total = total + weight * adversarial
-            terms |= {"patch_generator": adversarial, "patch_weight": weight}
-        self.opt_forward.zero_grad(set_to_none=True)
-        total.backward()
-        terms = self._after_backward(self.forward_parameters(), total, terms)
+            g = losses.group_cycle_loss(self.model, x, group, z_dropout=self.config.z_dropout, generator=self.noise_gen)
+        terms = self.descend(objective.Cycle.of_group(g, x, group, labels), different)
         if self.patch_active:
             terms |= self.patch_update(x, g.decoded)
         return terms
