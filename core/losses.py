@@ -166,6 +166,11 @@ def pair_dependence(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (ka * kb).sum() / ((ka * ka).sum().sqrt() * (kb * kb).sum().sqrt()).clamp_min(1e-12)
 
 
+def pixel_l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error per pixel over a batch, in float32: the L1 pixel term (sharper edges than MSE's mean)."""
+    return (output.float() - target.float()).abs().mean()
+
+
 def mse_per_image(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error of each image: (B, C, H, W) x 2 -> (B,), computed in float32."""
     return (output.float() - target.float()).pow(2).flatten(1).mean(1)

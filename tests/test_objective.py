@@ -59,10 +59,10 @@ def test_pair_and_group_cycles_train_the_same_terms(source):
     data = synthetic_digits(96, classes=6)
     extra = {"s_source": "group", "group_size": 2, "z_dropout": 0.3} if source == "group" else {}
     config = preset_config("fast", z_dim=4, s_dim=6, steps=3, batch_size=8, s_classifier_weight=0.3,
-                           s_contrast_weight=0.2, z_independence_weight=0.1, **extra)
+                           s_contrast_weight=0.2, z_independence_weight=0.1, pixel_l1_weight=0.5, **extra)
     trainer = make_trainer(config, data)
     terms = trainer.step()
-    for name in ("reconstruction", "kl", "z_dependence", "s_contrast", "s_head", "s_head_accuracy", "reverse_cycle"):
+    for name in ("reconstruction", "kl", "pixel_l1", "z_dependence", "s_contrast", "s_head", "s_head_accuracy", "reverse_cycle"):
         assert name in terms and torch.isfinite(terms[name]), name
     assert trainer.s_head.weight.grad is not None and trainer.s_head.weight.grad.abs().sum() > 0
 

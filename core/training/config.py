@@ -58,6 +58,8 @@ class TrainConfig:
     # s pulled together, different-label pairs' pushed apart): for data whose label explains few pixels (faces)
     z_independence_weight: float = 0.0  # ccvae: > 0 adds losses.pair_dependence (normalised HSIC) of the z means of
     # each forward-cycle batch's same-label pairs: the class they share is the only thing that can tie them together
+    pixel_l1_weight: float = 0.0  # ccvae: > 0 adds the mean absolute pixel error of the forward cycle's decoded images
+    # (losses.pixel_l1, issue 31): L1 keeps edges that MSE averages away
     # group-supervised faces (issue 22): make s the only road to the identity
     s_source: str = "pair"  # ccvae forward cycle: pair (the paper: x1 from z1 and s of x2) | group (x from its z and the
     # mean s of group_size other photos of its label, losses.group_cycle_loss) | self (own z and s: the plain-autoencoder
@@ -185,7 +187,7 @@ DEFAULT_PRESET = "fast"
 LIVE_PRESET = "live"  # what the Train-live page trains
 
 
-CCVAE_ONLY_WEIGHTS = ("z_adversary_weight", "z_independence_weight", "s_contrast_weight")  # terms only the CC-VAE has
+CCVAE_ONLY_WEIGHTS = ("z_adversary_weight", "z_independence_weight", "s_contrast_weight", "pixel_l1_weight")  # terms only the CC-VAE has
 CCVAE_ONLY = (*CCVAE_ONLY_WEIGHTS, "z_adversary_steps")  # what a baseline does not take from a preset
 
 

@@ -22,6 +22,7 @@ TITLES = {  # what the Train-live page calls each term it charts, in this order
     "reconstruction": "Reconstruction (pixel MSE)",
     "kl": "KL of z to the prior",
     "reverse_cycle": "Reverse cycle (L1 between z's)",  # the reverse cycle's own objective (losses.reverse_cycle_loss)
+    "pixel_l1": "Pixel L1",
     "z_dependence": "z dependence within pairs (HSIC)",
     "s_contrast": "s pair contrast",
     "s_head": "Label from s (cross-entropy)",
@@ -99,6 +100,8 @@ def forward_objective(model, cycle: Cycle, config, parts: Parts, *, kl_weight: f
     c, o = config, Objective()
     o.add("reconstruction", c.reconstruction_weight, cycle.reconstruction)
     o.add("kl", kl_weight, cycle.kl)
+    if c.pixel_l1_weight:
+        o.add("pixel_l1", c.pixel_l1_weight, losses.pixel_l1(cycle.decoded, cycle.real))
     if c.z_independence_weight and cycle.z_pairs is not None:
         o.add("z_dependence", c.z_independence_weight, losses.pair_dependence(*cycle.z_pairs))
     if c.s_contrast_weight and cycle.pairs is not None and different is not None:
