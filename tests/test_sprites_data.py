@@ -181,7 +181,7 @@ def test_trainer_runs_and_its_checkpoint_loads(sprites_dir, tmp_path):
 
 def test_dry_run_subset_keeps_only_labels_with_a_pair(monkeypatch):
     """Sprites has 500 identities: 256 random images leave many with one image, which pairs cannot use."""
-    import train.ccvae as cli
+    import core.training.runner as cli  # python -m train loads its data through core.training.train_run
 
     g = torch.Generator().manual_seed(0)
     many = ImageSet(torch.zeros(600, 3, 64, 64, dtype=torch.uint8), torch.randint(500, (600,), generator=g),

@@ -1,6 +1,7 @@
 """python -m train.sweep: recipe cells are recorded, skipped when done, reported with a seed spread, and
 can be launched as a submitit job array (its local executor here; SLURM on a cluster)."""
 
+import argparse
 import json
 
 from train.sweep import main as sweep_main
@@ -49,3 +50,20 @@ def test_recipe_names_and_seeds_make_the_cells():
     cells = recipe_cells(["vanilla", "kl-6"], [0, 2])
     assert list(cells) == ["vanilla-seed0", "vanilla-seed2", "kl-6-seed0", "kl-6-seed2"]
     assert cells["kl-6-seed2"] == {"z_dim": 16, "s_dim": 16, "seed": 2, "kl_weight": 6.0}
+
+
+def test_a_cell_with_a_boolean_option_trains(tmp_path, mnist_dir, monkeypatch):
+    """The sweep builds a TrainConfig and calls core.training.train_run: a boolean option is a value, not the
+    argv string "--flip True" the command line's parser rejects. A second call resumes the saved options."""
+    import train.sweep as sweep
+
+    monkeypatch.setitem(sweep.RECIPES, "flipped", {"flip": True})
+    assert sweep_main(sweep_args(tmp_path, mnist_dir, "--recipes", "flipped", "--seeds", "0")) == 0
+    run = tmp_path / "runs" / "flipped-seed0"
+    saved = json.loads((run / "train_config.json").read_text())
+    assert saved["flip"] is True and saved["steps"] == 3 and saved["batch_size"] == 8  # the dry run's batch
+    cell = json.loads((tmp_path / "out" / "flipped-seed0.json").read_text())
+    assert "evaluation" in cell and "failed" not in cell
+    args = argparse.Namespace(steps=3, data_dir=str(mnist_dir), lr=5e-4, seed=0, threads=1, dry_run=True)
+    config, resume = sweep.cell_config(sweep.RunFolder(run), {"flip": True, "steps": 5}, args)
+    assert resume and config.flip is True and config.steps == 5

@@ -27,10 +27,11 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from core.checkpoint import CheckpointError, RunFolder
-from core.data import DataError, ImageSet, load_dataset, recorded_name, synthetic_digits
+from core.checkpoint import RunFolder
+from core.data import ImageSet
 from core.explore import framed_grid, swap_grid
-from core.training import DEFAULT_PRESET, PRESETS, TrainConfig, build_networks, make_trainer, preset_config
+from core.training import DEFAULT_PRESET, PRESETS, TrainConfig, preset_config, train_run
+from core.training.runner import load_training_data  # noqa: F401 (train.ccvae.load_training_data, as before)
 from train import driver
 from train.cli import add_dataclass_arguments, overrides
 
@@ -47,21 +48,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "authors: the paper's 94k-step schedule); options given here win")
     add_dataclass_arguments(parser, TrainConfig)
     return parser.parse_args(argv)
-
-
-def load_training_data(config: TrainConfig, dry_run: bool) -> ImageSet:
-    try:
-        data = load_dataset(config.dataset, config.data_dir or None, "train", image_size=config.image_size,
-                            channels=config.channels, download=config.download, factor=config.factor)
-    except DataError:
-        if not dry_run:
-            raise
-        return synthetic_digits(256, classes=4)
-    if dry_run:
-        data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:256])
-        # with many labels (Sprites: 500 characters) some get one image; same-label pairs need two
-        data = data.subset(torch.nonzero(torch.bincount(data.labels)[data.labels] >= 2).flatten())
-    return data
 
 
 def log_swap_grid(writer, model, data: ImageSet, step: int) -> None:
@@ -112,28 +98,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, local_rank: int) -> int:
-    folder = RunFolder(args.out)
-    driver.prepare(folder, resume=args.resume, main_rank=rank == 0)
-    if world > 1:
-        dist.barrier()
-    try:
-        config.validate()
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        data = load_training_data(config, args.dry_run)
-        name = recorded_name(config.dataset, data)
-        trainer = make_trainer(config, data, build_networks(config, data, dataset_name=name), dataset_name=name,
-                          rank=rank, world_size=world, local_rank=local_rank)
-        driver.start(folder, trainer, resume=args.resume)
-    except (DataError, CheckpointError, ValueError) as err:
-        driver.error(str(err))
-        return 2
-    if trainer.is_main:
+    """``core.training.train_run`` with the command line's progress bar, TensorBoard and signals; the exit status."""
+    def announce(trainer, data: ImageSet) -> str:
         processes = f" x {world} processes (global batch {config.batch_size * world})" if world > 1 else ""
-        print(f"training on {trainer.device}{processes} with {len(data)} images {data.image_shape}, "
-              f"{trainer.sampler.num_groups} classes; steps {trainer.step_count} -> {config.steps}", flush=True)
-    return driver.train(folder, trainer, data, on_image=lambda writer, step: log_swap_grid(writer, trainer.model, data, step),
-                        extra_metrics={"processes": world, "global_batch": config.batch_size * world})
+        return (f"training on {trainer.device}{processes} with {len(data)} images {data.image_shape}, "
+                f"{trainer.sampler.num_groups} classes; steps {trainer.step_count} -> {config.steps}")
+
+    console = driver.Console(RunFolder(args.out), announce=announce,
+                             draw=lambda writer, trainer, data, step: log_swap_grid(writer, trainer.model, data, step))
+    with driver.stop_signals():
+        result = train_run(config, args.out, resume=args.resume, dry_run=args.dry_run, rank=rank, world_size=world,
+                           local_rank=local_rank, extra_metrics={"processes": world, "global_batch": config.batch_size * world},
+                           **console.callbacks())
+    return console.finish(result)
 
 
 if __name__ == "__main__":

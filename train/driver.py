@@ -1,30 +1,25 @@
-"""What the training command lines (``python -m train``, ``python -m train.drgan``) share around the one loop
-(``core.training.run``): the run's options (saved ones on --resume, command line on top), the run folder
-(``core.checkpoint.RunFolder``: checkpoint/, train_config.json, log.jsonl, tb/), a progress bar, one JSON line
-and TensorBoard scalars per logged step, Ctrl-C, failures as exit status 3, and the final checkpoint with
-the model's statistics and the run's time and hardware.
+"""What the training command lines (``python -m train``, ``python -m train.drgan``, the sweep) add around the one
+way to run a training (``core.training.train_run`` / ``run_trainer``, which own the run folder, resume, the loop,
+log.jsonl, the cpu-minutes budget and the final checkpoint): the run's options from the command line (saved ones
+on --resume, command line on top), a progress bar, TensorBoard scalars and pictures, SIGTERM/SIGINT as Ctrl-C,
+the messages, and the exit status (2 bad options or data, 3 failed, 130 interrupted).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from core.checkpoint import RunFolder, recover
+from core.checkpoint import RunFolder
 from core.data import ImageSet
-from core.training import Engine, TrainingFailed, hardware, run
-
-DRY_RUN = {"steps": 5, "log_every": 1, "image_every": 2, "checkpoint_every": 2, "batch_size": 8}
+from core.training import Engine, RunResult, run_trainer, runner
+from core.training.runner import DRY_RUN, prepare, start, time_budget  # noqa: F401 (the command lines' names)
 
 
 def error(message: str) -> None:
@@ -32,33 +27,12 @@ def error(message: str) -> None:
 
 
 def saved_or_new(folder: RunFolder, *, resume: bool, cls, options: dict, new: Callable[[dict], object]):
-    """The run's config: with ``resume`` the saved options with ``options`` on top; else ``new(options)``,
-    refused (None, with a message) when ``folder`` already holds a checkpoint."""
-    if resume:
-        if not folder.train_config.is_file():
-            error(f"nothing to resume in {folder.root} (no {folder.train_config.name})")
-            return None
-        return cls.from_dict(folder.read_config() | options)
-    if folder.has_checkpoint:
-        error(f"{folder.checkpoint} already exists; use --resume to continue it or choose another --out")
+    """``core.training.runner.saved_or_new``, refused with a message (None) instead of a ``ValueError``."""
+    try:
+        return runner.saved_or_new(folder, options, resume=resume, new=new, cls=cls)
+    except ValueError as err:
+        error(str(err))
         return None
-    return new(options)
-
-
-def prepare(folder: RunFolder, *, resume: bool, main_rank: bool = True) -> None:
-    """Before building the trainer: put back a checkpoint whose save was killed between its two renames."""
-    if resume and main_rank:
-        recover(folder.checkpoint)
-
-
-def start(folder: RunFolder, trainer: Engine, *, resume: bool) -> None:
-    """Resume ``trainer`` from the folder's checkpoint if asked (and there is one), then write the run's options."""
-    if resume and folder.has_checkpoint:
-        trainer.resume(folder.checkpoint)
-    elif resume and trainer.is_main:  # killed before its first checkpoint: nothing to lose, start again
-        print(f"{folder.checkpoint} has no checkpoint yet; starting from step 0 with the saved options", file=sys.stderr)
-    if trainer.is_main:
-        folder.write_config(asdict(trainer.config))
 
 
 def tensorboard_writer(folder: Path):
@@ -90,81 +64,71 @@ def stop_signals():
             signal.signal(sig, handler)
 
 
-def time_budget(trainer: Engine) -> Callable[[], bool] | None:
-    """``should_stop`` for ``config.cpu_minutes``: true once the process's CPU time in this run, plus what the
-    earlier runs used (saved in the train state), reaches the budget."""
-    minutes = getattr(trainer.config, "cpu_minutes", 0.0)
-    if not minutes:
-        return None
-    start, before = time.process_time(), trainer.cpu_seconds
-    return lambda: before + time.process_time() - start >= 60 * minutes
+class Console:
+    """A command line's view of one run, as ``train_run``'s callbacks (``callbacks()``): a progress bar with the
+    logged terms (``postfix``: which; all by default), TensorBoard scalars (``tag(name)`` names one) and pictures
+    (``draw(writer, trainer, data, step)``) in ``<folder>/tb`` on the main process, ``announce(trainer, data)``
+    printed once the trainer is built; ``finish(result)`` prints the outcome and returns the exit status."""
+
+    def __init__(self, folder: RunFolder, *, tag: Callable[[str], str] = lambda k: f"loss/{k}",
+                 postfix: tuple[str, ...] = (), draw: Callable | None = None,
+                 announce: Callable[[Engine, ImageSet], str] | None = None):
+        self.folder, self.tag, self.postfix, self.draw, self.announce = folder, tag, postfix, draw, announce
+        self.trainer, self.data, self.writer, self.bar, self.start_step = None, None, None, None, 0
+
+    def callbacks(self) -> dict:
+        return {"on_start": self.on_start, "on_step": self.on_step, "on_log": self.on_log,
+                "on_image": self.on_image if self.draw else None}
+
+    def on_start(self, trainer: Engine, data: ImageSet) -> None:
+        self.trainer, self.data, self.start_step = trainer, data, trainer.step_count
+        if trainer.is_main and self.announce:
+            print(self.announce(trainer, data), flush=True)
+        self.writer = tensorboard_writer(self.folder.tensorboard) if trainer.is_main else None
+        self.bar = tqdm(total=trainer.config.steps, initial=self.start_step, dynamic_ncols=True, mininterval=2.0,
+                        disable=not trainer.is_main)
+
+    def on_step(self, step: int, terms) -> None:
+        self.bar.update(1)
+
+    def on_log(self, step: int, values: dict[str, float], seconds: float) -> None:
+        self.bar.set_postfix({k: f"{v:.4f}" for k, v in values.items() if not self.postfix or k in self.postfix})
+        if self.writer:
+            speed = (step - self.start_step) / max(seconds, 1e-9)
+            for k, v in values.items():
+                self.writer.add_scalar(self.tag(k), v, step)
+            self.writer.add_scalar("lr", self.trainer.learning_rate(step), step)
+            self.writer.add_scalar("speed/it_per_s", speed, step)
+
+    def on_image(self, step: int) -> None:
+        if self.writer:
+            self.draw(self.writer, self.trainer, self.data, step)
+
+    def finish(self, result: RunResult) -> int:
+        if self.bar is not None:
+            self.bar.close()
+        if result.status in ("refused", "failed"):
+            error(result.message)
+        elif result.status == "interrupted":
+            print(result.message, file=sys.stderr)
+        else:
+            if self.writer:
+                self.writer.close()
+            if result.trainer is not None and result.trainer.is_main:
+                print(result.message, flush=True)
+        return result.exit_status
 
 
 def train(folder: RunFolder, trainer: Engine, data: ImageSet, *, on_image: Callable[[object, int], None] | None = None,
           tag: Callable[[str], str] = lambda k: f"loss/{k}", probe: bool = True, postfix: tuple[str, ...] = (),
           extra_metrics: dict | None = None) -> int:
-    """Run the loop to ``trainer.config.steps`` with logs in ``folder``; save the final checkpoint with the model's
-    statistics (``trainer.statistics(data)``) and metrics. Returns the exit status (0, 3 failed, 130 interrupted).
-    ``on_image(writer, step)`` draws a picture into TensorBoard; ``tag(name)`` names a scalar; ``postfix``: the
-    terms the progress bar shows (all by default); ``probe``: measure the method's extra log values on 64 images."""
-    config, main = trainer.config, trainer.is_main
-    writer = tensorboard_writer(folder.tensorboard) if main else None
-    images = data.images[torch.randperm(len(data), generator=torch.Generator().manual_seed(1))[:64]] if probe else None
-    start_step = trainer.step_count
-    bar = tqdm(total=config.steps, initial=start_step, dynamic_ncols=True, mininterval=2.0, disable=not main)
-    log_file = folder.log.open("a") if main else None
-
-    def on_log(step: int, values: dict[str, float], seconds: float) -> None:
-        speed = (step - start_step) / max(seconds, 1e-9)
-        bar.set_postfix({k: f"{v:.4f}" for k, v in values.items() if not postfix or k in postfix})
-        if log_file:
-            log_file.write(json.dumps({"step": step, "seconds": round(seconds, 1), "it_per_s": round(speed, 3)} | values)
-                           + "\n")
-            log_file.flush()
-        if writer:
-            for k, v in values.items():
-                writer.add_scalar(tag(k), v, step)
-            writer.add_scalar("lr", trainer.learning_rate(step), step)
-            writer.add_scalar("speed/it_per_s", speed, step)
-
-    try:
-        with stop_signals():
-            outcome = run(trainer, on_step=lambda step, terms: bar.update(1), log_every=config.log_every, on_log=on_log,
-                          probe=images, image_every=config.image_every if writer else 0,
-                          on_image=(lambda step: on_image(writer, step)) if writer and on_image else None,
-                          checkpoint=folder.checkpoint, checkpoint_every=config.checkpoint_every,
-                          should_stop=time_budget(trainer))
-    except TrainingFailed as err:
-        bar.close()
-        error(str(err))
-        return 3
-    finally:
-        if log_file:
-            log_file.close()
-    bar.close()
-    if outcome.status == "interrupted":
-        if trainer.world_size > 1:
-            print(f"interrupted; the last checkpoint in {folder.checkpoint} is kept; continue with --resume", file=sys.stderr)
-        else:
-            print(f"interrupted at step {trainer.step_count}; saved {folder.checkpoint}; continue with --resume",
-                  file=sys.stderr)
-        return 130
-    latents, metrics = None, None
-    if main:
-        trainer.model.eval()
-        latents = trainer.statistics(data)
-        metrics = {"training": {"steps": trainer.step_count, "seconds": round(trainer.train_seconds, 1),
-                                "cpu_seconds": round(trainer.cpu_seconds, 1),
-                                "it_per_s_this_run": round(outcome.it_per_s, 3), "device": str(trainer.device),
-                                "hardware": hardware(), "images": len(data)} | (extra_metrics or {})}
-    try:
-        trainer.save(folder.checkpoint, metrics=metrics, latents=latents)
-    except TrainingFailed as err:
-        error(str(err))
-        return 3
-    if writer:
-        writer.close()
-    if main:
-        print(f"done: {trainer.step_count} steps ({outcome.steps} this run) in {outcome.seconds:.0f} s "
-              f"({outcome.it_per_s:.2f} it/s) on {trainer.device}; checkpoint at {folder.checkpoint}", flush=True)
-    return 0
+    """A built trainer's run on the command line (DR-GAN's): ``core.training.run_trainer`` with a ``Console``;
+    ``on_image(writer, step)`` draws a picture into TensorBoard. Returns the exit status."""
+    console = Console(folder, tag=tag, postfix=postfix,
+                      draw=(lambda writer, trainer, data, step: on_image(writer, step)) if on_image else None)
+    console.on_start(trainer, data)
+    callbacks = console.callbacks()
+    del callbacks["on_start"]
+    with stop_signals():
+        result = run_trainer(trainer, data, folder, probe=probe, extra_metrics=extra_metrics, **callbacks)
+    return console.finish(result)

@@ -6,7 +6,7 @@
     python -m train.sweep dims --dims 16 32 --methods ccvae szabo        # a part of the grid
 
 Every cell trains with the same schedule (``--steps``, ``--lr``, batch 64, lr x0.1 at 80%) through
-``python -m train`` (atomic checkpoints in ``<runs>/<cell>/``), is evaluated with the Table 4.1
+``core.training.train_run``, as ``python -m train`` does (atomic checkpoints in ``<runs>/<cell>/``), is evaluated with the Table 4.1
 protocol (``core.evaluation.evaluate_model``: a 2-layer MLP on frozen codes, z sampled) and writes
 ``<out>/<cell>.json``. A killed sweep continues where it stopped: finished cells are skipped, a cell
 whose training was interrupted resumes from its last checkpoint. A cell whose training fails (NaN,
@@ -46,7 +46,8 @@ from core.data import DataError, load_dataset
 from core.evaluation import PAPER_RESULTS, PAPER_VARIANTS, PROTOCOL, Protocol, check_one_protocol, evaluate_checkpoint
 from core.evaluation.result import Evaluation, MeanSd
 from core.models import METHOD_NAMES
-from train import ccvae as train_cli
+from core.training import DRY_RUN, TrainConfig, preset_config, train_run
+from train import driver
 from train.cli import command_parser, hardware
 
 DIMS = (16, 32, 64, 128, 256, 512)
@@ -104,23 +105,34 @@ def eval_protocol(args: argparse.Namespace) -> Protocol:
     return protocol.with_sizes(args.eval_train, 0)
 
 
+def cell_config(run: RunFolder, options: dict, args: argparse.Namespace) -> tuple[TrainConfig, bool]:
+    """A cell's training options and whether it resumes: the shared schedule with the cell's own options on top,
+    over the saved options when the folder has them, else over the authors' setting (TrainConfig's defaults)."""
+    steps = int(options.get("steps", args.steps))
+    given = {"data_dir": args.data_dir, "steps": steps, "lr": args.lr, "seed": args.seed, "threads": args.threads,
+             "checkpoint_every": 250, "image_every": 10 * steps} | options
+    if run.train_config.is_file():
+        return TrainConfig.from_dict(run.read_config() | given), True
+    return preset_config("authors", **((DRY_RUN if args.dry_run else {}) | given)), False
+
+
 def train_cell(run: RunFolder, options: dict, args: argparse.Namespace) -> int:
-    """Train (or finish training) one cell through the training command line; its exit status."""
+    """Train (or finish training) one cell with ``core.training.train_run``, shown as ``python -m train`` shows a
+    run; its exit status."""
     steps = int(options.get("steps", args.steps))
     done = (run.checkpoint / CONFIG).is_file() and \
         read_config(run.checkpoint)["model"].get("training_steps", 0) >= steps
     if done:
         return 0
-    argv = ["--out", str(run.root), "--data-dir", args.data_dir, "--steps", str(steps), "--lr", str(args.lr),
-            "--seed", str(args.seed), "--threads", str(args.threads), "--checkpoint-every", "250",
-            "--image-every", str(10 * steps)]
-    # every cell starts from TrainConfig's defaults (the authors' setting) plus its own options
-    argv += ["--resume"] if run.train_config.is_file() else ["--preset", "authors"]
-    for key, value in options.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
-    if args.dry_run:
-        argv += ["--dry-run"]
-    return train_cli.main(argv)
+    try:
+        config, resume = cell_config(run, options, args)
+    except (TypeError, ValueError) as err:
+        driver.error(f"cell options {options}: {err}")
+        return 2
+    console = driver.Console(run)
+    with driver.stop_signals():
+        result = train_run(config, run, resume=resume, dry_run=args.dry_run, **console.callbacks())
+    return console.finish(result)
 
 
 def evaluation_data(args: argparse.Namespace):

