@@ -51,16 +51,18 @@ def stop() -> None:
         run.stop()
 
 
-def draw(run: live.Run, charts: list, grid_slot, bar) -> None:
+def draw(run: live.Run, charts, grid_slot, bar) -> None:
     """Loss curves, progress and the latest swap grid, into their placeholders."""
     bar.progress(run.step / run.steps, text=run.progress_text())
     history = list(run.history)  # the job appends while we draw
     if history:
         frame = pd.DataFrame(history).set_index("step")
-        for slot, (column, title) in zip(charts, live.LOSSES.items()):
-            with slot.container():
-                st.caption(title)
-                st.line_chart(frame[column], height=180)
+        terms = live.charted_terms(history)
+        with charts.container():
+            for column, (term, title) in zip(st.columns(max(len(terms), 1)), terms):
+                with column:
+                    st.caption(title)
+                    st.line_chart(frame[term], height=180)
     grid = run.grid
     if grid is not None:
         with grid_slot:
@@ -68,7 +70,7 @@ def draw(run: live.Run, charts: list, grid_slot, bar) -> None:
                                              "the left column gives z (the handwriting).")
 
 
-def follow(run: live.Run, charts: list, grid_slot, bar) -> None:
+def follow(run: live.Run, charts, grid_slot, bar) -> None:
     """Draw the run until its job ends (every script run of the page does this while it trains)."""
     drawn = [-1]
 
@@ -125,7 +127,7 @@ def main() -> None:
         st.info("Choose the settings and press Start. 1,000 steps take a few minutes on a laptop CPU; the server's "
                 "trainings take turns, so with many at once each runs slower.")
         return
-    bar, charts, grid_slot = st.empty(), [col.empty() for col in st.columns(3)], st.empty()
+    bar, charts, grid_slot = st.empty(), st.empty(), st.empty()
     draw(run, charts, grid_slot, bar)
     if running:
         follow(run, charts, grid_slot, bar)

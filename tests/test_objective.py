@@ -79,3 +79,13 @@ def test_the_trainer_sums_no_term_itself():
     """The one place the forward terms are weighted and summed: no `total = total + ...` left in the trainer."""
     source = (ROOT / "core/training/ccvae.py").read_text()
     assert "total = total +" not in source and "forward_objective" in source
+
+
+def test_train_live_charts_the_terms_the_objective_returned():
+    from core.features.live import MAX_CHARTS, charted_terms
+
+    history = [{"step": 1, "reconstruction": 0.1, "kl": 0.01, "reverse_cycle": 0.2, "s_head_accuracy": 0.5},
+               {"step": 2, "reconstruction": 0.1, "kl": 0.01, "reverse_cycle": 0.2, "pixel_l1": 0.3}]
+    names = [name for name, _ in charted_terms(history)]
+    assert names == ["reconstruction", "kl", "reverse_cycle", "pixel_l1"]  # monitors are not charted
+    assert len(charted_terms([{k: 0.0 for k in TITLES}])) == MAX_CHARTS and charted_terms([]) == []

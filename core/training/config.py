@@ -187,7 +187,8 @@ DEFAULT_PRESET = "fast"
 LIVE_PRESET = "live"  # what the Train-live page trains
 
 
-CCVAE_ONLY_WEIGHTS = ("z_adversary_weight", "z_independence_weight", "s_contrast_weight", "pixel_l1_weight")  # terms only the CC-VAE has
+# terms only the CC-VAE has
+CCVAE_ONLY_WEIGHTS = ("z_adversary_weight", "z_independence_weight", "s_contrast_weight", "pixel_l1_weight")
 CCVAE_ONLY = (*CCVAE_ONLY_WEIGHTS, "z_adversary_steps")  # what a baseline does not take from a preset
 
 
