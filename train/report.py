@@ -363,6 +363,7 @@ FACE_RUNS_31 = [
     ("faces-r-patch", "`faces-r` forked at step 10,000, + patch adversary (hinge, VQGAN adaptive weight x 0.5)"),
     ("faces-c", "the `faces` preset on the conv family (`--net conv`, the issue's 44.7% ceiling trial), z 32 / s 224, "
                 "KL weight 1, 26,000 steps with the rate drop at 85%"),
+    ("faces-d", "as `faces-c` with z 8 / s 248 (the code's room moved from z to s), 28,000 steps"),
 ]
 
 
