@@ -6,8 +6,9 @@ discriminator is built from the same seeded stream as the model.
 Float results can differ between CPUs (oneDNN picks kernels by ISA and model: an Intel Xeon and an AMD EPYC that
 both report AVX512 give different bits), so the bit-exact digest is asserted on a machine of a recorded kind
 (torch version, ISA and CPU model; the Xeon's digest was written by the pre-move code, 4aa678e's
-test, on that machine; the AMD EPYC's was written by 01bffd5's code, before the forward terms moved into core.training.objective); elsewhere only the tensors' names are compared (the first 200 steps already amplify another CPU's rounding
-beyond any tolerance on the sums: 0.014 on a bias between the two machines).
+test, on that machine; the AMD EPYC's was written by 01bffd5's code, before the forward terms moved
+into core.training.objective); elsewhere only the tensors' names are compared (the first 200 steps already
+amplify another CPU's rounding beyond any tolerance on the sums: 0.014 on a bias between the two machines).
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ from core.limits import MAX_LIVE_DIMS, MAX_LIVE_STEPS, check
 from core.training import LIVE_PRESET, PRESETS, TrainConfig, hardware, preset_config
 from core.training.objective import TITLES
 
-__all__ = ["BUNDLED", "DEFAULT_STEPS", "EVAL_EPOCHS", "MAX_CHARTS", "charted_terms", "MAX_LIVE_DIMS", "MAX_LIVE_STEPS", "Evaluation", "LiveError", "Run",
+__all__ = ["BUNDLED", "DEFAULT_STEPS", "EVAL_EPOCHS", "MAX_CHARTS",
+           "charted_terms", "MAX_LIVE_DIMS", "MAX_LIVE_STEPS", "Evaluation", "LiveError", "Run",
            "Trained", "name_problem", "save", "sources", "start", "train_in_worker"]
 
 CHART_EVERY = 25  # steps between loss-chart updates on the page (also at the end)
