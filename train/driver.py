@@ -19,7 +19,7 @@ from tqdm import tqdm
 from core.checkpoint import RunFolder
 from core.data import ImageSet
 from core.training import Engine, RunResult, run_trainer, runner
-from core.training.runner import DRY_RUN, prepare, start, time_budget  # noqa: F401 (the command lines' names)
+from core.training.runner import DRY_RUN, prepare, start  # noqa: F401 (the command lines' names)
 
 
 def error(message: str) -> None:

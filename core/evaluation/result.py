@@ -151,7 +151,30 @@ class Probes:
 
 
 class Scored:
-    """What a probed block (Table 4.1's, a factor's) says over its probe seeds; read by every table."""
+    """What a probed block (Table 4.1's, a factor's) says over its probe seeds; read by every table. A block stores
+    an accuracy per code of ``CODES`` and its optional fields (default None) when set; ``read`` and ``to_dict``
+    are that format, both ways."""
+
+    CODES: tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, data: dict, what: str = "accuracy") -> tuple[list[Accuracy], dict, dict]:
+        """(the accuracies in ``CODES`` order, the optional fields present, the rest as stored) of a stored block,
+        its probes typed; ``MetricsError`` without an accuracy block over exactly ``CODES`` (``what`` names it)."""
+        if not isinstance(data, dict) or not isinstance(data.get("accuracy"), dict):
+            raise MetricsError("no 'accuracy' block")
+        acc = data["accuracy"]
+        if set(acc) != set(cls.CODES):
+            raise MetricsError(f"{what} is over {sorted(acc)}, expected {list(cls.CODES)}")
+        typed, extra = _split(data, _optional(cls))
+        del extra["accuracy"]
+        if "probes" in typed:
+            typed["probes"] = Probes.from_dict(typed["probes"])
+        return [Accuracy.from_dict(acc[c]) for c in cls.CODES], typed, extra
+
+    def to_dict(self) -> dict:
+        out = {"accuracy": {c: getattr(self, c).to_dict() for c in self.CODES}}
+        return out | {k: _stored(v) for k in _optional(type(self)) if (v := getattr(self, k)) is not None} | self.extra
 
     def accuracy(self, code: str) -> Accuracy:
         return getattr(self, code)
@@ -190,20 +213,8 @@ class FactorEvaluation(Scored):
 
     @classmethod
     def from_dict(cls, data: dict) -> FactorEvaluation:
-        if not isinstance(data, dict) or not isinstance(data.get("accuracy"), dict):
-            raise MetricsError("no 'accuracy' block")
-        acc = data["accuracy"]
-        if set(acc) != set(cls.CODES):
-            raise MetricsError(f"a factor's accuracy is over {sorted(acc)}, expected {list(cls.CODES)}")
-        typed, extra = _split(data, _optional(cls))
-        del extra["accuracy"]
-        if "probes" in typed:
-            typed["probes"] = Probes.from_dict(typed["probes"])
-        return cls(*(Accuracy.from_dict(acc[c]) for c in cls.CODES), **typed, extra=extra)
-
-    def to_dict(self) -> dict:
-        out = {"accuracy": {c: getattr(self, c).to_dict() for c in self.CODES}}
-        return out | {k: _stored(v) for k in _optional(type(self)) if (v := getattr(self, k)) is not None} | self.extra
+        accuracies, typed, extra = cls.read(data, "a factor's accuracy")
+        return cls(*accuracies, **typed, extra=extra)
 
 
 @dataclass
@@ -230,40 +241,26 @@ class Evaluation(Scored):
     unseen: Evaluation | None = None  # identities the encoder never saw
     extra: dict = field(default_factory=dict)  # swap_effect, split, ... as stored
 
+    CODES = CODES
+
     @property
     def chance(self) -> float:
         return math.nan if self.chance_test is None else self.chance_test
 
     @classmethod
     def from_dict(cls, data: dict) -> Evaluation:
-        if not isinstance(data, dict) or not isinstance(data.get("accuracy"), dict):
-            raise MetricsError("no 'accuracy' block")
-        acc = data["accuracy"]
-        if set(acc) != set(CODES):
-            raise MetricsError(f"accuracy is over {sorted(acc)}, expected {list(CODES)}")
-        typed, extra = _split(data, _optional(cls))
-        del extra["accuracy"]
+        accuracies, typed, extra = cls.read(data)
         if "chance_test" in typed:
             _number(typed, "chance_test")
         if "silhouette_test" in typed:
             typed["silhouette_test"] = Silhouette.from_dict(typed["silhouette_test"])
-        if "probes" in typed:
-            typed["probes"] = Probes.from_dict(typed["probes"])
         if "factors" in typed:
             if not isinstance(typed["factors"], dict):
                 raise MetricsError("'factors' is not a block")
             typed["factors"] = {k: FactorEvaluation.from_dict(v) for k, v in typed["factors"].items()}
         if "unseen" in typed:
             typed["unseen"] = cls.from_dict(typed["unseen"])
-        return cls(*(Accuracy.from_dict(acc[c]) for c in CODES), **typed, extra=extra)
-
-    def to_dict(self) -> dict:
-        out = {"accuracy": {c: getattr(self, c).to_dict() for c in CODES}}
-        for k in _optional(type(self)):
-            value = getattr(self, k)
-            if value is not None:
-                out[k] = _stored(value)
-        return out | self.extra
+        return cls(*accuracies, **typed, extra=extra)
 
 
 @dataclass

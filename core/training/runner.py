@@ -87,6 +87,12 @@ def run_folder(out: str | Path | RunFolder | None) -> RunFolder | None:
     return out if out is None or isinstance(out, RunFolder) else RunFolder(out)
 
 
+def refuse_overwrite(folder: RunFolder) -> None:
+    """``ValueError`` (worded for the user) when a new run would replace the checkpoint in ``folder``."""
+    if folder.has_checkpoint:
+        raise ValueError(f"{folder.checkpoint} already exists; use --resume to continue it or choose another --out")
+
+
 def saved_or_new(out: str | Path | RunFolder, options: dict, *, resume: bool, new: Callable[[dict], object],
                  cls=TrainConfig):
     """The run's config: with ``resume`` the options saved in ``out`` with ``options`` on top; else ``new(options)``.
@@ -96,8 +102,7 @@ def saved_or_new(out: str | Path | RunFolder, options: dict, *, resume: bool, ne
         if not folder.train_config.is_file():
             raise ValueError(f"nothing to resume in {folder.root} (no {folder.train_config.name})")
         return cls.from_dict(folder.read_config() | options)
-    if folder.has_checkpoint:
-        raise ValueError(f"{folder.checkpoint} already exists; use --resume to continue it or choose another --out")
+    refuse_overwrite(folder)
     return new(options)
 
 
@@ -172,8 +177,8 @@ def train_run(config: TrainConfig, out: str | Path | RunFolder | None = None, *,
     torchrun, with the process group started (only rank 0 writes)."""
     folder = run_folder(out)
     try:
-        if folder is not None and not resume and folder.has_checkpoint:
-            raise ValueError(f"{folder.checkpoint} already exists; use --resume to continue it or choose another --out")
+        if folder is not None and not resume:
+            refuse_overwrite(folder)
         prepare(folder, resume=resume, main_rank=rank == 0)
         if world_size > 1:
             dist.barrier()
