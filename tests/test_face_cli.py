@@ -100,7 +100,25 @@ def test_identity_protocol_rewards_the_right_person_and_sees_a_decoder_that_igno
     assert bad["k"]["3"]["matched"] <= 25.0 and bad["k"]["3"]["style_spread"] == 0.0
     assert good["chance"] == 25.0
     few = identity_score(people, faithful, MeanColour(), ks=(1,), threshold=0.1, rendered=2)
-    assert few["rendered"] == 2 and few["k"]["1"]["images"] == 12
+    assert few["rendered"] == 2 and few["k"]["1"]["images"] == 12 and len(few["k"]["1"]["person_distance"]) == 2
+
+
+def test_the_people_a_fine_tune_made_worse_are_named():
+    from train.face_identity import worse_than_zero_shot
+
+    people = split_people(coloured_people(), uploads=3)
+
+    def faithful(i, uploads):
+        return uploads.mean(0, keepdim=True).expand(4, -1, -1, -1)
+
+    def second_lost(i, uploads):  # person 1 rendered as the grey average, the others faithfully
+        return torch.full((4, 3, 16, 16), 0.5) if i == 1 else faithful(i, uploads)
+
+    zero = identity_score(people, faithful, MeanColour(), ks=(1, 3), threshold=0.1)
+    few = identity_score(people, second_lost, MeanColour(), ks=(1, 3), threshold=0.1, rendered=3)
+    worse = worse_than_zero_shot(zero, few, people)
+    assert worse["3"]["people"] == 1 and worse["3"]["of"] == 3 and worse["3"]["names"] == [people[1].name]
+    assert worse["3"]["distance_change"][0] > 0
 
 
 def test_score_and_pixel_distance():

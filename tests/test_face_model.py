@@ -151,23 +151,34 @@ def test_fine_detail_is_lower_for_a_blur():
     assert laplacian_variance((sharp * 255).to(torch.uint8)) == pytest.approx(laplacian_variance(sharp), rel=0.01)
 
 
-def test_decoder_few_shot_keeps_the_zero_shot_decoder_when_the_held_back_photo_gets_worse():
-    from core.fewshot import fine_tune
+def test_decoder_few_shot_stops_when_the_held_back_photo_grows_past_the_bound_and_keeps_the_last_good_decoder():
+    from core.fewshot import GUARD_GROWTH, fine_tune, fit_decoder
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(image_shape=(3, 64, 64), z_dim=4, s_dim=8, dataset="celeba"))
     data = synthetic_faces(identities=4, channels=3)
     person, others = data.floats(torch.arange(2)), data.floats(torch.arange(12, 44))
-    uploads = torch.cat([person, 1 - person[:1]])  # the held-back (last) upload is the negative of the first
+    held = 1 - person[:1]  # the held-back (last) upload is the negative of the first: fitting the others moves away
+    uploads = torch.cat([person, held])
+    with torch.no_grad():
+        zero_shot = float((model.decode_mean(model.encode(held).z_mu, model.encode(person).s.mean(0, keepdim=True))
+                           - held).pow(2).mean())
     calls = []
-    tuned = fine_tune(model, uploads, others, torch.zeros(32, dtype=torch.long), steps=60, lr=1e-3, part="decoder",
+    tuned = fine_tune(model, uploads, others, torch.zeros(32, dtype=torch.long), steps=200, lr=1e-3, part="decoder",
                       callback=lambda step, terms: calls.append(terms))
-    assert tuned.fine_tune_kept == 0 and tuned.fine_tune_ran < 60  # never better than zero-shot: stopped early
-    assert all(torch.equal(a, b) for a, b in zip(tuned.decoder.state_dict().values(), model.decoder.state_dict().values()))
-    assert any("held_back" in terms for terms in calls)
+    checks = [terms["held_back"] for terms in calls if "held_back" in terms]
+    assert tuned.fine_tune_ran < 200 and checks[-1] > GUARD_GROWTH * zero_shot  # stopped at the first check past it
+    assert all(error <= GUARD_GROWTH * zero_shot for error in checks[:-1])
+    assert tuned.fine_tune_kept == tuned.fine_tune_ran - 10  # the decoder of the last check within the bound
+    with torch.no_grad():
+        kept = float((tuned.decode_mean(tuned.encode(held).z_mu, tuned.encode(person).s.mean(0, keepdim=True))
+                      - held).pow(2).mean())
+    assert kept == pytest.approx(checks[-2], rel=1e-4)
     honest = fine_tune(model, data.floats(torch.arange(3)), others, torch.zeros(32, dtype=torch.long), steps=30,
                        lr=1e-3, part="decoder")
-    assert honest.fine_tune_kept > 0  # three photos of one person: the held-back one improves
+    assert honest.fine_tune_kept == honest.fine_tune_ran == 30  # three photos of one person: it trains to the end
+    with pytest.raises(ValueError, match="growth"):
+        fit_decoder(model, uploads, others, steps=5, growth=1.0)
 
 
 def test_sigterm_stops_a_command_line_run_like_ctrl_c():

@@ -34,7 +34,7 @@ from core.data import DataError, load_dataset
 from core.evaluation.identity import identity_score, split_people, zero_shot_render
 from core.evaluation.swaps import one_per_class, swap_test
 from core.explore import tile
-from core.fewshot import FINE_TUNE_PARTS, fine_tune, known_styles, reference_images
+from core.fewshot import FINE_TUNE_PARTS, GUARD_GROWTH, fine_tune, known_styles, reference_images
 from train.cli import command_parser, hardware, parse_command
 
 
@@ -57,6 +57,18 @@ def write_grid(path: Path, people: list, render, k: int, *, rows: int) -> None:
     grid = torch.stack(columns, 1)  # (rows, people, C, H, W)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(tile(grid.flatten(0, 1), nrow=len(people))).save(path)
+
+
+def worse_than_zero_shot(zero: dict, few: dict, people: list) -> dict:
+    """Per k: the people whose few-shot renders lie farther from their own centroid than their zero-shot renders
+    (dlib's mean distance), the cases where the fine-tune lost."""
+    out = {}
+    for k, row in few["k"].items():
+        before, after = zero["k"][k]["person_distance"], row["person_distance"]
+        lost = [i for i, (b, a) in enumerate(zip(before, after)) if a > b]
+        out[k] = {"people": len(lost), "of": len(after), "names": [people[i].name for i in lost],
+                  "distance_change": [round(after[i] - before[i], 4) for i in lost]}
+    return out
 
 
 def _detail(row: dict) -> str:
@@ -88,6 +100,10 @@ def markdown(result: dict) -> str:
         for k, r in part["k"].items():
             lines.append(f"| {name} | {k} | {r['matched']:.1f} | {r['within_0.6']:.1f} | {r['mean_distance']:.3f} | "
                          f"{r['style_spread_vs_real']:.2f} | {_detail(r)} |")
+    worse = (result.get("few_shot") or {}).get("worse_than_zero_shot")
+    if worse:
+        lines += ["", "Few-shot renders farther from the person than the zero-shot ones (dlib mean distance): " + "; ".join(
+            f"{k} upload{'s' if k != '1' else ''}: {w['people']} of {w['of']} people" for k, w in worse.items()) + "."]
     if "swap_test" in result:
         t = result["swap_test"]
         lines += ["", f"Swap test on {t['photos']} held-out photos of seen people, in the embedding of a classifier no loss "
@@ -157,21 +173,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.fine_tune_steps > 0:
         t1 = time.time()
         references, reference_labels = reference_images(model, latents)
-        timings = []
+        timings, kept = [], {}
 
         def tuned_render(i: int, uploads: torch.Tensor) -> torch.Tensor:
             t = time.time()
             tuned = fine_tune(model, uploads, references, reference_labels, steps=args.fine_tune_steps,
                               part=args.fine_tune_part, seed=args.seed + i)
             timings.append(time.time() - t)
+            kept.setdefault(str(uploads.shape[0]), []).append(getattr(tuned, "fine_tune_kept", args.fine_tune_steps))
             return zero_shot_render(tuned, styles)(uploads)
 
         part = identity_score(people, tuned_render, recogniser, ks=tuple(args.ks), rendered=args.fine_tune_people)
         result |= {"fine_tune_steps": args.fine_tune_steps, "fine_tune_people": part["rendered"],
                    "fine_tune_part": args.fine_tune_part,
+                   "fine_tune_guard": f"held-back error within {GUARD_GROWTH:g}x of zero-shot" if args.fine_tune_part == "decoder"
+                   else "none",
                    "few_shot": {"k": part["k"],
                                 "seconds": round(time.time() - t1, 1),
-                                "seconds_per_fine_tune": round(sum(timings) / len(timings), 1)}}
+                                "seconds_per_fine_tune": round(sum(timings) / len(timings), 1),
+                                "kept_steps": kept,
+                                "worse_than_zero_shot": worse_than_zero_shot(zero, part, people)}}
     if args.classifier:
         result["swap_test"] = seen_swap_test(model, classifier, seen, args.classifier)
     if args.grid:

@@ -131,11 +131,16 @@ def identity_score(people: list[Person], render: Render, recogniser, *, ks: tupl
             spread.append(pairwise_pixel_distance(outputs.cpu()))
             detail.append(laplacian_variance(outputs.cpu()))
             crop_detail.append(laplacian_variance(person.uploads[:k]))
-        s = score(np.concatenate(embeddings), np.array(labels), centroids, threshold)
-        result["k"][str(k)] = s.to_dict() | {"style_spread": round(float(np.mean(spread)), 4),
-                                             "style_spread_vs_real": round(float(np.mean(spread)) / real_spread, 3),
-                                             "laplacian_variance": round(float(np.mean(detail)), 2),
-                                             "detail": round(float(np.mean(detail)) / float(np.mean(crop_detail)), 3)}
+        embedded, truth_k = np.concatenate(embeddings), np.array(labels)
+        s = score(embedded, truth_k, centroids, threshold)
+        own = np.linalg.norm(embedded - centroids[truth_k], axis=1)
+        result["k"][str(k)] = s.to_dict() | {
+            "style_spread": round(float(np.mean(spread)), 4),
+            "style_spread_vs_real": round(float(np.mean(spread)) / real_spread, 3),
+            "laplacian_variance": round(float(np.mean(detail)), 2),
+            "detail": round(float(np.mean(detail)) / float(np.mean(crop_detail)), 3),
+            # each rendered person's mean distance to their own centroid (which people a change helped or hurt)
+            "person_distance": [round(float(own[truth_k == i].mean()), 4) for i in range(len(people[:rendered]))]}
     result["real_spread"] = round(real_spread, 4)
     return result
 
