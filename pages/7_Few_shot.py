@@ -23,6 +23,7 @@ from core.features.photos import (
     Photos,
     Shots,
     face_model_choice,
+    fine_tune_caption,
 )
 from pages.widgets import OTHER, data_dir_ui, decoding, explain, heavy, model_picker_ui, open_model, page_header, show, tiles
 
@@ -226,7 +227,7 @@ def main() -> None:
         with left:
             show(before.picture, width=440, caption="Before (zero-shot, shared model)")
         with right:
-            show(after.picture, width=440, caption=f"After {steps} fine-tuning steps (your private copy)")
+            show(after.picture, width=440, caption=fine_tune_caption(model, steps))
         likeness_ui(few, photos, tuned_zero, "fine-tuned", key)
         s_new = tuned_zero.s
     elif tuned is not None:

@@ -209,3 +209,19 @@ def test_likeness_sets_the_renders_against_strangers_with_several_uploads():
     assert result.upload_distances.shape == (3,) and result.stranger_distances.shape == (6,)
     assert result.beats_strangers == 1.0
     assert likeness(you, strangers, Net(), strangers=strangers).beats_strangers == 0.5  # yours are strangers: chance
+
+
+def test_the_few_shot_caption_says_when_the_guard_stopped_the_fine_tune():
+    from core.features.photos import fine_tune_caption
+
+    class Tuned:
+        fine_tune_kept, fine_tune_ran = 40, 50
+
+    assert fine_tune_caption(Tuned(), 100) == ("After 40 fine-tuning steps: stopped at step 50 of 100, when your last "
+                                               "photo, held back, was drawn more than 2x worse than before (your "
+                                               "private copy)")
+    Tuned.fine_tune_kept = Tuned.fine_tune_ran = 100
+    assert fine_tune_caption(Tuned(), 100) == "After 100 fine-tuning steps (your private copy)"
+    Tuned.fine_tune_kept, Tuned.fine_tune_ran = 0, 10
+    assert fine_tune_caption(Tuned(), 100).startswith("Zero-shot decoder kept")
+    assert fine_tune_caption(object(), 30) == "After 30 fine-tuning steps (your private copy)"  # no guard (one photo)

@@ -342,7 +342,8 @@ def celeba_identity(root: Path) -> str:
     rows += [_identity_row("**`celeba`, zero-shot**", k, r) for k, r in ours["zero_shot"]["k"].items()]
     few = ours.get("few_shot")
     if few:
-        name = (f"**`celeba`, few-shot** (decoder fine-tuned {ours['fine_tune_steps']} steps, "
+        guarded = ", guarded" if "fine_tune_guard" in ours else ""
+        name = (f"**`celeba`, few-shot** (decoder fine-tuned {ours['fine_tune_steps']} steps{guarded}, "
                 f"{few['seconds_per_fine_tune']:.1f} s each)")
         rows += [_identity_row(name, k, r) for k, r in few["k"].items()]
     rows += [_identity_row("`yaleb` (grey), zero-shot", k, r) for k, r in yaleb["zero_shot"]["k"].items()]
@@ -351,7 +352,22 @@ def celeba_identity(root: Path) -> str:
                       f"{ours['people']} unseen identities, chance {ours['chance']}%; {ours['styles']} stored styles per "
                       f"person; dlib's face-recognition ResNet (never in a loss), same-person distance "
                       f"{ours['threshold']}. Hardware: {ours['hardware']}; scoring took {ours['zero_shot']['seconds']:.0f} s "
-                      f"(zero-shot) and {few['seconds'] if few else 0:.0f} s (few-shot) on 1 thread."])
+                      f"(zero-shot) and {few['seconds'] if few else 0:.0f} s (few-shot) on 1 thread.", *_guard_lines(ours)])
+
+
+def _guard_lines(identity: dict) -> list[str]:
+    """What the few-shot guard did in a ``train.face_identity`` result, and the people the fine-tune lost."""
+    few = identity.get("few_shot") or {}
+    if "fine_tune_guard" not in identity or "worse_than_zero_shot" not in few:
+        return []
+    max_steps = identity["fine_tune_steps"]
+    stopped = "; ".join(f"{k} photo{'s' if k != '1' else ''}: {sum(s < max_steps for s in kept)} of {len(kept)}"
+                        for k, kept in few["kept_steps"].items())
+    lost = "; ".join(f"{k} photo{'s' if k != '1' else ''}: {w['people']} of {w['of']}"
+                     for k, w in few["worse_than_zero_shot"].items())
+    return ["", f"Few-shot guard ({identity['fine_tune_guard']}; with 2 photos or more the last is held back): "
+            f"fine-tunes it stopped early, {stopped}. People whose few-shot renders lie farther from them than their "
+            f"zero-shot renders (dlib's mean distance), the cases where fine-tuning lost: {lost}."]
 
 
 # issue 31's runs: (folder under experiments/celeba, recipe in words); each holds identity.json (train.face_identity)

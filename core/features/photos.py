@@ -25,13 +25,14 @@ from core.checkpoint import CheckpointError, parse_model_config, read_config
 from core.data import DataError, load_dataset, spec_for
 from core.explore import decode_grid, interpolate_codes, tile
 from core.features import Tile, View, evenly_spread, picture
-from core.fewshot import DEFAULT_STEPS, fine_tune, known_styles, mean_s, recommended_part, reference_images
+from core.fewshot import DEFAULT_STEPS, GUARD_GROWTH, fine_tune, known_styles, mean_s, recommended_part, reference_images
 from core.limits import MAX_FINE_TUNE_STEPS, MAX_PHOTOS, LimitError, check
 from core.models import Progress
 from core.upload import CROP_MODES, Prepared, UploadError, prepare_for
 
 __all__ = ["AUTOMATIC_CROPS", "CROP_MODES", "DEFAULT_STEPS", "MAX_FINE_TUNE_STEPS", "MAX_PHOTOS", "FewShot",
-           "IdentityMap", "LikenessReport", "Photos", "Shots", "View", "check_photo_count", "face_model_choice", "zero_shot_notes"]
+           "IdentityMap", "LikenessReport", "Photos", "Shots", "View", "check_photo_count", "face_model_choice", "fine_tune_caption",
+           "zero_shot_notes"]
 
 AUTOMATIC_CROPS = CROP_MODES[:2]  # the crops that need no box drawn by hand
 REFERENCE_IMAGES = 512  # training images a fine-tune mixes in, from a local dataset
@@ -43,6 +44,19 @@ def check_photo_count(count: int) -> None:
         raise LimitError(f"no photos: upload 1 to {MAX_PHOTOS} images of one new identity")
     if count > MAX_PHOTOS:
         raise LimitError(f"{count} photos uploaded; the limit is {MAX_PHOTOS}: remove {count - MAX_PHOTOS}")
+
+
+def fine_tune_caption(model, steps: int) -> str:
+    """What a fine-tuned copy is, in words: the steps it kept, and why it stopped early when its guard stopped it
+    (``core.fewshot.fit_decoder``: the held-back upload's error grew past ``GUARD_GROWTH`` x its zero-shot value)."""
+    kept, ran = getattr(model, "fine_tune_kept", steps), getattr(model, "fine_tune_ran", steps)
+    if ran >= steps and kept == ran:
+        return f"After {steps} fine-tuning steps (your private copy)"
+    if kept == 0:
+        return (f"Zero-shot decoder kept: after {ran} steps your last photo, held back, was drawn more than "
+                f"{GUARD_GROWTH:g}x worse than before, already at the first check (your private copy)")
+    return (f"After {kept} fine-tuning steps: stopped at step {ran} of {steps}, when your last photo, held back, was "
+            f"drawn more than {GUARD_GROWTH:g}x worse than before (your private copy)")
 
 
 def face_model_choice(path: str | None, models: dict | None = None) -> str | None:
