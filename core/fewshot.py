@@ -145,8 +145,10 @@ def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps:
     app's path (encode the uploads, take their mean s, decode with stored z) picks up the new decoder as it is.
 
     The guard (issue 31: fine-tuning made a held-out person worse): with 2 uploads or more, the last is held back.
-    The decoder trains on the others; every ``check_every`` steps the held-back photo is rendered from its own z
-    and the others' mean s. When its pixel error has grown past ``growth`` times the zero-shot decoder's, the
+    The decoder trains on the others' pixels; every ``check_every`` steps the held-back photo is rendered from its
+    own z and the mean s. That s is the mean over *all* the uploads, the held-back one too: it is the s the renders
+    are drawn with afterwards (training on the others' mean s alone left the decoder fitted to an s it is never
+    given). When its pixel error has grown past ``growth`` times the zero-shot decoder's, the
     fine-tune has drawn something a photo it never saw does not resemble (the blotches of an over-fitted
     decoder): it stops and keeps the decoder of the last check within the bound (step 0, the zero-shot decoder,
     if none was). It does not keep the step of *lowest* error: measured on 20 unseen CelebA people, that error rose
@@ -162,9 +164,9 @@ def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps:
     held = x_all[-1:] if x_all.shape[0] >= 2 else None
     x = x_all[:-1] if held is not None else x_all
     with torch.no_grad():
-        enc = tuned.encode(x)
-        z, s = enc.z_mu, enc.s.mean(0, keepdim=True).expand(x.shape[0], -1)
-        held_z = tuned.encode(held).z_mu if held is not None else None
+        enc = tuned.encode(x_all)  # s: the mean of *every* upload, the s the app and the score render with
+        z, s = enc.z_mu[:x.shape[0]], enc.s.mean(0, keepdim=True).expand(x.shape[0], -1)
+        held_z = enc.z_mu[-1:] if held is not None else None
         refs = tuned.encode(references[:256].float().to(device)) if len(references) else None
         targets = tuned.decode_mean(refs.z_mu, refs.s) if refs is not None else None
 
