@@ -380,6 +380,10 @@ FACE_RUNS_31 = [
     ("faces-c", "the `faces` preset on the conv family (`--net conv`, the issue's 44.7% ceiling trial), z 32 / s 224, "
                 "KL weight 1, 26,000 steps with the rate drop at 85%"),
     ("faces-d", "as `faces-c` with z 8 / s 248 (the code's room moved from z to s), 28,000 steps"),
+    ("faces-f", "`faces-d` resumed at 28,000 to 50,000 steps (rate back up, drop at 42,500) + identity on swaps 0.003 "
+                "(frozen C2: seed 0, both folders, 3,021 classes); zero-shot only scored"),
+    ("faces-g", "`faces-f`'s recipe to 40,000 steps + patch adversary (hinge, VQGAN adaptive weight x 0.5) from "
+                "28,000; zero-shot only scored; its grid shows coloured speckle on foreheads and backgrounds"),
 ]
 
 
