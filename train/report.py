@@ -427,9 +427,9 @@ GUARD_STUDY = (("people-10-19.jsonl", "people 10-19 (where the rule was chosen)"
 
 
 def fewshot_guard(root: Path) -> str:
-    """``python -m tools.fewshot_guard_study``: dlib's outcome of each stopping rule for the decoder few-shot, on the
+    """``python -m train.fewshot_guard_study``: dlib's outcome of each stopping rule for the decoder few-shot, on the
     validation people and on the scored ones (the shipped model, 2 uploads trained on, the third held back)."""
-    from tools.fewshot_guard_study import summarise
+    from train.fewshot_guard_study import summarise
 
     studies = [summarise(root / CELEBA_RUNS / "guard-study" / name) for name, _ in GUARD_STUDY]
     header = ["rule", *(f"{label}: matched (%) / mean distance" for _, label in GUARD_STUDY)]

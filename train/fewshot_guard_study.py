@@ -1,8 +1,8 @@
 """Which signal should guard a decoder few-shot? dlib's likeness along each fine-tune, beside signals the model has.
 
-    python -m tools.fewshot_guard_study --checkpoint checkpoints/celeba --data-dir ../shared/data/celeba_subset \
+    python -m train.fewshot_guard_study --checkpoint checkpoints/celeba --data-dir ../shared/data/celeba_subset \
         --people 10 --first 10 --out experiments/celeba/guard-study/validation.jsonl
-    python -m tools.fewshot_guard_study --summarise experiments/celeba/guard-study/validation.jsonl
+    python -m train.fewshot_guard_study --summarise experiments/celeba/guard-study/validation.jsonl
 
 For each unseen CelebA person (``UNSEEN_CELEBA``, the split of ``train.face_identity``: seed 0, 5 uploads), the
 decoder is fine-tuned on the first 2 uploads as ``core.fewshot.fit_decoder`` does (their z means and mean s, 16
@@ -117,7 +117,7 @@ def summarise(path: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.fewshot_guard_study", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m train.fewshot_guard_study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--data-dir", default="")
