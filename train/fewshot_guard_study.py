@@ -5,8 +5,10 @@
     python -m train.fewshot_guard_study --summarise experiments/celeba/guard-study/validation.jsonl
 
 For each unseen CelebA person (``UNSEEN_CELEBA``, the split of ``train.face_identity``: seed 0, 5 uploads), the
-decoder is fine-tuned on the first 2 uploads as ``core.fewshot.fit_decoder`` does (their z means and mean s, 16
-replayed references, Adam 2e-4) for 150 steps with no guard, and the third upload is held back. Every 10 steps it
+decoder is fine-tuned on the first 2 uploads as ``core.fewshot.fit_decoder`` did when the rule was chosen (their z
+means and *their* mean s, 16 replayed references, Adam 2e-4) for 150 steps with no guard, and the third upload is
+held back. ``fit_decoder`` now renders and trains with the mean s of all the uploads, the held-back one too; this
+loop keeps the earlier s so that the recorded study stays reproducible (re-run it to measure the current one). Every 10 steps it
 records, for the held-back photo rendered from its own z and the 2 uploads' mean s: its pixel error (``mse``), the
 same at 16x16 (``blur``), and the cosine between the model's own s of that render and of the photo (``cos``, both
 centred on the stored codes' mean s); and, as the outcome, dlib's mean distance of the 16-style renders to the
