@@ -135,7 +135,8 @@ GUARD_GROWTH = 2.0  # the held-back photo's error may grow to this many times it
 
 def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps: int = 100, lr: float = 2e-4,
                 replay: int = 16, seed: int = 0, check_every: int = 10, growth: float = GUARD_GROWTH,
-                callback: Callable[[int, dict[str, float]], None] | None = None):
+                callback: Callable[[int, dict[str, float]], None] | None = None,
+                on_check: Callable[[int, torch.nn.Module], None] | None = None):
     """Few-shot by the decoder alone (``fine_tune(part="decoder")``): a copy whose decoder renders the new person
     from the mean s of ``images`` (n, C, H, W), the encoder untouched.
 
@@ -154,6 +155,10 @@ def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps:
     if none was). It does not keep the step of *lowest* error: measured on 20 unseen CelebA people, that error rose
     in most fine-tunes while dlib matched the renders to the person far more often (``docs/RESULTS.md``, issue
     31's few-shot guard). The kept step is ``tuned.fine_tune_kept`` (of ``fine_tune_ran``).
+
+    ``on_check(step, tuned)`` sees the model being tuned at step 0 and at every check (``check_every`` steps and the
+    last), after the guard has read it; it must not change it (``train.fewshot_guard_study`` measures it there, and
+    ``growth=float("inf")`` runs every step).
     """
     if growth <= 1:
         raise ValueError(f"growth must be above 1, got {growth}")
@@ -176,6 +181,8 @@ def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps:
 
     bound = growth * held_error() if held is not None else None
     good = (0, copy.deepcopy(tuned.decoder.state_dict())) if held is not None else None
+    if on_check is not None:
+        on_check(0, tuned)
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(params, lr=lr)
     ran = 0
@@ -194,11 +201,14 @@ def fit_decoder(model, images: torch.Tensor, references: torch.Tensor, *, steps:
             raise FloatingPointError("fine-tuning diverged; try fewer steps or a lower rate")
         terms = {"reconstruction": float(loss.detach()), "replay": float(kept.detach())}
         grown = False
-        if good is not None and (step % check_every == 0 or step == steps):
-            error = terms["held_back"] = held_error()
-            grown = not error <= bound  # a NaN error counts as grown
-            if not grown:
-                good = (step, copy.deepcopy(tuned.decoder.state_dict()))
+        if step % check_every == 0 or step == steps:
+            if good is not None:
+                error = terms["held_back"] = held_error()
+                grown = not error <= bound  # a NaN error counts as grown
+                if not grown:
+                    good = (step, copy.deepcopy(tuned.decoder.state_dict()))
+            if on_check is not None:
+                on_check(step, tuned)
         if callback is not None:
             callback(step, terms)
         if grown:

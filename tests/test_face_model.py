@@ -181,6 +181,32 @@ def test_decoder_few_shot_stops_when_the_held_back_photo_grows_past_the_bound_an
         fit_decoder(model, uploads, others, steps=5, growth=1.0)
 
 
+def test_decoder_few_shot_shows_each_check_to_on_check_and_runs_to_the_end_with_no_bound():
+    """train.fewshot_guard_study measures fit_decoder itself through on_check: step 0 (the zero-shot decoder) and
+    every check, the model as the guard saw it; with growth infinite nothing stops it."""
+    from core.fewshot import fit_decoder
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(image_shape=(3, 64, 64), z_dim=4, s_dim=8, dataset="celeba"))
+    data = synthetic_faces(identities=4, channels=3)
+    person, others = data.floats(torch.arange(2)), data.floats(torch.arange(12, 44))
+    uploads = torch.cat([person, 1 - person[:1]])  # the held-back photo that makes a bounded fine-tune stop
+    with torch.no_grad():
+        enc = model.encode(uploads)
+    seen, guard = [], []
+
+    def on_check(step, tuned):
+        with torch.no_grad():
+            seen.append((step, float((tuned.decode_mean(enc.z_mu[-1:], enc.s.mean(0, keepdim=True)) - uploads[-1:])
+                                     .pow(2).mean())))
+
+    tuned = fit_decoder(model, uploads, others, steps=45, lr=3e-3, growth=float("inf"), on_check=on_check,
+                        callback=lambda step, terms: guard.append(terms.get("held_back")))
+    assert [step for step, _ in seen] == [0, 10, 20, 30, 40, 45]
+    assert tuned.fine_tune_kept == tuned.fine_tune_ran == 45
+    assert [error for _, error in seen[1:]] == pytest.approx([e for e in guard if e is not None], rel=1e-5)
+    assert seen[-1][1] != pytest.approx(seen[0][1], rel=1e-3)  # the decoder it showed did change
+
 def test_sigterm_stops_a_command_line_run_like_ctrl_c():
     """A long face run is ended by SIGTERM at a session's end: it must save and say --resume, as Ctrl-C does."""
     import signal

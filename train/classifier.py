@@ -18,7 +18,6 @@ evaluation. Exit status 2: bad options or data.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -29,6 +28,8 @@ import torch
 from core.checkpoint import save_classifier
 from core.data import DataError, load_dataset, synthetic_faces
 from core.models.classifier import ClassifierConfig, IdentityClassifier, augment
+from core.training import cpu_bf16
+from core.training.config import BF16
 from train.cli import command_parser, hardware, parse_command
 
 
@@ -55,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--patience", type=int, default=6, help="evaluations without a better held-out top-1")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
-                        help="bfloat16 autocast (CPU with AVX-512 BF16, or CUDA)")
+    parser.add_argument("--bf16", choices=BF16, default="auto",
+                        help="bfloat16 autocast: auto (the default) uses it only where the CPU has native bf16 "
+                             "(AVX512-BF16 or AMX), as training does; on elsewhere warns with the measured slowdown")
     args = parse_command(parser, argv)
     try:
         if args.dry_run:
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
     g = torch.Generator().manual_seed(args.seed)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if args.bf16 else torch.autocast("cpu", enabled=False)
+    bf16 = cpu_bf16(args.bf16)
+    print(f"bf16 autocast: {'on' if bf16 else 'off (float32)'} (--bf16 {args.bf16}; {hardware()})", file=sys.stderr)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else torch.autocast("cpu", enabled=False)
     best, best_state, best_step, waited, start = -1.0, None, 0, 0, time.time()
     chance = 100 / len(config.class_names)
     for step in range(1, args.steps + 1):
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                "steps_run": step, "train_top1": round(top1(net, train.images, train.labels), 2),
                "train_photos": len(train), "held_out_photos": len(test), "classes": len(config.class_names),
                "seed": args.seed, "seconds": round(time.time() - start, 1), "hardware": hardware(),
-               "bf16": args.bf16}
+               "bf16": bf16}
     save_classifier(args.out, net, metrics=metrics)
     print(json.dumps(metrics))
     return 0

@@ -5,15 +5,14 @@
     python -m train.fewshot_guard_study --summarise experiments/celeba/guard-study/validation.jsonl
 
 For each unseen CelebA person (``UNSEEN_CELEBA``, the split of ``train.face_identity``: seed 0, 5 uploads), the
-decoder is fine-tuned on the first 2 uploads as ``core.fewshot.fit_decoder`` did when the rule was chosen (their z
-means and *their* mean s, 16 replayed references, Adam 2e-4) for 150 steps with no guard, and the third upload is
-held back. ``fit_decoder`` now renders and trains with the mean s of all the uploads, the held-back one too; this
-loop keeps the earlier s so that the recorded study stays reproducible (re-run it to measure the current one). Every 10 steps it
-records, for the held-back photo rendered from its own z and the 2 uploads' mean s: its pixel error (``mse``), the
-same at 16x16 (``blur``), and the cosine between the model's own s of that render and of the photo (``cos``, both
-centred on the stored codes' mean s); and, as the outcome, dlib's mean distance of the 16-style renders to the
-person's reference centroid (``dlib``) and their rank-1 match among the 30 unseen people (``match``). dlib is only
-read here, after the fact: no guard and no loss uses it.
+decoder is fine-tuned on 3 uploads by ``core.fewshot.fit_decoder`` itself with no guard (``growth`` infinite) for
+150 steps: the third upload is held back, and the decoder trains on the first two with the mean s of all three.
+At step 0 and every 10 steps (``fit_decoder``'s ``on_check``) it records, for the held-back photo rendered from its
+own z and that s: its pixel error (``mse``), the same at 16x16 (``blur``), and the cosine between the model's own s of
+that render and of the photo (``cos``, both centred on the stored codes' mean s); and, as the outcome, dlib's mean
+distance of the 16-style renders to the person's reference centroid (``dlib``) and their rank-1 match among the 30
+unseen people (``match``). dlib is only read here, after the fact: no guard and no loss uses it. Each line also
+names the machine (``hardware``) and the seconds the person took (``seconds``).
 
 ``--summarise`` prints the mean outcome at each fixed step and the outcome of each stopping rule. Analysis only: the
 guard it chose (``core.fewshot.GUARD_GROWTH``) was set on people 10-19 (``--first 10``), the validation half, not on
@@ -26,12 +25,14 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 RULES_GROWTH = (1.25, 1.5, 2.0)
+STEPS = 150  # the fine-tune's length, as train.face_identity's --fine-tune-steps
 
 
 def study(checkpoint: Path, data_dir: str, people_n: int, first: int, out) -> None:
@@ -39,7 +40,8 @@ def study(checkpoint: Path, data_dir: str, people_n: int, first: int, out) -> No
     from core.checkpoint import load_latents, load_model
     from core.data import load_dataset
     from core.evaluation.identity import hwc, split_people, zero_shot_render
-    from core.fewshot import known_styles, reference_images, trainable_copy
+    from core.fewshot import fit_decoder, known_styles, reference_images
+    from core.training import hardware
 
     model = load_model(checkpoint).eval()
     latents = load_latents(checkpoint)
@@ -57,39 +59,30 @@ def study(checkpoint: Path, data_dir: str, people_n: int, first: int, out) -> No
         d = np.linalg.norm(e[:, None] - centroids[None], axis=2)
         return float(d[:, i].mean()), float((d.argmin(1) == i).mean() * 100)
 
-    for i, p in enumerate(people[first:first + people_n], start=first):
-        ups = p.uploads[:3].float() / 255
-        tuned, params = trainable_copy(model, "decoder")
-        tuned.eval()
-        x, held = ups[:2], ups[2:]
-        with torch.no_grad():
-            enc = tuned.encode(x)
-            z, s = enc.z_mu, enc.s.mean(0, keepdim=True).expand(2, -1)
-            he = tuned.encode(held)
-            r = tuned.encode(refs[:256])
-            targets = tuned.decode_mean(r.z_mu, r.s)
-        opt = torch.optim.Adam(params, lr=2e-4)
-        g = torch.Generator().manual_seed(i)
+    def trajectory(i: int, ups: torch.Tensor) -> list[dict]:
+        with torch.no_grad():  # what fit_decoder renders the held-back (last) upload from: its z, all uploads' mean s
+            enc = model.encode(ups)
+            held, held_z, s, held_s = ups[2:], enc.z_mu[2:], enc.s.mean(0, keepdim=True), enc.s[2:]
         traj = []
-        for step in range(0, 151):
-            if step % 10 == 0:
-                with torch.no_grad():
-                    rendered = tuned.decode_mean(he.z_mu, s[:1])
-                    pool = torch.nn.functional.avg_pool2d
-                    cos = torch.nn.functional.cosine_similarity(tuned.encode(rendered).s - bank_s_mean, he.s - bank_s_mean)
-                    d, m = outcome(zero_shot_render(tuned, styles)(x), i)
-                traj.append(dict(step=step, mse=float((rendered - held).pow(2).mean()),
-                                 blur=float((pool(rendered, 4) - pool(held, 4)).pow(2).mean()), cos=float(cos.item()),
-                                 dlib=d, match=m))
-            if step == 150:
-                break
-            loss = (tuned.decode_mean(z, s) - x).pow(2).mean()
-            pick = torch.randint(256, (16,), generator=g)
-            kept = (tuned.decode_mean(r.z_mu[pick], r.s[pick]) - targets[pick]).pow(2).mean()
-            opt.zero_grad()
-            (loss + kept).backward()
-            opt.step()
-        print(json.dumps(dict(person=p.name, traj=traj)), file=out, flush=True)
+
+        def measure(step: int, tuned) -> None:
+            with torch.no_grad():
+                rendered = tuned.decode_mean(held_z, s)
+                pool = torch.nn.functional.avg_pool2d
+                cos = torch.nn.functional.cosine_similarity(tuned.encode(rendered).s - bank_s_mean, held_s - bank_s_mean)
+                d, m = outcome(zero_shot_render(tuned, styles)(ups), i)
+            traj.append(dict(step=step, mse=float((rendered - held).pow(2).mean()),
+                             blur=float((pool(rendered, 4) - pool(held, 4)).pow(2).mean()), cos=float(cos.item()),
+                             dlib=d, match=m))
+
+        fit_decoder(model, ups, refs, steps=STEPS, seed=i, growth=float("inf"), on_check=measure)
+        return traj
+
+    for i, p in enumerate(people[first:first + people_n], start=first):
+        began = time.perf_counter()
+        traj = trajectory(i, p.uploads[:3].float() / 255)
+        print(json.dumps(dict(person=p.name, hardware=hardware(), seconds=round(time.perf_counter() - began, 1), traj=traj)),
+              file=out, flush=True)
 
 
 def summarise(path: Path) -> dict:
@@ -113,7 +106,8 @@ def summarise(path: Path) -> dict:
     return {"file": str(path), "people": len(rows), "fixed": {str(s): {"match": round(float(get["match"][:, j].mean()), 1),
                                                                         "dlib": round(float(get["dlib"][:, j].mean()), 4)}
                                                                for j, s in enumerate(steps)},
-            "rules": rules,
+            "rules": rules, "hardware": sorted({r.get("hardware", "") for r in rows}),
+            "seconds": round(sum(r.get("seconds", 0.0) for r in rows), 1),
             "pixel_error_rose": int((mse[:, -1] > mse[:, 0]).sum()),
             "match_rose": int((get["match"][:, -1] > get["match"][:, 0]).sum())}
 

@@ -31,6 +31,7 @@ from core.checkpoint import RunFolder
 from core.evaluation import PAPER_RESULTS, Protocol, check_one_protocol
 from core.evaluation.paper import PAPER_TRAIN_TEST
 from core.evaluation.result import CODES, Evaluation, FeatureProbe, MeanSd, Metrics, MetricsError, Scored
+from core.fewshot import GUARD_GROWTH
 from train import sweep
 from train.cli import command_parser
 
@@ -416,8 +417,8 @@ def celeba_issue31(root: Path) -> str:
     lines += ["", f"Real crops: matched {c['matched']:.1f}%, Laplacian variance {c.get('laplacian_variance', 0):.0f} "
               f"(detail 1.00 by definition). Few-shot: the decoder fine-tuned {last.get('fine_tune_steps', 0)} steps at most "
               f"on the first {last.get('fine_tune_people', 0)} people, guarded by a held-back upload: "
-              "\"old guard\" keeps the step of its lowest pixel error, the others stop when its error passes 2x the "
-              "zero-shot one (the few-shot guard table below). Hardware: "
+              "\"old guard\" keeps the step of its lowest pixel error, the others stop when its error passes "
+              f"{GUARD_GROWTH:g}x the zero-shot one (the few-shot guard table below). Hardware: "
               f"{last['hardware']}."]
     return "\n".join(lines)
 
@@ -444,11 +445,13 @@ def fewshot_guard(root: Path) -> str:
     rows.insert(0, ["zero-shot (step 0)", *(f"{st['fixed']['0']['match']:.1f} / {st['fixed']['0']['dlib']:.3f}"
                                             for st in studies)])
     rose = "; ".join(f"{label}: {st['pixel_error_rose']} of {st['people']}" for (_, label), st in zip(GUARD_STUDY, studies))
+    hardware = sorted({h for st in studies for h in st["hardware"]})
+    minutes = sum(st["seconds"] for st in studies) / 60 / sum(st["people"] for st in studies) * 10
     return "\n".join([*table(header, rows), "",
                       f"Fine-tunes in which the held-back photo's pixel error was higher after 150 steps than at the "
-                      f"start: {rose}. The guard shipped (`core.fewshot.GUARD_GROWTH`) is the 2x rule. Checkpoint "
-                      "`checkpoints/celeba`; 16 styles per person; dlib rank-1 among the 30 unseen people (chance 3.3%); "
-                      "1 thread of the AMD EPYC (AVX512) of the run, about 4 minutes per 10 people."])
+                      f"start: {rose}. The guard shipped (`core.fewshot.GUARD_GROWTH`) is the {GUARD_GROWTH:g}x rule. "
+                      "Checkpoint `checkpoints/celeba`; 16 styles per person; dlib rank-1 among the 30 unseen people "
+                      f"(chance 3.3%). Hardware: {'; '.join(hardware)}; {minutes:.1f} minutes per 10 people."])
 
 
 def face_speed(root: Path) -> str:

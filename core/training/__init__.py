@@ -46,6 +46,7 @@ from core.training.engine import (
     NonFiniteLoss,
     TrainingCollapsed,
     TrainingFailed,
+    cpu_bf16,
     hardware,
     pick_device,
     rank_seed,
@@ -60,5 +61,5 @@ __all__ = ["ADVERSARIAL", "CCVAE_ONLY", "CCVAE_ONLY_WEIGHTS", "COLLAPSE_ACCURACY
            "LIVE_PRESET", "PRESETS", "TRAINERS", "CCVAETrainer", "CollapseDetector", "DRGANConfig", "DRGANTrainer",
            "DRY_RUN", "DegenerateSplit", "Engine", "GANCollapse", "MathieuTrainer", "Networks", "NonFiniteLoss", "Outcome",
            "PairTrainer", "RunResult", "SzaboTrainer", "TrainConfig", "make_trainer", "TrainingCollapsed", "TrainingFailed",
-           "authors_init", "build_networks", "config_from_dict", "dcgan_init", "hardware", "pick_device",
+           "authors_init", "build_networks", "config_from_dict", "cpu_bf16", "dcgan_init", "hardware", "pick_device",
            "preset_config", "rank_seed", "run", "run_trainer", "train_run"]
