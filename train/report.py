@@ -454,17 +454,22 @@ def fewshot_guard(root: Path) -> str:
                       f"(chance 3.3%). Hardware: {'; '.join(hardware)}; {minutes:.1f} minutes per 10 people."])
 
 
+FACE_SPEED_RUNS = (("speed/bench-faces.json", "while two trainings ran on the machine"),
+                   ("speed/bench-faces-compiled.json", "while two trainings ran on the machine"),
+                   ("speed/bench-faces-avx2.json", "nothing else running"))
+
+
 def face_speed(root: Path) -> str:
     """``python -m tools.bench_faces``: steps/s of the face recipe's options as same-run ratios against today's recipe
-    in float32 (two runs: all variants, then the compiled ones)."""
+    in float32 (each recorded run is its own table: its ratios are same-run, its machine named under it)."""
     lines = []
-    for rel in ("speed/bench-faces.json", "speed/bench-faces-compiled.json"):
+    for rel, load in FACE_SPEED_RUNS:
         b = load_json(root, f"{CELEBA_RUNS}/{rel}")
         rows = [[name, f"{v['steps_per_s']:.2f}", f"{v['steps_ratio']:.2f}", f"{v['images_ratio']:.2f}"]
                 for name, v in b["variants"].items()]
         lines += [*table(["variant", "steps/s", "x today, steps", "x today, images"], rows), "",
                   f"`{rel}`: {b['hardware']}; blocks of {b['seconds_per_block']:g} s x {b['rounds']} rounds, "
-                  f"{b['threads']} thread, while two trainings ran on the machine (ratios are same-run).", ""]
+                  f"{b['threads']} thread, {load} (ratios are same-run).", ""]
     return "\n".join(lines).rstrip()
 
 
