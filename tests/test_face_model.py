@@ -207,6 +207,7 @@ def test_decoder_few_shot_shows_each_check_to_on_check_and_runs_to_the_end_with_
     assert [error for _, error in seen[1:]] == pytest.approx([e for e in guard if e is not None], rel=1e-5)
     assert seen[-1][1] != pytest.approx(seen[0][1], rel=1e-3)  # the decoder it showed did change
 
+
 def test_sigterm_stops_a_command_line_run_like_ctrl_c():
     """A long face run is ended by SIGTERM at a session's end: it must save and say --resume, as Ctrl-C does."""
     import signal
