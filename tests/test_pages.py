@@ -115,6 +115,8 @@ def test_random_sampling_and_export(run_page):
 def test_latent_map_projects_and_scores(run_page):
     at = run_page("pages/5_Latent_map.py")
     assert [m.label for m in at.metric] == ["Silhouette of z by label", "Silhouette of s by label"]
+    # a tile's help is the hover text, never the green delta chip (st.metric's third positional argument)
+    assert [m.delta for m in at.metric] == ["", ""] and at.metric[0].proto.help.startswith("Near 0")
     at.sidebar.radio[0].set_value("PCA").run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 2

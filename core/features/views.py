@@ -13,7 +13,8 @@ from core.gallery import evenly_spread
 
 
 class Tile(NamedTuple):
-    """One headline number: ``st.metric(*tile)`` in a page, a line of text in the Gradio app."""
+    """One headline number: ``st.metric(label, value, help=help)`` in a page (never ``*tile``: the third
+    positional argument of ``st.metric`` is its delta chip), a line of text in the Gradio app."""
 
     label: str
     value: str

@@ -213,7 +213,7 @@ def thumbnail_sheet(ctx: Ctx, indices: list[int], *, per_row: int = 12) -> None:
 def tiles(row: list[Tile], widths: list[float] | None = None) -> None:
     """``core.features`` tiles (headline numbers) side by side."""
     for col, tile in zip(st.columns(widths or len(row)), row):
-        col.metric(*tile)
+        col.metric(tile.label, tile.value, help=tile.help)  # st.metric's third positional is delta
 
 
 def explain(text: str) -> None:
