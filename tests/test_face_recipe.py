@@ -189,12 +189,14 @@ def test_classifier_training_uses_bf16_only_where_the_cpu_has_it(tmp_path, monke
     monkeypatch.setattr(engine, "native_bf16", lambda: False)
     assert command.main(["--dry-run", "--batch-size", "4", "--out", str(tmp_path / "C")]) == 0
     assert json.loads((tmp_path / "C" / "classifier.json").read_text())["metrics"]["bf16"] is False
-    assert "bf16 autocast: off (float32) (--bf16 auto" in capsys.readouterr().err
+    assert "classifier in float32 (--bf16 auto, " in capsys.readouterr().err
     with pytest.warns(UserWarning, match="0.07x"):
         assert command.main(["--dry-run", "--batch-size", "4", "--bf16", "on", "--out", str(tmp_path / "C-on")]) == 0
     monkeypatch.setattr(engine, "native_bf16", lambda: True)
     assert command.main(["--dry-run", "--batch-size", "4", "--out", str(tmp_path / "C-auto")]) == 0
     assert json.loads((tmp_path / "C-auto" / "classifier.json").read_text())["metrics"]["bf16"] is True
+    err = capsys.readouterr().err  # the words training prints too, from one helper (core.training.precision)
+    assert "classifier in bf16 autocast (--bf16 auto, " in err and ", native bf16)" in err
 
 
 def test_the_app_fine_tunes_the_part_a_checkpoint_was_measured_with():

@@ -31,7 +31,7 @@ from core.checkpoint import RunFolder
 from core.data import ImageSet
 from core.explore import framed_grid, swap_grid
 from core.training import DEFAULT_PRESET, PRESETS, TrainConfig, preset_config, train_run
-from core.training.engine import instruction_set
+from core.training.engine import precision
 from core.training.runner import load_training_data  # noqa: F401 (train.ccvae.load_training_data, as before)
 from train import driver
 from train.cli import add_dataclass_arguments, overrides
@@ -102,9 +102,9 @@ def train(args: argparse.Namespace, config: TrainConfig, rank: int, world: int, 
     """``core.training.train_run`` with the command line's progress bar, TensorBoard and signals; the exit status."""
     def announce(trainer, data: ImageSet) -> str:
         processes = f" x {world} processes (global batch {config.batch_size * world})" if world > 1 else ""
-        precision = "bf16 autocast" if trainer.uses_bf16 else "float32"
-        chosen = f" (--bf16 {config.bf16}, {instruction_set()})" if trainer.device.type == "cpu" else ""
-        return (f"training on {trainer.device}{processes} in {precision}{chosen} with {len(data)} images "
+        computes = (precision(trainer.uses_bf16, config.bf16) if trainer.device.type == "cpu"
+                    else "bf16 autocast" if trainer.uses_bf16 else "float32")
+        return (f"training on {trainer.device}{processes} in {computes} with {len(data)} images "
                 f"{data.image_shape}, {trainer.sampler.num_groups} classes; steps {trainer.step_count} -> {config.steps}")
 
     console = driver.Console(RunFolder(args.out), announce=announce,

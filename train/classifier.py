@@ -28,7 +28,7 @@ import torch
 from core.checkpoint import save_classifier
 from core.data import DataError, load_dataset, synthetic_faces
 from core.models.classifier import ClassifierConfig, IdentityClassifier, augment
-from core.training import cpu_bf16
+from core.training import cpu_bf16, precision
 from core.training.config import BF16
 from train.cli import command_parser, hardware, parse_command
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.1)
     g = torch.Generator().manual_seed(args.seed)
     bf16 = cpu_bf16(args.bf16)
-    print(f"bf16 autocast: {'on' if bf16 else 'off (float32)'} (--bf16 {args.bf16}; {hardware()})", file=sys.stderr)
+    print(f"training the classifier in {precision(bf16, args.bf16)} on {hardware()}", file=sys.stderr)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else torch.autocast("cpu", enabled=False)
     best, best_state, best_step, waited, start = -1.0, None, 0, 0, time.time()
     chance = 100 / len(config.class_names)

@@ -49,6 +49,7 @@ from core.training.engine import (
     cpu_bf16,
     hardware,
     pick_device,
+    precision,
     rank_seed,
 )
 from core.training.loop import Outcome, run
@@ -62,4 +63,4 @@ __all__ = ["ADVERSARIAL", "CCVAE_ONLY", "CCVAE_ONLY_WEIGHTS", "COLLAPSE_ACCURACY
            "DRY_RUN", "DegenerateSplit", "Engine", "GANCollapse", "MathieuTrainer", "Networks", "NonFiniteLoss", "Outcome",
            "PairTrainer", "RunResult", "SzaboTrainer", "TrainConfig", "make_trainer", "TrainingCollapsed", "TrainingFailed",
            "authors_init", "build_networks", "config_from_dict", "cpu_bf16", "dcgan_init", "hardware", "pick_device",
-           "preset_config", "rank_seed", "run", "run_trainer", "train_run"]
+           "precision", "preset_config", "rank_seed", "run", "run_trainer", "train_run"]

@@ -108,6 +108,11 @@ def cpu_bf16(option: str) -> bool:
     return option == "on"
 
 
+def precision(bf16: bool, option: str) -> str:
+    """How a CPU run computes, for its first line: "float32 (--bf16 auto, AVX2, no native bf16)"."""
+    return f"{'bf16 autocast' if bf16 else 'float32'} (--bf16 {option}, {instruction_set()})"
+
+
 def instruction_set() -> str:
     """The widest vector instructions torch uses on this CPU and whether it has native bf16, for speed tables."""
     capability = torch.backends.cpu.get_cpu_capability()
