@@ -115,3 +115,17 @@ def test_bench_maps_times_each_projection_and_the_cache(tmp_path):
     assert all(r["seconds"] > 0 for r in maps["rows"]) and maps["cache_hit_ms"] < 1000
     s_map = [r for r in maps["rows"] if r["codes"] == "s"]
     assert all(r["silhouette_2d"] > 0.3 for r in s_map)  # the clustered codes stay clustered on the map
+
+
+def test_the_face_bench_records_ratios_and_its_table(tmp_path):
+    """tools.bench_faces --out writes the JSON and, beside it, the table it printed, hardware line first."""
+    from tools.bench_faces import main as faces_main
+
+    out = tmp_path / "bench.json"
+    assert faces_main(["--dry-run", "--variants", "today, float32", "today, float32, channels-last",
+                       "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["variants"]["today, float32"]["steps_ratio"] == 1.0
+    table = out.with_suffix(".md").read_text().splitlines()
+    assert table[0].startswith(result["hardware"]) and len(table) == 6
+    assert table[-1].startswith("| today, float32, channels-last | ")

@@ -44,6 +44,16 @@ VARIANTS = {
 BASELINE = "today, float32"
 
 
+def markdown(result: dict) -> str:
+    """A recorded bench (the JSON ``main`` writes) as the table it printed: hardware first, then one row a variant."""
+    lines = [f"{result['hardware']}; blocks of {result['seconds_per_block']:g} s, {result['rounds']} rounds, data "
+             f"{result['data']}", "", "| variant | steps/s | x today (steps) | images/s | x today (images) |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {name} | {row['steps_per_s']:.2f} | {row['steps_ratio']:.2f} | {row['images_per_s']:.0f} | "
+              f"{row['images_ratio']:.2f} |" for name, row in result["variants"].items()]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = command_parser("python -m tools.bench_faces", __doc__, threads=1, dry_run="synthetic faces, a few steps")
     parser.add_argument("--data-dir", nargs="+", default=None, help="CelebA folder(s) (default: synthetic faces)")
@@ -88,15 +98,11 @@ def main(argv: list[str] | None = None) -> int:
                       "steps": steps[name]}
     result = {"hardware": hardware(), "threads": torch.get_num_threads(), "seconds_per_block": args.seconds,
               "rounds": args.rounds, "data": data.name, "variants": rows}
-    print(f"{result['hardware']}; blocks of {args.seconds:g} s, {args.rounds} rounds, data {data.name}\n")
-    print("| variant | steps/s | x today (steps) | images/s | x today (images) |")
-    print("|---|---|---|---|---|")
-    for name, row in rows.items():
-        print(f"| {name} | {row['steps_per_s']:.2f} | {row['steps_ratio']:.2f} | {row['images_per_s']:.0f} | "
-              f"{row['images_ratio']:.2f} |")
+    print(markdown(result))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")
+        args.out.with_suffix(".md").write_text(markdown(result))
     return 0
 
 
