@@ -149,7 +149,7 @@ def likeness_ui(few: FewShot, photos: Photos, generated, label: str, key: tuple)
     if not isinstance(result, LikenessReport):
         st.caption(result)
         return
-    tiles(result.tiles(label), [1] * 4)
+    tiles(result.tiles(label))  # 3-5 numbers, "Closer than strangers" the last
     st.caption(result.explanation())
 
 

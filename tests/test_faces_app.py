@@ -232,3 +232,24 @@ def test_a_person_the_model_never_saw_comes_from_the_local_dataset(page, yale_di
         from core.features.photos import FewShot
 
         FewShot(session.open_model("yaleb"), str(yale_dir)).unseen("yaleB01", 2)  # a person it trained on
+
+
+def test_the_likeness_tiles_show_every_number_with_closer_than_strangers_last():
+    """All of a likeness report's numbers reach the page: the Few-shot page once drew its tiles in 4 columns and so
+    dropped the fifth, "Closer than strangers", the one that says whether a render is more than an average face."""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        from core.features.photos import LikenessReport
+        from pages.widgets import tiles
+
+        report = LikenessReport(mean=0.55, closest=0.5, within=0.6, between_photos=0.45, same_person=0.6,
+                                strangers=0.6, beats_strangers=0.7)
+        tiles(report.tiles("zero-shot"))
+        tiles(report.tiles("fine-tuned"), [1, 1])  # widths shorter than the row: padded, nothing dropped
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert len(labels) == 10 and labels[4] == labels[9] == "Closer than strangers"
+    assert at.metric[4].value == "70%" and all(not m.delta for m in at.metric)

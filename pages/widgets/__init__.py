@@ -211,8 +211,10 @@ def thumbnail_sheet(ctx: Ctx, indices: list[int], *, per_row: int = 12) -> None:
 
 
 def tiles(row: list[Tile], widths: list[float] | None = None) -> None:
-    """``core.features`` tiles (headline numbers) side by side."""
-    for col, tile in zip(st.columns(widths or len(row)), row):
+    """``core.features`` tiles (headline numbers) side by side, every one of them: ``widths`` (relative column widths)
+    shorter than ``row`` is padded with 1s, so a tile a model adds is never dropped."""
+    widths = [*(widths or []), *[1] * (len(row) - len(widths or []))]
+    for col, tile in zip(st.columns(widths), row):
         col.metric(tile.label, tile.value, help=tile.help)  # st.metric's third positional is delta
 
 
