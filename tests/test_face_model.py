@@ -151,6 +151,42 @@ def test_fine_detail_is_lower_for_a_blur():
     assert laplacian_variance((sharp * 255).to(torch.uint8)) == pytest.approx(laplacian_variance(sharp), rel=0.01)
 
 
+def test_colour_noise_tells_coloured_speckle_from_grey_detail():
+    """Grey detail (the same noise in every channel) has no colour noise; speckle of the same strength in one
+    channel has plenty, though the detail figure reads both alike."""
+    from core.evaluation.identity import colour_noise_variance
+
+    g = torch.Generator().manual_seed(0)
+    base = torch.full((4, 3, 64, 64), 0.5)
+    noise = 0.1 * torch.randn(4, 1, 64, 64, generator=g)
+    grey_detail = (base + noise).clamp(0, 1)  # added to R, G and B alike
+    speckle = base.clone()
+    speckle[:, 2:3] += 3 * noise  # the blue channel only: the same grey Laplacian variance
+    assert laplacian_variance(grey_detail) == pytest.approx(laplacian_variance(speckle), rel=0.05)
+    assert colour_noise_variance(grey_detail) < 1e-6 < 100 < colour_noise_variance(speckle)
+    assert colour_noise_variance(torch.rand(2, 1, 64, 64)) == 0.0  # grey images have no colour
+
+
+def test_a_drawn_grid_is_cut_back_into_its_renders_even_enlarged(tmp_path):
+    from PIL import Image
+
+    from core.explore import tile
+    from core.features.views import enlarged
+    from train.grid_detail import grid_tiles, measure
+
+    renders = torch.rand(6, 3, 64, 64)
+    grid = tile(renders, nrow=3)
+    Image.fromarray(grid).save(tmp_path / "grid.png")
+    Image.fromarray(enlarged(grid, 2 * grid.shape[1])).save(tmp_path / "big.png")
+    for name in ("grid.png", "big.png"):
+        tiles = grid_tiles(tmp_path / name)
+        assert tiles.shape == (6, 3, 64, 64) and (tiles - renders).abs().max() < 1 / 255
+    assert measure(tiles, renders) == {"tiles": 6, "detail": 1.0, "colour_noise": 1.0}
+    Image.fromarray(grid[:100]).save(tmp_path / "cut.png")
+    with pytest.raises(ValueError, match="not a grid"):
+        grid_tiles(tmp_path / "cut.png")
+
+
 def test_decoder_few_shot_stops_when_the_held_back_photo_grows_past_the_bound_and_keeps_the_last_good_decoder():
     from core.fewshot import GUARD_GROWTH, fine_tune, fit_decoder
 

@@ -71,27 +71,28 @@ def worse_than_zero_shot(zero: dict, few: dict, people: list) -> dict:
     return out
 
 
-def _detail(row: dict) -> str:
-    """Fine detail of a row's outputs against their crops (results recorded before it was measured have none)."""
-    return f"{row['detail']:.2f}" if "detail" in row else ""
+def _detail(row: dict, key: str = "detail") -> str:
+    """Fine detail (or colour noise) of a row's outputs against their crops (rows recorded before it was measured
+    have none)."""
+    return f"{row[key]:.2f}" if key in row else ""
 
 
 def markdown(result: dict) -> str:
     lines = [f"Unseen identities: {result['people']} (chance {result['chance']}%); {result['styles']} styles per "
              f"person; dlib same-person distance {result['threshold']}.", "",
-             "| input | k uploads | matched (%) | within 0.6 (%) | mean distance | style spread / real | detail |",
-             "|---|---|---|---|---|---|---|"]
+             "| input | k uploads | matched (%) | within 0.6 (%) | mean distance | style spread / real | detail | "
+             "colour noise |", "|---|---|---|---|---|---|---|---|"]
     c = result["ceiling_crops"]
     lines.append(f"| aligned crops (ceiling) | 1 each | {c['matched']:.1f} | {c['within_0.6']:.1f} | "
-                 f"{c['mean_distance']:.3f} | | 1.00 |")
+                 f"{c['mean_distance']:.3f} | | 1.00 | 1.00 |")
     f = result.get("floor_shuffled")
     if f:
         lines.append(f"| aligned crops, each credited to a random person (floor) | 1 each | {f['matched']:.1f} | "
-                     f"{f['within_0.6']:.1f} | {f['mean_distance']:.3f} | | |")
+                     f"{f['within_0.6']:.1f} | {f['mean_distance']:.3f} | | | |")
     if "reconstructions" in result:
         r = result["reconstructions"]
         lines.append(f"| the model's reconstructions of the uploads | 1 each | {r['matched']:.1f} | {r['within_0.6']:.1f} | "
-                     f"{r['mean_distance']:.3f} | | {_detail(r)} |")
+                     f"{r['mean_distance']:.3f} | | {_detail(r)} | {_detail(r, 'colour_noise')} |")
     for name, part in (("zero-shot", result["zero_shot"]), (f"few-shot ({result.get('fine_tune_steps', 0)} steps, "
                                                               f"{result.get('fine_tune_people', 0)} people)",
                                                               result.get("few_shot"))):
@@ -99,7 +100,7 @@ def markdown(result: dict) -> str:
             continue
         for k, r in part["k"].items():
             lines.append(f"| {name} | {k} | {r['matched']:.1f} | {r['within_0.6']:.1f} | {r['mean_distance']:.3f} | "
-                         f"{r['style_spread_vs_real']:.2f} | {_detail(r)} |")
+                         f"{r['style_spread_vs_real']:.2f} | {_detail(r)} | {_detail(r, 'colour_noise')} |")
     worse = (result.get("few_shot") or {}).get("worse_than_zero_shot")
     if worse:
         lines += ["", "Few-shot renders farther from the person than the zero-shot ones (dlib mean distance): " + "; ".join(

@@ -393,7 +393,8 @@ def celeba_issue31(root: Path) -> str:
     rank-1, chance 3.3%) with the fine-detail figure, beside the model shipped before (issue 22) and its ceiling."""
     old = load_json(root, CELEBA)["identity"] if "identity" in load_json(root, CELEBA) else None
     header = ["run", "identities", "steps", "CPU min", "reconstructions matched (%)", "zero-shot, 3 photos (%)",
-              "few-shot, 3 photos (%)", "detail, zero-shot 3 (x crops)", "detail, reconstructions"]
+              "few-shot, 3 photos (%)", "detail, zero-shot 3 (x crops)", "detail, reconstructions",
+              "colour noise, zero-shot 3 (x crops)"]
     rows = []
     for name, recipe in FACE_RUNS_31:
         r = load_json(root, f"{CELEBA_RUNS}/{name}/identity.json")
@@ -406,7 +407,8 @@ def celeba_issue31(root: Path) -> str:
                      f"{zero['matched']:.1f}" if split else "(no split)",
                      (f"{few['matched']:.1f}" + ("" if "fine_tune_guard" in r else " (old guard)")) if few and split else "",
                      f"{zero['detail']:.2f}" if split else "",
-                     f"{r['reconstructions']['detail']:.2f}"])
+                     f"{r['reconstructions']['detail']:.2f}",
+                     f"{zero['colour_noise']:.2f}" if split and "colour_noise" in zero else ""])
     last = load_json(root, f"{CELEBA_RUNS}/{FACE_RUNS_31[1][0]}/identity.json")
     lines = table(header, rows)
     if old:
@@ -471,6 +473,19 @@ def face_speed(root: Path) -> str:
                   f"`{rel}`: {b['hardware']}; blocks of {b['seconds_per_block']:g} s x {b['rounds']} rounds, "
                   f"{b['threads']} thread, {load} (ratios are same-run).", ""]
     return "\n".join(lines).rstrip()
+
+
+def grid_detail(root: Path) -> str:
+    """``python -m train.grid_detail``: detail and colour noise of the committed unseen grids (the runs whose weights
+    are gone keep their grid), against the crops of the people they show."""
+    g = load_json(root, f"{CELEBA_RUNS}/grid_detail.json")
+    rows = [[f"`{path}`", str(row["tiles"]), f"{row['detail']:.2f}", f"{row['colour_noise']:.2f}"]
+            for path, row in g["grids"].items()]
+    return "\n".join([*table(["grid", "renders", "detail (x crops)", "colour noise (x crops)"], rows), "",
+                      f"Each grid: {g['people']} unseen people (columns), each rendered zero-shot from {g['k']} photos "
+                      f"under 8 stored styles (rows), against the same people's {g['k']} upload crops each (Laplacian "
+                      f"variance {g['crops']['laplacian_variance']:.0f} grey, {g['crops']['colour_noise_variance']:.0f} "
+                      f"colour: both 1.00 by definition). Hardware: {g['hardware']}."])
 
 
 def _last(log: list[dict], key: str):
@@ -724,6 +739,7 @@ SECTIONS = [
     Section("celeba-runs", celeba_runs),
     Section("celeba-bf16", celeba_bf16),
     Section("celeba-issue31", celeba_issue31),
+    Section("celeba-grid-detail", grid_detail),
     Section("celeba-fewshot-guard", fewshot_guard),
     Section("face-speed", face_speed),
     Section("expression", expression),

@@ -14,6 +14,8 @@ never saw:
   crops each credited to a random person (what chance reads on this instrument);
 - fine detail: the variance of the Laplacian of each output (grey, 0-255), averaged, over the same figure for the
   upload crops it was rendered from (``detail``: 1 keeps a photo's fine detail, 0.1 is a blur);
+- colour noise: the same over the opponent-colour channels (``colour_noise_variance``), outputs over crops
+  (``colour_noise``: 1 is a photo's; well above 1 is coloured speckle, which the detail figure would count as detail);
 - the style check: the mean pairwise pixel distance between a person's outputs, against the same figure
   for that person's real crops. A decoder that ignores z renders every style alike and scores low here.
 """
@@ -73,13 +75,32 @@ def pairwise_pixel_distance(images: torch.Tensor) -> float:
 LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 
 
+def _laplacian_variance(channel: torch.Tensor) -> float:
+    """(N, 1, H, W) in 0-255 -> the mean over images of the variance of the Laplacian inside a 1-pixel border."""
+    response = torch.nn.functional.conv2d(channel, LAPLACIAN.view(1, 1, 3, 3))
+    return float(response.flatten(1).var(1).mean())
+
+
+def _pixels(images: torch.Tensor) -> torch.Tensor:
+    return images.float() if images.dtype == torch.uint8 else images.float() * 255
+
+
 def laplacian_variance(images: torch.Tensor) -> float:
     """Mean over (N, C, H, W) images (uint8 or [0, 1] floats) of the variance of the Laplacian of the grey image
     in 0-255 units, inside a 1-pixel border: the usual sharpness measure (a blur has little of it)."""
-    x = images.float() if images.dtype == torch.uint8 else images.float() * 255
-    grey = x.mean(1, keepdim=True)
-    response = torch.nn.functional.conv2d(grey, LAPLACIAN.view(1, 1, 3, 3))
-    return float(response.flatten(1).var(1).mean())
+    return _laplacian_variance(_pixels(images).mean(1, keepdim=True))
+
+
+def colour_noise_variance(images: torch.Tensor) -> float:
+    """The Laplacian variance of the two opponent-colour channels (R - G and B - (R + G) / 2) of (N, 3, H, W)
+    images, summed: coloured speckle, which ``laplacian_variance`` counts as detail. A photo's fine detail lies in
+    its brightness far more than in its colour; a decoder trained against a frozen classifier or a discriminator
+    can add colour noise no photo has. 0 for grey images."""
+    x = _pixels(images)
+    if x.shape[1] != 3:
+        return 0.0
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return _laplacian_variance(r - g) + _laplacian_variance(b - (r + g) / 2)
 
 
 @dataclass
@@ -122,8 +143,10 @@ def identity_score(people: list[Person], render: Render, recogniser, *, ks: tupl
     real_spread = float(np.mean([pairwise_pixel_distance(p.references) for p in people[:rendered]]))
     result["ceiling_crops"]["laplacian_variance"] = round(
         float(np.mean([laplacian_variance(p.uploads[:max(ks)]) for p in people])), 2)
+    result["ceiling_crops"]["colour_noise_variance"] = round(
+        float(np.mean([colour_noise_variance(p.uploads[:max(ks)]) for p in people])), 2)
     for k in ks:
-        embeddings, labels, spread, detail, crop_detail = [], [], [], [], []
+        embeddings, labels, spread, detail, crop_detail, noise, crop_noise = [], [], [], [], [], [], []
         for i, person in enumerate(people[:rendered]):
             outputs = render(i, person.uploads[:k].float().div(255))
             embeddings.append(recogniser.embed_aligned(hwc(outputs.cpu())))
@@ -131,6 +154,8 @@ def identity_score(people: list[Person], render: Render, recogniser, *, ks: tupl
             spread.append(pairwise_pixel_distance(outputs.cpu()))
             detail.append(laplacian_variance(outputs.cpu()))
             crop_detail.append(laplacian_variance(person.uploads[:k]))
+            noise.append(colour_noise_variance(outputs.cpu()))
+            crop_noise.append(colour_noise_variance(person.uploads[:k]))
         embedded, truth_k = np.concatenate(embeddings), np.array(labels)
         s = score(embedded, truth_k, centroids, threshold)
         own = np.linalg.norm(embedded - centroids[truth_k], axis=1)
@@ -139,6 +164,7 @@ def identity_score(people: list[Person], render: Render, recogniser, *, ks: tupl
             "style_spread_vs_real": round(float(np.mean(spread)) / real_spread, 3),
             "laplacian_variance": round(float(np.mean(detail)), 2),
             "detail": round(float(np.mean(detail)) / float(np.mean(crop_detail)), 3),
+            "colour_noise": round(float(np.mean(noise)) / max(float(np.mean(crop_noise)), 1e-8), 3),
             # each rendered person's mean distance to their own centroid (which people a change helped or hurt)
             "person_distance": [round(float(own[truth_k == i].mean()), 4) for i in range(len(people[:rendered]))]}
     result["real_spread"] = round(real_spread, 4)
