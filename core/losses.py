@@ -26,9 +26,11 @@ CC-VAE variant (b).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
+from torchvision.transforms.v2.functional import gaussian_blur
 
 from core.models import reparameterize
 from core.models.classifier import augment
@@ -133,17 +135,22 @@ def group_cycle_loss(model, x: torch.Tensor, group: torch.Tensor, *, z_dropout: 
 
 
 def identity_swap_loss(model, classifier, z: torch.Tensor, s: torch.Tensor, labels: torch.Tensor,
-                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                       generator: torch.Generator | None = None, *, blur: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, accuracy): cross-entropy of a frozen identity classifier on Dec(z_b, s_a) against a's label.
 
     z (B, z_dim) and s (B, s_dim) belong to the same B photos, labels (B,); each s is decoded with the z of
     the next photo in the batch, so identity may reach the picture through s only. The generations pass
-    through ``core.models.classifier.augment`` (flips, shifts, jitter) first. The classifier is part of the
-    recipe (trained by the project); a second one from another seed, never in a loss, monitors the swap test.
+    through ``core.models.classifier.augment`` (flips, shifts, jitter) first, and with ``blur`` > 0 a Gaussian blur
+    of that sigma (pixels): a frozen classifier's gradient also points at fine patterns that only it reads (the
+    coloured speckle of a decoder trained against it), and a blurred input offers the decoder nothing for them. The
+    classifier is part of the recipe (trained by the project); a second one from another seed, never in a loss,
+    monitors the swap test.
     """
     other = torch.roll(torch.arange(z.shape[0], device=z.device), 1)
-    swapped = model.decode_mean(z[other], s)
-    logits = classifier(augment(swapped, generator)).float()
+    swapped = augment(model.decode_mean(z[other], s), generator)
+    if blur > 0:
+        swapped = gaussian_blur(swapped, 2 * math.ceil(3 * blur) + 1, blur)
+    logits = classifier(swapped).float()
     loss = torch.nn.functional.cross_entropy(logits, labels)
     return loss, (logits.argmax(1) == labels).float().mean()
 

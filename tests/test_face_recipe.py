@@ -84,6 +84,35 @@ def test_faces_recipe_trains_its_head_and_identity_term_and_resumes(tmp_path):
             assert torch.equal(b.state_dict()[name], tensor), name
 
 
+def test_a_blurred_identity_term_gives_the_decoder_no_fine_pattern_to_draw(tmp_path):
+    """With identity_blur, the classifier's gradient reaches the render through a Gaussian blur: its fine part (what
+    a 3x3 Laplacian passes) is a small share of what it is without, so the decoder is not pushed to draw speckle."""
+    data = faces()
+    net = load_classifier(classifier(tmp_path, data))
+    x, labels = data.floats(torch.arange(8)), data.labels[:8]
+
+    class Drawn:  # a decoder whose pictures are fixed leaves, so the gradient reaching them can be read
+        def __init__(self):
+            self.pictures = x.clone().requires_grad_()
+
+        def decode_mean(self, z, s):
+            return self.pictures
+
+    laplacian = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+    fine_share = {}
+    for blur in (0.0, 1.5):
+        drawn = Drawn()
+        loss, _ = losses.identity_swap_loss(drawn, net, torch.zeros(8, 4), torch.zeros(8, 8), labels,
+                                            torch.Generator().manual_seed(0), blur=blur)
+        (grad,) = torch.autograd.grad(loss, drawn.pictures)
+        fine = torch.nn.functional.conv2d(grad, laplacian, groups=3)
+        fine_share[blur] = float(fine.pow(2).sum() / grad.pow(2).sum())
+        assert torch.isfinite(loss)
+    assert fine_share[1.5] < 0.2 * fine_share[0.0]
+    with pytest.raises(ValueError, match="identity_blur"):
+        TrainConfig(identity_blur=-1).validate()
+
+
 def test_identity_classifier_must_know_the_same_classes(tmp_path):
     data = faces()
     net = IdentityClassifier(ClassifierConfig(image_shape=data.image_shape, class_names=["a", "b"], width=4))

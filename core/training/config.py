@@ -69,6 +69,9 @@ class TrainConfig:
     s_classifier_weight: float = 0.0  # > 0: a linear head on s learns the training label (cross-entropy, its own weights)
     identity_weight: float = 0.0  # > 0: a frozen identity classifier (identity_classifier) must label Dec(z_b, s_a) as a
     identity_classifier: str = ""  # folder of a classifier from python -m train.classifier, trained on this split
+    identity_blur: float = 0.0  # > 0: the identity term's classifier sees Dec(z_b, s_a) through a Gaussian blur of this
+    # sigma (pixels), so the decoder gains nothing from fine patterns the classifier alone reads (the coloured speckle
+    # of faces-f and faces-g); 0: the render as drawn
     patch_weight: float = 0.0  # s_source group/self: > 0 adds a patch adversary on the decoded faces (hinge loss,
     # losses.patch_generator_loss), weighted by this x VQGAN's adaptive weight (the ratio of the reconstruction's and
     # the adversary's gradient norms at the decoder's last layer): the report's adversarial variant, for fine detail
@@ -143,6 +146,8 @@ class TrainConfig:
         if bool(self.identity_weight) != bool(self.identity_classifier):
             raise ValueError("identity_weight and identity_classifier go together: the weight of the term and the "
                              "classifier folder it uses (python -m train.classifier)")
+        if not 0 <= self.identity_blur <= 4:
+            raise ValueError(f"identity_blur is a Gaussian sigma in pixels, 0 (off) to 4; got {self.identity_blur}")
         if self.kl_warmup < 0 or self.z_adversary_steps < 1:
             raise ValueError(f"kl_warmup must be >= 0 and z_adversary_steps >= 1, got {self.kl_warmup}, "
                              f"{self.z_adversary_steps}")

@@ -117,7 +117,8 @@ def forward_objective(model, cycle: Cycle, config, parts: Parts, *, kl_weight: f
     if parts.identity_classifier is not None and cycle.labels is not None:
         with autocast:
             identity, accuracy = losses.identity_swap_loss(model, parts.identity_classifier, cycle.z,
-                                                           cycle.decoded_s, cycle.labels, generator)
+                                                           cycle.decoded_s, cycle.labels, generator,
+                                                           blur=c.identity_blur)
         o.add("identity_swap", c.identity_weight, identity)
         o.monitor("identity_swap_accuracy", accuracy)
     if parts.patch_discriminator is not None:
