@@ -475,6 +475,34 @@ def face_speed(root: Path) -> str:
     return "\n".join(lines).rstrip()
 
 
+# the identity-blur trial: (folder under experiments/celeba/blur-trial, what the fork adds); each holds identity.json
+# (train.face_identity, zero-shot only), log.jsonl, train_config.json and state.json (its start, end and CPU time)
+BLUR_TRIAL = (("0", "nothing (the control)"), ("a", "identity on swaps (C2, 0.003), as `faces-f`"),
+              ("b", "identity on swaps (C2, 0.003) through a Gaussian blur, `--identity-blur 1.0`"))
+
+
+def blur_trial(root: Path) -> str:
+    """Short forks of one checkpoint, with and without the identity term and its blur, on the zero-shot score and
+    the two picture figures (detail, colour noise), against the same crops."""
+    rows, state = [], {}
+    for name, adds in BLUR_TRIAL:
+        folder = f"{CELEBA_RUNS}/blur-trial/{name}"
+        r, state = load_json(root, f"{folder}/identity.json"), load_json(root, f"{folder}/state.json")
+        log = [json.loads(line) for line in (root / folder / "log.jsonl").read_text().splitlines() if line.strip()]
+        accuracy = _last(log, "identity_swap_accuracy")
+        zero = r["zero_shot"]["k"]
+        rows.append([f"`{name}`: + {adds}", f"{state['from_step']:,} to {state['step']:,}",
+                     f"{state['fork_cpu_seconds'] / 60:.0f}", "" if accuracy is None else f"{100 * accuracy:.0f}",
+                     f"{r['reconstructions']['matched']:.1f}", *(f"{zero[k]['matched']:.1f}" for k in ("1", "3", "5")),
+                     f"{zero['3']['detail']:.2f}", f"{zero['3']['colour_noise']:.2f}"])
+    header = ["fork", "steps", "CPU min", "C2 names the swap (%, last logged)", "reconstructions matched (%)",
+              "zero-shot 1 (%)", "zero-shot 3 (%)", "zero-shot 5 (%)", "detail, zero-shot 3", "colour noise, zero-shot 3"]
+    return "\n".join([*table(header, rows), "", f"Each fork resumes `faces-h` at step {state['from_step']:,} (stage 1, "
+                      "before its rate drop) with the rate kept up, as stage 2 has it. Scored by `train.face_identity` "
+                      "(30 unseen people, 16 styles, dlib rank-1, chance 3.3%; zero-shot only); detail and colour noise "
+                      f"over the upload crops'. Hardware: {state['hardware']}."])
+
+
 def grid_detail(root: Path) -> str:
     """``python -m train.grid_detail``: detail and colour noise of the committed unseen grids (the runs whose weights
     are gone keep their grid), against the crops of the people they show."""
@@ -740,6 +768,7 @@ SECTIONS = [
     Section("celeba-bf16", celeba_bf16),
     Section("celeba-issue31", celeba_issue31),
     Section("celeba-grid-detail", grid_detail),
+    Section("celeba-blur-trial", blur_trial),
     Section("celeba-fewshot-guard", fewshot_guard),
     Section("face-speed", face_speed),
     Section("expression", expression),
