@@ -488,7 +488,7 @@ def blur_trial(root: Path) -> str:
     for name, adds in BLUR_TRIAL:
         folder = f"{CELEBA_RUNS}/blur-trial/{name}"
         r, state = load_json(root, f"{folder}/identity.json"), load_json(root, f"{folder}/state.json")
-        log = [json.loads(line) for line in (root / folder / "log.jsonl").read_text().splitlines() if line.strip()]
+        log = [json.loads(line) for line in RunFolder(root / folder).log.read_text().splitlines() if line.strip()]
         accuracy = _last(log, "identity_swap_accuracy")
         zero = r["zero_shot"]["k"]
         rows.append([f"`{name}`: + {adds}", f"{state['from_step']:,} to {state['step']:,}",
