@@ -13,7 +13,6 @@ clock starts. The machine's instruction set and native-bf16 flag are printed wit
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -24,7 +23,7 @@ import torch
 
 from core.data import DataError, load_dataset, synthetic_faces
 from core.training import hardware, make_trainer, preset_config
-from train.cli import command_parser, parse_command
+from train.cli import command_parser, parse_command, write_result
 
 TODAY = {"net": "conv", "z_dim": 8, "s_dim": 64}  # the faces recipe of issue 22 (the shipped model before issue 31)
 VARIANTS = {
@@ -100,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
               "rounds": args.rounds, "data": data.name, "variants": rows}
     print(markdown(result))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        write_result(args.out, result)
         args.out.with_suffix(".md").write_text(markdown(result))
     return 0
 

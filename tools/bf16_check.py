@@ -11,14 +11,13 @@ that differ up to 3x from day to day) and the mean loss terms over the last --ta
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 from core.data import DataError, load_dataset, synthetic_faces
 from core.training import PRESETS, TrainConfig, hardware, make_trainer
-from train.cli import command_parser, parse_command
+from train.cli import command_parser, parse_command, write_result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {row['it_per_s']:.2f} | " + " | ".join(f"{row[k]:.4f}" for k in terms) + " |")
     print(f"\nbf16 / float32 speed: {result['speed_ratio_bf16']:.2f}x")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        write_result(args.out, result)
     return 0
 
 

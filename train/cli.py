@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
+from pathlib import Path
 
 import torch
 
@@ -59,3 +61,9 @@ def parse_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> ar
     if getattr(args, "threads", 0):
         torch.set_num_threads(args.threads)
     return args
+
+
+def write_result(path: Path, result: dict) -> None:
+    """A command's ``--out`` file: ``result`` as JSON (its folder made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")

@@ -19,7 +19,6 @@ Prints a Markdown table; ``--save`` also stores the result in the checkpoint's m
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from datetime import date
@@ -35,7 +34,7 @@ from core.evaluation.identity import identity_score, split_people, zero_shot_ren
 from core.evaluation.swaps import one_per_class, swap_test
 from core.explore import tile
 from core.fewshot import FINE_TUNE_PARTS, GUARD_GROWTH, fine_tune, known_styles, reference_images
-from train.cli import command_parser, hardware, parse_command
+from train.cli import command_parser, hardware, parse_command, write_result
 
 
 @torch.no_grad()
@@ -200,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         write_grid(args.grid, people[:10], render, args.grid_k, rows=8)
     print(markdown(result))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        write_result(args.out, result)
     if args.save:
         save_metrics(args.checkpoint, load_metrics(args.checkpoint) | {"identity": result})
     return 0

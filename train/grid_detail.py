@@ -13,7 +13,6 @@ whose weights are gone keeps its grid, so this is how a run's speckle can still 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from PIL import Image
 
 from core.data import DataError, load_dataset
 from core.evaluation.identity import colour_noise_variance, laplacian_variance, split_people
-from train.cli import command_parser, hardware, parse_command
+from train.cli import command_parser, hardware, parse_command, write_result
 
 PADDING = 2  # core.explore.tile's
 
@@ -77,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, row in result["grids"].items():
         print(f"| {path} | {row['tiles']} | {row['detail']:.2f} | {row['colour_noise']:.2f} |")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        write_result(args.out, result)
     return 0
 
 
