@@ -5,8 +5,10 @@ discriminator is built from the same seeded stream as the model.
 
 Float results can differ between CPUs (oneDNN picks kernels by ISA and model: an Intel Xeon and an AMD EPYC that
 both report AVX512 give different bits), so the bit-exact digest is asserted on a machine of a recorded kind
-(torch version, ISA and CPU model; the Xeon's digest was written by the pre-move code, 4aa678e's
-test, on that machine; the AMD EPYC's was written by 01bffd5's code, before the forward terms moved
+(torch version, ISA, CPU model and the precision ``--bf16 auto`` picks there: bf16 autocast where the CPU has
+native bf16, float32 elsewhere; the Xeon's float32 digest was written by the pre-move code, 4aa678e's
+test, on that machine, its bf16 one by e060201's code on a Xeon with AMX; the AMD EPYC's (AVX512-BF16) was
+written by 01bffd5's code, before the forward terms moved
 into core.training.objective); elsewhere only the tensors' names are compared (the first 200 steps already
 amplify another CPU's rounding beyond any tolerance on the sums: 0.014 on a bias between the two machines).
 """
@@ -43,9 +45,12 @@ def train_fingerprint(out: Path, mnist_dir: Path) -> dict:
 
 
 def machine() -> str:
+    from core.training.engine import native_bf16
+
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), "") if Path("/proc/cpuinfo").is_file() else ""
-    return f"{torch.__version__} {torch.backends.cpu.get_cpu_capability()} {model}"
+    precision = "bf16 autocast" if native_bf16() else "float32"  # what --bf16 auto (the default) computes in
+    return f"{torch.__version__} {torch.backends.cpu.get_cpu_capability()} {model} {precision}"
 
 
 def test_200_steps_give_the_same_weights_as_before_the_move(tmp_path, mnist_dir):
@@ -75,7 +80,9 @@ if __name__ == "__main__":  # write the reference (run it from the repository ro
             write_idx(raw / f"{split}-images-idx3-ubyte", images, gz=True)
             write_idx(raw / f"{split}-labels-idx1-ubyte", labels, gz=True)
         result = train_fingerprint(Path(tmp) / "run", Path(tmp) / "mnist")
-    known = json.loads(REFERENCE.read_text())["sha256_by_machine"] if REFERENCE.is_file() else {}
-    REFERENCE.write_text(json.dumps({"sha256_by_machine": known | {machine(): result["sha256"]},
-                                     "sums": result["sums"]}, indent=1) + "\n")
+    known = json.loads(REFERENCE.read_text()) if REFERENCE.is_file() else {}
+    REFERENCE.write_text(json.dumps({
+        "sha256_by_machine": known.get("sha256_by_machine", {}) | {machine(): result["sha256"]},
+        "sums": known.get("sums", result["sums"]),  # the tensors' names, compared on every machine
+        "sums_by_machine": known.get("sums_by_machine", {}) | {machine(): result["sums"]}}, indent=1) + "\n")
     print(result["sha256"], machine())
