@@ -45,11 +45,11 @@ def train_fingerprint(out: Path, mnist_dir: Path) -> dict:
 
 
 def machine() -> str:
-    from core.training.engine import native_bf16
+    from core.training.engine import cpu_bf16
 
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), "") if Path("/proc/cpuinfo").is_file() else ""
-    precision = "bf16 autocast" if native_bf16() else "float32"  # what --bf16 auto (the default) computes in
+    precision = "bf16 autocast" if cpu_bf16("auto") else "float32"  # what --bf16 auto (the default) computes in
     return f"{torch.__version__} {torch.backends.cpu.get_cpu_capability()} {model} {precision}"
 
 
