@@ -134,15 +134,26 @@ def group_cycle_loss(model, x: torch.Tensor, group: torch.Tensor, *, z_dropout: 
     return GroupTerms(total, reconstruction, kl, enc.s, group_s, z, decoded, enc.z_mu)
 
 
+def blur_colour(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(B, 3, H, W) images with their colour (each pixel's channels minus their mean, the grey level) blurred by a
+    Gaussian of ``sigma`` pixels and their grey level untouched: JPEG's chroma subsampling, differentiably. The split
+    is orthogonal, so the map is its own adjoint and a gradient passed back through it keeps its fine part in grey."""
+    grey = x.mean(1, keepdim=True)
+    return grey + gaussian_blur(x - grey, 2 * math.ceil(3 * sigma) + 1, sigma)
+
+
 def identity_swap_loss(model, classifier, z: torch.Tensor, s: torch.Tensor, labels: torch.Tensor,
-                       generator: torch.Generator | None = None, *, blur: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                       generator: torch.Generator | None = None, *, blur: float = 0.0,
+                       colour_blur: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, accuracy): cross-entropy of a frozen identity classifier on Dec(z_b, s_a) against a's label.
 
     z (B, z_dim) and s (B, s_dim) belong to the same B photos, labels (B,); each s is decoded with the z of
     the next photo in the batch, so identity may reach the picture through s only. The generations pass
     through ``core.models.classifier.augment`` (flips, shifts, jitter) first, and with ``blur`` > 0 a Gaussian blur
     of that sigma (pixels): a frozen classifier's gradient also points at fine patterns that only it reads (the
-    coloured speckle of a decoder trained against it), and a blurred input offers the decoder nothing for them. The
+    coloured speckle of a decoder trained against it), and a blurred input offers the decoder nothing for them; with
+    ``colour_blur`` > 0 only the colour is blurred (``blur_colour``): the gradient moves fine brightness, not fine
+    colour. The
     classifier is part of the recipe (trained by the project); a second one from another seed, never in a loss,
     monitors the swap test.
     """
@@ -150,6 +161,8 @@ def identity_swap_loss(model, classifier, z: torch.Tensor, s: torch.Tensor, labe
     swapped = augment(model.decode_mean(z[other], s), generator)
     if blur > 0:
         swapped = gaussian_blur(swapped, 2 * math.ceil(3 * blur) + 1, blur)
+    if colour_blur > 0:
+        swapped = blur_colour(swapped, colour_blur)
     logits = classifier(swapped).float()
     loss = torch.nn.functional.cross_entropy(logits, labels)
     return loss, (logits.argmax(1) == labels).float().mean()

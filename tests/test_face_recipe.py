@@ -113,6 +113,36 @@ def test_a_blurred_identity_term_gives_the_decoder_no_fine_pattern_to_draw(tmp_p
         TrainConfig(identity_blur=-1).validate()
 
 
+def test_a_colour_blurred_identity_term_moves_fine_brightness_but_no_fine_colour(tmp_path):
+    """With identity_colour_blur, the classifier sees the render's grey level as drawn and its colour blurred: the fine
+    part (what a 3x3 Laplacian passes) of the gradient's colour (each pixel's channels minus their mean) is a small
+    share of what it is without, while the grey level itself passes unchanged."""
+    data = faces()
+    net = load_classifier(classifier(tmp_path, data))
+    x, labels = 0.25 + 0.5 * data.floats(torch.arange(8)), data.labels[:8]
+
+    class Drawn:
+        def __init__(self):
+            self.pictures = x.clone().requires_grad_()
+
+        def decode_mean(self, z, s):
+            return self.pictures
+
+    assert torch.allclose(losses.blur_colour(x, 3.0).mean(1), x.mean(1), atol=1e-6)
+    laplacian = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+    fine_colour = {}
+    for sigma in (0.0, 3.0):
+        drawn = Drawn()
+        loss, _ = losses.identity_swap_loss(drawn, net, torch.zeros(8, 4), torch.zeros(8, 8), labels,
+                                            torch.Generator().manual_seed(0), colour_blur=sigma)
+        (grad,) = torch.autograd.grad(loss, drawn.pictures)
+        colour = grad - grad.mean(1, keepdim=True)
+        fine_colour[sigma] = float(torch.nn.functional.conv2d(colour, laplacian, groups=3).pow(2).sum() / grad.pow(2).sum())
+    assert fine_colour[3.0] < 0.2 * fine_colour[0.0]
+    with pytest.raises(ValueError, match="identity_colour_blur"):
+        TrainConfig(identity_colour_blur=-1).validate()
+
+
 def test_identity_classifier_must_know_the_same_classes(tmp_path):
     data = faces()
     net = IdentityClassifier(ClassifierConfig(image_shape=data.image_shape, class_names=["a", "b"], width=4))

@@ -72,6 +72,11 @@ class TrainConfig:
     identity_blur: float = 0.0  # > 0: the identity term's classifier sees Dec(z_b, s_a) through a Gaussian blur of this
     # sigma (pixels), so the decoder gains nothing from fine patterns the classifier alone reads (the coloured speckle
     # of faces-f and faces-g); 0: the render as drawn
+    identity_colour_blur: float = 0.0  # > 0: the identity term's classifier sees Dec(z_b, s_a) with its colour
+    # (each pixel minus its grey level, losses.blur_colour) blurred by a Gaussian of this sigma (pixels) and its grey
+    # as drawn: skin and hair colour still reach the classifier, fine coloured patterns do not, so the decoder gains
+    # nothing from drawing them (faces-h's speckle is coloured, 1.8x a photo's colour noise; the whole-image blur of
+    # 1 pixel did not cure it, and a grey input leaves the colour-trained classifier at chance)
     patch_weight: float = 0.0  # s_source group/self: > 0 adds a patch adversary on the decoded faces (hinge loss,
     # losses.patch_generator_loss), weighted by this x VQGAN's adaptive weight (the ratio of the reconstruction's and
     # the adversary's gradient norms at the decoder's last layer): the report's adversarial variant, for fine detail
@@ -146,8 +151,9 @@ class TrainConfig:
         if bool(self.identity_weight) != bool(self.identity_classifier):
             raise ValueError("identity_weight and identity_classifier go together: the weight of the term and the "
                              "classifier folder it uses (python -m train.classifier)")
-        if not 0 <= self.identity_blur <= 4:
-            raise ValueError(f"identity_blur is a Gaussian sigma in pixels, 0 (off) to 4; got {self.identity_blur}")
+        for name in ("identity_blur", "identity_colour_blur"):
+            if not 0 <= getattr(self, name) <= 8:
+                raise ValueError(f"{name} is a Gaussian sigma in pixels, 0 (off) to 8; got {getattr(self, name)}")
         if self.kl_warmup < 0 or self.z_adversary_steps < 1:
             raise ValueError(f"kl_warmup must be >= 0 and z_adversary_steps >= 1, got {self.kl_warmup}, "
                              f"{self.z_adversary_steps}")

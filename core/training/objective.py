@@ -118,7 +118,7 @@ def forward_objective(model, cycle: Cycle, config, parts: Parts, *, kl_weight: f
         with autocast:
             identity, accuracy = losses.identity_swap_loss(model, parts.identity_classifier, cycle.z,
                                                            cycle.decoded_s, cycle.labels, generator,
-                                                           blur=c.identity_blur)
+                                                           blur=c.identity_blur, colour_blur=c.identity_colour_blur)
         o.add("identity_swap", c.identity_weight, identity)
         o.monitor("identity_swap_accuracy", accuracy)
     if parts.patch_discriminator is not None:
