@@ -13,7 +13,7 @@ from core.data import synthetic_faces
 from core.evaluation.swaps import one_per_class, swap_test
 from core.fewshot import fine_tune
 from core.models import ModelConfig, build_model
-from core.models.classifier import ClassifierConfig, IdentityClassifier, augment
+from core.models.classifier import ClassifierConfig, IdentityClassifier, adversarial_examples, augment
 from core.training import PRESETS, TrainConfig, engine, make_trainer
 
 torch.set_num_threads(1)
@@ -175,6 +175,20 @@ def test_augment_keeps_range_and_shape():
     assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1 and not torch.equal(x, y)
 
 
+def test_adversarial_examples_stay_within_the_radius_and_raise_the_loss(tmp_path):
+    """The robust classifier's training inputs: each pixel moved by at most eps, inside [0, 1], and the classifier's
+    loss on them above its loss on the photos (a random move of the same size barely changes it)."""
+    data = faces()
+    net = load_classifier(classifier(tmp_path, data)).eval()
+    x, labels = data.floats(torch.arange(16)), data.labels[:16]
+    eps = 8 / 255
+    moved = adversarial_examples(net, x, labels, eps, torch.Generator().manual_seed(0))
+    assert float((moved - x).abs().max()) <= eps + 1e-6 and 0 <= float(moved.min()) and float(moved.max()) <= 1
+    loss = lambda images: float(torch.nn.functional.cross_entropy(net(images), labels))
+    noise = (x + eps * torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).sign()).clamp(0, 1)
+    assert loss(moved) - loss(x) > 2 * abs(loss(noise) - loss(x))
+
+
 def test_swap_test_tells_a_decoder_that_ignores_s_from_one_that_ignores_z(tmp_path):
     data = faces()
     C = load_classifier(classifier(tmp_path, data))
@@ -256,6 +270,15 @@ def test_classifier_training_uses_bf16_only_where_the_cpu_has_it(tmp_path, monke
     assert json.loads((tmp_path / "C-auto" / "classifier.json").read_text())["metrics"]["bf16"] is True
     err = capsys.readouterr().err  # the words training prints too, from one helper (core.training.precision)
     assert "classifier in bf16 autocast (--bf16 auto, " in err and ", native bf16)" in err
+
+
+def test_robust_classifier_training_records_its_radius_and_refuses_a_wild_one(tmp_path, capsys):
+    from train import classifier as command
+
+    assert command.main(["--dry-run", "--batch-size", "4", "--robust-eps", "0.0157", "--out", str(tmp_path / "C")]) == 0
+    assert json.loads((tmp_path / "C" / "classifier.json").read_text())["metrics"]["robust_eps"] == 0.0157
+    assert command.main(["--dry-run", "--robust-eps", "0.5", "--out", str(tmp_path / "C-wild")]) == 2
+    assert "--robust-eps is an L-inf radius" in capsys.readouterr().err and not (tmp_path / "C-wild").exists()
 
 
 def test_the_app_fine_tunes_the_part_a_checkpoint_was_measured_with():

@@ -385,6 +385,10 @@ FACE_RUNS_31 = [
                 "(frozen C2: seed 0, both folders, 3,021 classes); zero-shot only scored"),
     ("faces-g", "`faces-f`'s recipe to 40,000 steps + patch adversary (hinge, VQGAN adaptive weight x 0.5) from "
                 "28,000; zero-shot only scored; its grid shows coloured speckle on foreheads and backgrounds"),
+    ("faces-h-stage1", "`faces-g` trained again (its checkpoint was lost), stage 1: `faces-d`'s options, 28,000 steps "
+                       "(CPU time interpolated from the 24,000-step checkpoint); zero-shot only scored"),
+    ("faces-h-final", "`faces-h` stage 2: identity on swaps 0.003 (C2) + patch adversary x 0.5 from 28,000 to 40,000; "
+                      "zero-shot only scored; coloured speckle as `faces-g`"),
 ]
 
 
@@ -395,9 +399,10 @@ def celeba_issue31(root: Path) -> str:
     header = ["run", "identities", "steps", "CPU min", "reconstructions matched (%)", "zero-shot, 3 photos (%)",
               "few-shot, 3 photos (%)", "detail, zero-shot 3 (x crops)", "detail, reconstructions",
               "colour noise, zero-shot 3 (x crops)"]
-    rows = []
+    rows, hardware = [], {}
     for name, recipe in FACE_RUNS_31:
         r = load_json(root, f"{CELEBA_RUNS}/{name}/identity.json")
+        hardware[name] = r["hardware"]
         state = load_json(root, f"{CELEBA_RUNS}/{name}/state.json")
         few = (r.get("few_shot") or {}).get("k", {}).get("3")
         zero = r["zero_shot"]["k"]["3"]
@@ -421,7 +426,8 @@ def celeba_issue31(root: Path) -> str:
               f"on the first {last.get('fine_tune_people', 0)} people, guarded by a held-back upload: "
               "\"old guard\" keeps the step of its lowest pixel error, the others stop when its error passes "
               f"{GUARD_GROWTH:g}x the zero-shot one (the few-shot guard table below). Hardware: "
-              f"{last['hardware']}."]
+              f"{last['hardware']}" + "".join(f"; `{name}`: {h}" for name, h in hardware.items()
+                                              if h != last["hardware"]) + "."]
     return "\n".join(lines)
 
 
@@ -475,32 +481,45 @@ def face_speed(root: Path) -> str:
     return "\n".join(lines).rstrip()
 
 
-# the identity-blur trial: (folder under experiments/celeba/blur-trial, what the fork adds); each holds identity.json
-# (train.face_identity, zero-shot only), log.jsonl, train_config.json and state.json (its start, end and CPU time)
-BLUR_TRIAL = (("0", "nothing (the control)"), ("a", "identity on swaps (C2, 0.003), as `faces-f`"),
-              ("b", "identity on swaps (C2, 0.003) through a Gaussian blur, `--identity-blur 1.0`"))
+# short forks of faces-h: (folder under experiments/celeba, (fork, what it adds), where they start); each fork holds
+# identity.json (train.face_identity, zero-shot only), log.jsonl, train_config.json and state.json (start, end, CPU time)
+BLUR_TRIAL = ("blur-trial", (("0", "nothing (the control)"), ("a", "identity on swaps (C2, 0.003), as `faces-f`"),
+                             ("b", "identity on swaps (C2, 0.003) through a Gaussian blur, `--identity-blur 1.0`")),
+              "stage 1, before its rate drop) with the rate kept up, as stage 2 has it", None)
+SPECKLE_TRIAL = ("speckle-trial", (
+    ("F0", "nothing (the control): identity and patch adversary off, pixels and cycles only"),
+    ("F1", "identity on swaps (C2, 0.003) with the colour blurred, `--identity-colour-blur 3`; patch adversary off")),
+    "its last step, speckled) with the rate back up to 5e-4 for 800 steps and 0.1x for the last 200", "faces-h-final")
 
 
-def blur_trial(root: Path) -> str:
-    """Short forks of one checkpoint, with and without the identity term and its blur, on the zero-shot score and
-    the two picture figures (detail, colour noise), against the same crops."""
+def fork_trial(root: Path, trial: tuple) -> str:
+    """Short forks of one checkpoint, with and without a term, on the zero-shot score and the two picture figures
+    (detail, colour noise), against the same crops."""
+    folder, forks, start, start_run = trial
     rows, state = [], {}
-    for name, adds in BLUR_TRIAL:
-        folder = f"{CELEBA_RUNS}/blur-trial/{name}"
-        r, state = load_json(root, f"{folder}/identity.json"), load_json(root, f"{folder}/state.json")
-        log = [json.loads(line) for line in RunFolder(root / folder).log.read_text().splitlines() if line.strip()]
+    if start_run:  # where every fork starts, scored the same way
+        r = load_json(root, f"{CELEBA_RUNS}/{start_run}/identity.json")
+        zero = r["zero_shot"]["k"]
+        rows.append([f"(the start: `{start_run}`)", "", "", "", f"{r['reconstructions']['matched']:.1f}",
+                     *(f"{zero[k]['matched']:.1f}" for k in ("1", "3", "5")), f"{zero['3']['mean_distance']:.3f}",
+                     f"{zero['3']['detail']:.2f}", f"{zero['3']['colour_noise']:.2f}"])
+    for name, adds in forks:
+        run = f"{CELEBA_RUNS}/{folder}/{name}"
+        r, state = load_json(root, f"{run}/identity.json"), load_json(root, f"{run}/state.json")
+        log = [json.loads(line) for line in RunFolder(root / run).log.read_text().splitlines() if line.strip()]
         accuracy = _last(log, "identity_swap_accuracy")
         zero = r["zero_shot"]["k"]
         rows.append([f"`{name}`: + {adds}", f"{state['from_step']:,} to {state['step']:,}",
                      f"{state['fork_cpu_seconds'] / 60:.0f}", "" if accuracy is None else f"{100 * accuracy:.0f}",
                      f"{r['reconstructions']['matched']:.1f}", *(f"{zero[k]['matched']:.1f}" for k in ("1", "3", "5")),
-                     f"{zero['3']['detail']:.2f}", f"{zero['3']['colour_noise']:.2f}"])
+                     f"{zero['3']['mean_distance']:.3f}", f"{zero['3']['detail']:.2f}", f"{zero['3']['colour_noise']:.2f}"])
     header = ["fork", "steps", "CPU min", "C2 names the swap (%, last logged)", "reconstructions matched (%)",
-              "zero-shot 1 (%)", "zero-shot 3 (%)", "zero-shot 5 (%)", "detail, zero-shot 3", "colour noise, zero-shot 3"]
-    return "\n".join([*table(header, rows), "", f"Each fork resumes `faces-h` at step {state['from_step']:,} (stage 1, "
-                      "before its rate drop) with the rate kept up, as stage 2 has it. Scored by `train.face_identity` "
-                      "(30 unseen people, 16 styles, dlib rank-1, chance 3.3%; zero-shot only); detail and colour noise "
-                      f"over the upload crops'. Hardware: {state['hardware']}."])
+              "zero-shot 1 (%)", "zero-shot 3 (%)", "zero-shot 5 (%)", "mean distance, zero-shot 3",
+              "detail, zero-shot 3", "colour noise, zero-shot 3"]
+    return "\n".join([*table(header, rows), "", f"Each fork resumes `faces-h` at step {state['from_step']:,} ({start}. "
+                      "Scored by `train.face_identity` (30 unseen people, 16 styles, dlib rank-1, chance 3.3%; zero-shot "
+                      "only); detail and colour noise over the upload crops'. Hardware: "
+                      f"{state['hardware']}."])
 
 
 def grid_detail(root: Path) -> str:
@@ -768,7 +787,8 @@ SECTIONS = [
     Section("celeba-bf16", celeba_bf16),
     Section("celeba-issue31", celeba_issue31),
     Section("celeba-grid-detail", grid_detail),
-    Section("celeba-blur-trial", blur_trial),
+    Section("celeba-blur-trial", lambda root: fork_trial(root, BLUR_TRIAL)),
+    Section("celeba-speckle-trial", lambda root: fork_trial(root, SPECKLE_TRIAL)),
     Section("celeba-fewshot-guard", fewshot_guard),
     Section("face-speed", face_speed),
     Section("expression", expression),
