@@ -27,6 +27,8 @@ MAX_FINE_TUNE_STEPS = 500  # fine-tuning steps of a few-shot copy
 MAX_LIVE_STEPS = 5_000  # steps of a Train live run
 MAX_LIVE_DIMS = 32  # z or s dimensions of a Train live model
 HEAVY_DECODES = 512  # a decode of more images than this is a heavy job (core.jobs)
+MAX_GRADIENT_FACES = 64  # faces tools.classifier_gradients pushes along a classifier's gradient
+MAX_GRADIENT_STEPS = 1_000  # its signed-gradient steps per face
 
 
 class LimitError(ValueError):

@@ -253,6 +253,21 @@ def test_bf16_check_dry_run_compares_both_precisions(tmp_path, capsys):
     assert "bf16 / float32 speed" in capsys.readouterr().out
 
 
+def test_classifier_gradients_tells_pixel_noise_from_a_smooth_change(tmp_path, capsys):
+    """tools.classifier_gradients: its fine share is 1 for pixel noise and near 0 for a smooth change; the dry run
+    writes the picture and the JSON; a count over the cap is refused with a message."""
+    from tools import classifier_gradients as tool
+
+    noise = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    smooth = torch.nn.functional.interpolate(noise[..., :8, :8], size=64, mode="bilinear")
+    assert 0.9 < tool.fine_share(noise) < 1.1 and tool.fine_share(smooth) < 0.05
+    assert tool.main(["--dry-run", "--out", str(tmp_path / "g")]) == 0
+    result = json.loads((tmp_path / "g.json").read_text())
+    assert (tmp_path / "g.png").exists() and 0 <= result["classifiers"]["untrained"]["fine_share_of_change"] <= 1.5
+    assert tool.main(["--dry-run", "--count", "1000", "--out", str(tmp_path / "h")]) == 2
+    assert "--count is 1 to" in capsys.readouterr().err
+
+
 def test_classifier_training_uses_bf16_only_where_the_cpu_has_it(tmp_path, monkeypatch, capsys):
     """train.classifier's --bf16 is auto by default, as training's is: float32 on a CPU without native bf16 (it was
     always on, 14x slower on an AVX2 CPU); --bf16 on there warns with the measured slowdown."""
