@@ -84,30 +84,39 @@ def test_faces_recipe_trains_its_head_and_identity_term_and_resumes(tmp_path):
             assert torch.equal(b.state_dict()[name], tensor), name
 
 
+LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+
+
+def identity_gradient(net, x: torch.Tensor, labels: torch.Tensor, **options) -> torch.Tensor:
+    """The identity term's gradient on fixed pictures ``x``: a decoder whose pictures are leaves, so it can be read."""
+    pictures = x.clone().requires_grad_()
+
+    class Drawn:
+        def decode_mean(self, z, s):
+            return pictures
+
+    loss, _ = losses.identity_swap_loss(Drawn(), net, torch.zeros(len(x), 4), torch.zeros(len(x), 8), labels,
+                                        torch.Generator().manual_seed(0), **options)
+    assert torch.isfinite(loss)
+    (grad,) = torch.autograd.grad(loss, pictures)
+    return grad
+
+
+def fine_energy(t: torch.Tensor) -> float:
+    """The energy of a (B, 3, H, W) tensor's per-channel 3x3 Laplacian (its fine part)."""
+    return float(torch.nn.functional.conv2d(t, LAPLACIAN, groups=3).pow(2).sum())
+
+
 def test_a_blurred_identity_term_gives_the_decoder_no_fine_pattern_to_draw(tmp_path):
     """With identity_blur, the classifier's gradient reaches the render through a Gaussian blur: its fine part (what
     a 3x3 Laplacian passes) is a small share of what it is without, so the decoder is not pushed to draw speckle."""
     data = faces()
     net = load_classifier(classifier(tmp_path, data))
     x, labels = data.floats(torch.arange(8)), data.labels[:8]
-
-    class Drawn:  # a decoder whose pictures are fixed leaves, so the gradient reaching them can be read
-        def __init__(self):
-            self.pictures = x.clone().requires_grad_()
-
-        def decode_mean(self, z, s):
-            return self.pictures
-
-    laplacian = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
     fine_share = {}
     for blur in (0.0, 1.5):
-        drawn = Drawn()
-        loss, _ = losses.identity_swap_loss(drawn, net, torch.zeros(8, 4), torch.zeros(8, 8), labels,
-                                            torch.Generator().manual_seed(0), blur=blur)
-        (grad,) = torch.autograd.grad(loss, drawn.pictures)
-        fine = torch.nn.functional.conv2d(grad, laplacian, groups=3)
-        fine_share[blur] = float(fine.pow(2).sum() / grad.pow(2).sum())
-        assert torch.isfinite(loss)
+        grad = identity_gradient(net, x, labels, blur=blur)
+        fine_share[blur] = fine_energy(grad) / float(grad.pow(2).sum())
     assert fine_share[1.5] < 0.2 * fine_share[0.0]
     with pytest.raises(ValueError, match="identity_blur"):
         TrainConfig(identity_blur=-1).validate()
@@ -120,24 +129,11 @@ def test_a_colour_blurred_identity_term_moves_fine_brightness_but_no_fine_colour
     data = faces()
     net = load_classifier(classifier(tmp_path, data))
     x, labels = 0.25 + 0.5 * data.floats(torch.arange(8)), data.labels[:8]
-
-    class Drawn:
-        def __init__(self):
-            self.pictures = x.clone().requires_grad_()
-
-        def decode_mean(self, z, s):
-            return self.pictures
-
     assert torch.allclose(losses.blur_colour(x, 3.0).mean(1), x.mean(1), atol=1e-6)
-    laplacian = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
     fine_colour = {}
     for sigma in (0.0, 3.0):
-        drawn = Drawn()
-        loss, _ = losses.identity_swap_loss(drawn, net, torch.zeros(8, 4), torch.zeros(8, 8), labels,
-                                            torch.Generator().manual_seed(0), colour_blur=sigma)
-        (grad,) = torch.autograd.grad(loss, drawn.pictures)
-        colour = grad - grad.mean(1, keepdim=True)
-        fine_colour[sigma] = float(torch.nn.functional.conv2d(colour, laplacian, groups=3).pow(2).sum() / grad.pow(2).sum())
+        grad = identity_gradient(net, x, labels, colour_blur=sigma)
+        fine_colour[sigma] = fine_energy(grad - grad.mean(1, keepdim=True)) / float(grad.pow(2).sum())
     assert fine_colour[3.0] < 0.2 * fine_colour[0.0]
     with pytest.raises(ValueError, match="identity_colour_blur"):
         TrainConfig(identity_colour_blur=-1).validate()
