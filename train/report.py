@@ -488,7 +488,8 @@ BLUR_TRIAL = ("blur-trial", (("0", "nothing (the control)"), ("a", "identity on 
               "stage 1, before its rate drop) with the rate kept up, as stage 2 has it", None)
 SPECKLE_TRIAL = ("speckle-trial", (
     ("F0", "nothing (the control): identity and patch adversary off, pixels and cycles only"),
-    ("F1", "identity on swaps (C2, 0.003) with the colour blurred, `--identity-colour-blur 3`; patch adversary off")),
+    ("F1", "identity on swaps (C2, 0.003) with the colour blurred, `--identity-colour-blur 3`; patch adversary off"),
+    ("F3", "identity on swaps 0.003 with the robust classifier C2r (below) instead of C2; patch adversary off")),
     "its last step, speckled) with the rate back up to 5e-4 for 800 steps and 0.1x for the last 200", "faces-h-final")
 
 
