@@ -535,7 +535,7 @@ def fork_trial(root: Path, trial: tuple) -> str:
                      f"{state['fork_cpu_seconds'] / 60:.0f}", "" if accuracy is None else f"{100 * accuracy:.0f}",
                      f"{r['reconstructions']['matched']:.1f}", *(f"{zero[k]['matched']:.1f}" for k in ("1", "3", "5")),
                      f"{zero['3']['mean_distance']:.3f}", f"{zero['3']['detail']:.2f}", f"{zero['3']['colour_noise']:.2f}"])
-    header = ["fork", "steps", "CPU min", "C2 names the swap (%, last logged)", "reconstructions matched (%)",
+    header = ["fork", "steps", "CPU min", "its classifier names the swap (%, last logged)", "reconstructions matched (%)",
               "zero-shot 1 (%)", "zero-shot 3 (%)", "zero-shot 5 (%)", "mean distance, zero-shot 3",
               "detail, zero-shot 3", "colour noise, zero-shot 3"]
     return "\n".join([*table(header, rows), "", f"Each fork resumes `faces-h` at step {state['from_step']:,} ({start}. "
