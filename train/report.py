@@ -489,7 +489,9 @@ BLUR_TRIAL = ("blur-trial", (("0", "nothing (the control)"), ("a", "identity on 
 SPECKLE_TRIAL = ("speckle-trial", (
     ("F0", "nothing (the control): identity and patch adversary off, pixels and cycles only"),
     ("F1", "identity on swaps (C2, 0.003) with the colour blurred, `--identity-colour-blur 3`; patch adversary off"),
-    ("F3", "identity on swaps 0.003 with the robust classifier C2r (below) instead of C2; patch adversary off")),
+    ("F3", "identity on swaps 0.003 with the robust classifier C2r (below) instead of C2; patch adversary off"),
+    ("F4", "as `F3` with the identity weight 10x (0.03)"),
+    ("F5", "`F1` resumed at its end, 300 steps at 5e-5 with identity off: does the likeness survive a clean-up?")),
     "its last step, speckled) with the rate back up to 5e-4 for 800 steps and 0.1x for the last 200", "faces-h-final")
 
 
