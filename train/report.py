@@ -520,7 +520,7 @@ def fork_trial(root: Path, trial: tuple) -> str:
     """Short forks of one checkpoint, with and without a term, on the zero-shot score and the two picture figures
     (detail, colour noise), against the same crops."""
     folder, forks, start, start_run = trial
-    rows, state = [], {}
+    rows, states = [], []
     if start_run:  # where every fork starts, scored the same way
         r = load_json(root, f"{CELEBA_RUNS}/{start_run}/identity.json")
         zero = r["zero_shot"]["k"]
@@ -530,6 +530,7 @@ def fork_trial(root: Path, trial: tuple) -> str:
     for name, adds in forks:
         run = f"{CELEBA_RUNS}/{folder}/{name}"
         r, state = load_json(root, f"{run}/identity.json"), load_json(root, f"{run}/state.json")
+        states.append(state)
         log = [json.loads(line) for line in RunFolder(root / run).log.read_text().splitlines() if line.strip()]
         accuracy = _last(log, "identity_swap_accuracy")
         zero = r["zero_shot"]["k"]
@@ -540,10 +541,11 @@ def fork_trial(root: Path, trial: tuple) -> str:
     header = ["fork", "steps", "CPU min", "its classifier names the swap (%, last logged)", "reconstructions matched (%)",
               "zero-shot 1 (%)", "zero-shot 3 (%)", "zero-shot 5 (%)", "mean distance, zero-shot 3",
               "detail, zero-shot 3", "colour noise, zero-shot 3"]
-    return "\n".join([*table(header, rows), "", f"Each fork resumes `faces-h` at step {state['from_step']:,} ({start}. "
+    first = states[0]  # where the forks start (a fork of a fork names its start in its row)
+    return "\n".join([*table(header, rows), "", f"Each fork resumes `faces-h` at step {first['from_step']:,} ({start}. "
                       "Scored by `train.face_identity` (30 unseen people, 16 styles, dlib rank-1, chance 3.3%; zero-shot "
                       "only); detail and colour noise over the upload crops'. Hardware: "
-                      f"{state['hardware']}."])
+                      f"{first['hardware']}."])
 
 
 def grid_detail(root: Path) -> str:
