@@ -134,12 +134,17 @@ def group_cycle_loss(model, x: torch.Tensor, group: torch.Tensor, *, z_dropout: 
     return GroupTerms(total, reconstruction, kl, enc.s, group_s, z, decoded, enc.z_mu)
 
 
+def gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(B, C, H, W) images blurred by a Gaussian of ``sigma`` pixels (a kernel of 3 sigma each side)."""
+    return gaussian_blur(x, 2 * math.ceil(3 * sigma) + 1, sigma)
+
+
 def blur_colour(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """(B, 3, H, W) images with their colour (each pixel's channels minus their mean, the grey level) blurred by a
     Gaussian of ``sigma`` pixels and their grey level untouched: JPEG's chroma subsampling, differentiably. The split
     is orthogonal, so the map is its own adjoint and a gradient passed back through it keeps its fine part in grey."""
     grey = x.mean(1, keepdim=True)
-    return grey + gaussian_blur(x - grey, 2 * math.ceil(3 * sigma) + 1, sigma)
+    return grey + gaussian(x - grey, sigma)
 
 
 def identity_swap_loss(model, classifier, z: torch.Tensor, s: torch.Tensor, labels: torch.Tensor,
@@ -160,7 +165,7 @@ def identity_swap_loss(model, classifier, z: torch.Tensor, s: torch.Tensor, labe
     other = torch.roll(torch.arange(z.shape[0], device=z.device), 1)
     swapped = augment(model.decode_mean(z[other], s), generator)
     if blur > 0:
-        swapped = gaussian_blur(swapped, 2 * math.ceil(3 * blur) + 1, blur)
+        swapped = gaussian(swapped, blur)
     if colour_blur > 0:
         swapped = blur_colour(swapped, colour_blur)
     logits = classifier(swapped).float()

@@ -10,6 +10,7 @@ import torch
 from core import losses
 from core.checkpoint import CheckpointError, load_classifier, save_classifier
 from core.data import synthetic_faces
+from core.evaluation import identity as identity_figures
 from core.evaluation.swaps import one_per_class, swap_test
 from core.fewshot import fine_tune
 from core.models import ModelConfig, build_model
@@ -84,7 +85,7 @@ def test_faces_recipe_trains_its_head_and_identity_term_and_resumes(tmp_path):
             assert torch.equal(b.state_dict()[name], tensor), name
 
 
-LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+LAPLACIAN = identity_figures.LAPLACIAN.view(1, 1, 3, 3).repeat(3, 1, 1, 1)  # per channel
 
 
 def identity_gradient(net, x: torch.Tensor, labels: torch.Tensor, **options) -> torch.Tensor:

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from core.checkpoint import CheckpointError, load_classifier, load_latents, load_model
+from core.evaluation.identity import LAPLACIAN
 from core.explore import tile
 from core.limits import MAX_GRADIENT_FACES, MAX_GRADIENT_STEPS
 from core.models import ModelConfig, build_model
@@ -43,9 +44,8 @@ def model_faces(model, latents: dict, count: int) -> tuple[torch.Tensor, torch.T
 def fine_share(change: torch.Tensor) -> float:
     """How fine a (N, C, H, W) change is: the energy of its per-channel 3x3 Laplacian over its energy, over 20 (the
     Laplacian's gain on white noise): 1 for pixel noise, near 0 for a smooth change."""
-    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
     flat = change.flatten(0, 1)[:, None]
-    laplacian = torch.nn.functional.conv2d(flat, kernel)
+    laplacian = torch.nn.functional.conv2d(flat, LAPLACIAN.view(1, 1, 3, 3))
     return float(laplacian.pow(2).mean() / flat[..., 1:-1, 1:-1].pow(2).mean().clamp_min(1e-12)) / 20
 
 
@@ -101,14 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             before, after = (net(x).softmax(1)[torch.arange(len(x)), targets] for x in (faces, moved))
         change = moved - faces
+        fine = fine_share(change)
         result["classifiers"][name] = {
             "target_probability_before": round(float(before.mean()), 4),
             "target_probability_after": round(float(after.mean()), 4),
             "mean_abs_change": round(float(change.abs().mean()), 4),
-            "fine_share_of_change": round(fine_share(change), 3)}
+            "fine_share_of_change": round(fine, 3)}
         print(f"{name}: the other person's probability {float(before.mean()):.3f} -> {float(after.mean()):.3f}; "
               f"mean pixel change {float(change.abs().mean()):.4f}; fine share of the change "
-              f"{fine_share(change):.2f} (1: pixel noise, 0: smooth)")
+              f"{fine:.2f} (1: pixel noise, 0: smooth)")
         rows += [moved, (change * 5 + 0.5).clamp(0, 1)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(tile(torch.cat(rows), nrow=len(faces))).save(args.out.with_suffix(".png"))

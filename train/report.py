@@ -516,28 +516,31 @@ def classifier_gradients(root: Path) -> str:
                       f"{g['hardware']}."])
 
 
+def _fork_scores(r: dict) -> list[str]:
+    """A fork table's score cells from a ``train.face_identity`` result: reconstructions, zero-shot 1/3/5 and the
+    3-photo mean distance, detail and colour noise."""
+    zero = r["zero_shot"]["k"]
+    return [f"{r['reconstructions']['matched']:.1f}", *(f"{zero[k]['matched']:.1f}" for k in ("1", "3", "5")),
+            f"{zero['3']['mean_distance']:.3f}", f"{zero['3']['detail']:.2f}", f"{zero['3']['colour_noise']:.2f}"]
+
+
 def fork_trial(root: Path, trial: tuple) -> str:
     """Short forks of one checkpoint, with and without a term, on the zero-shot score and the two picture figures
     (detail, colour noise), against the same crops."""
     folder, forks, start, start_run = trial
     rows, states = [], []
     if start_run:  # where every fork starts, scored the same way
-        r = load_json(root, f"{CELEBA_RUNS}/{start_run}/identity.json")
-        zero = r["zero_shot"]["k"]
-        rows.append([f"(the start: `{start_run}`)", "", "", "", f"{r['reconstructions']['matched']:.1f}",
-                     *(f"{zero[k]['matched']:.1f}" for k in ("1", "3", "5")), f"{zero['3']['mean_distance']:.3f}",
-                     f"{zero['3']['detail']:.2f}", f"{zero['3']['colour_noise']:.2f}"])
+        rows.append([f"(the start: `{start_run}`)", "", "", "",
+                     *_fork_scores(load_json(root, f"{CELEBA_RUNS}/{start_run}/identity.json"))])
     for name, adds in forks:
         run = f"{CELEBA_RUNS}/{folder}/{name}"
         r, state = load_json(root, f"{run}/identity.json"), load_json(root, f"{run}/state.json")
         states.append(state)
         log = [json.loads(line) for line in RunFolder(root / run).log.read_text().splitlines() if line.strip()]
         accuracy = _last(log, "identity_swap_accuracy")
-        zero = r["zero_shot"]["k"]
         rows.append([f"`{name}`: + {adds}", f"{state['from_step']:,} to {state['step']:,}",
                      f"{state['fork_cpu_seconds'] / 60:.0f}", "" if accuracy is None else f"{100 * accuracy:.0f}",
-                     f"{r['reconstructions']['matched']:.1f}", *(f"{zero[k]['matched']:.1f}" for k in ("1", "3", "5")),
-                     f"{zero['3']['mean_distance']:.3f}", f"{zero['3']['detail']:.2f}", f"{zero['3']['colour_noise']:.2f}"])
+                     *_fork_scores(r)])
     header = ["fork", "steps", "CPU min", "its classifier names the swap (%, last logged)", "reconstructions matched (%)",
               "zero-shot 1 (%)", "zero-shot 3 (%)", "zero-shot 5 (%)", "mean distance, zero-shot 3",
               "detail, zero-shot 3", "colour noise, zero-shot 3"]
