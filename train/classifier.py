@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--robust-eps", type=float, default=0.0,
                         help="> 0: train on adversarial examples within this L-inf radius (in 0-1 pixel units, e.g. "
-                             "0.0157 = 4/255; FGSM with a random start; a step takes 1.3x as long), so the identity "
+                             "0.0157 = 4/255; FGSM with a random start: one more forward and backward pass a step), so the identity "
                              "term's gradient points at visible changes instead of fine speckle")
     parser.add_argument("--bf16", choices=BF16, default="auto",
                         help="bfloat16 autocast: auto (the default) uses it only where the CPU has native bf16 "
